@@ -1,0 +1,51 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// GetAccount returns the account, or ErrNotFound before the first start.
+func (s *Store) GetAccount(ctx context.Context) (Account, error) {
+	var a Account
+	if err := s.db.Collection(colAccounts).FindOne(ctx, bson.D{{Key: "_id", Value: AccountID}}).Decode(&a); err != nil {
+		return Account{}, fmt.Errorf("get account: %w", mapErr(err))
+	}
+	return a, nil
+}
+
+// AccountVersion returns only the account's version, for cheap polling.
+func (s *Store) AccountVersion(ctx context.Context) (int64, error) {
+	var v struct {
+		Version int64 `bson:"version"`
+	}
+	err := s.db.Collection(colAccounts).FindOne(ctx, bson.D{{Key: "_id", Value: AccountID}},
+		options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&v)
+	if err != nil {
+		return 0, fmt.Errorf("account version: %w", mapErr(err))
+	}
+	return v.Version, nil
+}
+
+// CreateAccount stores the account with Version 1. It returns ErrDuplicate
+// if it exists: only the first instance to start bootstraps it.
+func (s *Store) CreateAccount(ctx context.Context, a Account) error {
+	a.ID, a.Version = AccountID, 1
+	if err := s.insertStamped(ctx, colAccounts, a.ID, a); err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	return nil
+}
+
+// UpdateAccount is the compare-and-swap update of the account: see
+// UpdateApp for the contract.
+func (s *Store) UpdateAccount(ctx context.Context, update func(*Account) error) (Account, error) {
+	a, err := casUpdate(ctx, s, colAccounts, AccountID, func(a *Account) *int64 { return &a.Version }, update)
+	if err != nil {
+		return Account{}, fmt.Errorf("update account: %w", err)
+	}
+	return a, nil
+}

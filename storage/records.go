@@ -1,0 +1,196 @@
+package storage
+
+import "time"
+
+// App is an OAuth 2.0 client (RFC 6749 §2) registered by the account: the
+// App ID is its public, permanent client_id. Its secrets live inside the
+// same document so that every rule that spans several secrets (at most two
+// active, one inactive, at least one active) is enforced by one atomic
+// update.
+type App struct {
+	ID          string `bson:"_id"`
+	Name        string `bson:"name"`
+	Environment string `bson:"environment"` // "live" or "test"
+	// Scopes are the OAuth scopes the app may request (RFC 6749 §3.3).
+	Scopes []string `bson:"scopes"`
+	// Audiences are the resource indicators the app may request as "aud"
+	// (RFC 8707, RFC 9068 §3).
+	Audiences []string `bson:"audiences"`
+	// Origins are the browser origins allowed to receive CORS headers for the
+	// app's appUser tokens (seed 000).
+	Origins []string `bson:"origins,omitempty"`
+	// AccessTokenLifetime overrides the server default for client
+	// credentials tokens; zero means the default.
+	AccessTokenLifetime time.Duration `bson:"access_token_lifetime,omitempty"`
+	// UserTokenLifetime overrides the default lifetime of appUser tokens;
+	// zero means the default.
+	UserTokenLifetime time.Duration `bson:"user_token_lifetime,omitempty"`
+	Enabled           bool          `bson:"enabled"`
+	Secrets           []Secret      `bson:"secrets"`
+	// JWKS is an inline JSON Web Key Set (RFC 7517) of the app's own public
+	// keys, for private_key_jwt and signed user assertions (RFC 7523).
+	JWKS []byte `bson:"jwks,omitempty"`
+	// JWKSURI is where the app publishes its public keys instead.
+	JWKSURI string `bson:"jwks_uri,omitempty"`
+	// SecretSigning opts the app into HS256 assertions signed with one of its
+	// secrets; its secrets are then also kept encrypted (Secret.Sealed).
+	SecretSigning bool `bson:"secret_signing,omitempty"`
+	// CustomerKey is the sealed per-app HMAC key of customer identifiers
+	// (seed 001).
+	CustomerKey *Sealed `bson:"customer_key,omitempty"`
+
+	Version   int64     `bson:"version"`
+	CreatedAt time.Time `bson:"created_at"`
+	// UpdatedAt is set by the database server on every write, so that
+	// instances with skewed clocks agree on change order.
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// Secret states.
+const (
+	SecretActive   = "active"
+	SecretInactive = "inactive"
+)
+
+// Secret is one secret key of an App (seed 003). The plaintext is never
+// stored: Digest is its SHA-256.
+type Secret struct {
+	ID     string `bson:"id"`
+	Digest []byte `bson:"digest"`
+	// Prefix and Last4 are what listings show of the secret.
+	Prefix string `bson:"prefix"`
+	Last4  string `bson:"last4"`
+	Status string `bson:"status"`
+	// ExpiresAt ends a rotated secret's grace period; zero means no expiry.
+	ExpiresAt   time.Time `bson:"expires_at,omitempty"`
+	CreatedAt   time.Time `bson:"created_at"`
+	DiscardedAt time.Time `bson:"discarded_at,omitempty"`
+	// Sealed holds the secret encrypted under the KEK, only for apps with
+	// SecretSigning (HS256 assertions need the key itself).
+	Sealed *Sealed `bson:"sealed,omitempty"`
+}
+
+// Sealed is a value encrypted with AES-256-GCM under the key-encryption key
+// named by KEKID.
+type Sealed struct {
+	KEKID      string `bson:"kek_id"`
+	Nonce      []byte `bson:"nonce"`
+	Ciphertext []byte `bson:"ciphertext"`
+}
+
+// SecretUsage records when a secret last authenticated a client. It is kept
+// apart from the App so that bookkeeping never changes App.Version.
+type SecretUsage struct {
+	SecretID   string    `bson:"_id"`
+	AppID      string    `bson:"app_id"`
+	LastUsedAt time.Time `bson:"last_used_at"`
+}
+
+// Signing key states (DESIGN.md "Signing keys and the JWKS").
+const (
+	KeyNext     = "next"
+	KeyActive   = "active"
+	KeyRetired  = "retired"
+	KeyInactive = "inactive"
+)
+
+// KeySetID is the _id of the single key-set document.
+const KeySetID = "signing"
+
+// KeySet is every signing key of the server in one document, so that
+// promotion, retirement and discard are one compare-and-swap on Version.
+type KeySet struct {
+	ID      string       `bson:"_id"`
+	Version int64        `bson:"version"`
+	Keys    []SigningKey `bson:"keys"`
+	// UpdatedAt is set by the database server on every write.
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// SigningKey is one JWS signing key (RFC 7515) and its life.
+type SigningKey struct {
+	KID       string `bson:"kid"`
+	Algorithm string `bson:"alg"`
+	State     string `bson:"state"`
+	// PublicJWK is the public key as a JSON Web Key (RFC 7517 §4).
+	PublicJWK []byte `bson:"public_jwk"`
+	// Private is the PKCS #8 private key, sealed with AAD = KID.
+	Private   Sealed    `bson:"private"`
+	CreatedAt time.Time `bson:"created_at"`
+	// PublishedAt is when the key entered the JWKS.
+	PublishedAt time.Time `bson:"published_at"`
+	// ActivateAt is when a next key may start signing.
+	ActivateAt  time.Time `bson:"activate_at,omitempty"`
+	ActivatedAt time.Time `bson:"activated_at,omitempty"`
+	RetiredAt   time.Time `bson:"retired_at,omitempty"`
+	// RemoveAt is when a retired key leaves the JWKS: every token it signed
+	// has expired by then.
+	RemoveAt    time.Time `bson:"remove_at,omitempty"`
+	DiscardedAt time.Time `bson:"discarded_at,omitempty"`
+	// PriorState is the state a discarded key returns to on reactivation.
+	PriorState string `bson:"prior_state,omitempty"`
+}
+
+// AccountID is the _id of the account document.
+const AccountID = "default"
+
+// Account holds the account keys (seed 000: account-scoped credentials) in
+// one document, so that rules over all keys (an owner always remains) are
+// one compare-and-swap.
+type Account struct {
+	ID        string       `bson:"_id"`
+	Version   int64        `bson:"version"`
+	Keys      []AccountKey `bson:"keys"`
+	UpdatedAt time.Time    `bson:"updated_at"`
+}
+
+// Account key roles.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleViewer = "viewer"
+)
+
+// AccountKey is a credential for the admin API. Digest is the SHA-256 of
+// the plaintext key, which is shown once.
+type AccountKey struct {
+	ID        string    `bson:"id"`
+	Name      string    `bson:"name"`
+	Role      string    `bson:"role"`
+	Digest    []byte    `bson:"digest"`
+	Prefix    string    `bson:"prefix"`
+	Last4     string    `bson:"last4"`
+	CreatedAt time.Time `bson:"created_at"`
+	CreatedBy string    `bson:"created_by,omitempty"`
+}
+
+// AuditEvent is one credential lifecycle event. It never holds key material.
+type AuditEvent struct {
+	ID     string    `bson:"_id"`
+	Time   time.Time `bson:"time"`
+	Actor  string    `bson:"actor"` // account key id, or "scheduler", or "system"
+	Action string    `bson:"action"`
+	// Target is what the action touched: an app id, a secret id, a kid.
+	Target  string            `bson:"target"`
+	AppID   string            `bson:"app_id,omitempty"`
+	Source  string            `bson:"source,omitempty"` // client address
+	Outcome string            `bson:"outcome"`          // "success" or an error code
+	Detail  map[string]string `bson:"detail,omitempty"`
+}
+
+// AuditFilter selects audit events; empty fields match everything.
+type AuditFilter struct {
+	AppID  string
+	Actor  string
+	Action string
+	// Before pages backwards: only events older than this id.
+	Before string
+	Limit  int
+}
+
+// Page selects a slice of a listing ordered by _id: items after After, at
+// most Limit of them.
+type Page struct {
+	After string
+	Limit int
+}

@@ -1,0 +1,347 @@
+// Package storagetest is the conformance suite of the storage contract:
+// Run exercises a Store the way authserver relies on it (compare-and-swap
+// updates, uniqueness, change polling by server time). Every backend's test
+// calls Run; it is never imported by the server binary.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authserver/authserver/storage"
+)
+
+// Embedded starts an embedded FerretDB in a temporary directory, opens a
+// Store on it with indexes created, and stops both when the test ends.
+func Embedded(t testing.TB) (*storage.Store, *storage.Embedded) {
+	t.Helper()
+	e, err := storage.StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatalf("start embedded database: %v", err)
+	}
+	t.Cleanup(e.Stop)
+	return open(t, e.URI(), "authserver"), e
+}
+
+// External opens a Store on the MongoDB named by AUTHSERVER_TEST_MONGODB_URI
+// in a database of its own, or skips the test when the variable is unset.
+func External(t testing.TB) *storage.Store {
+	t.Helper()
+	uri := os.Getenv("AUTHSERVER_TEST_MONGODB_URI")
+	if uri == "" {
+		t.Skip("AUTHSERVER_TEST_MONGODB_URI is not set: skipping the run against a real MongoDB")
+	}
+	return open(t, uri, fmt.Sprintf("authserver_test_%d", time.Now().UnixNano()))
+}
+
+func open(t testing.TB, uri, db string) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := storage.Open(ctx, storage.Options{URI: uri, Database: db})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	if err := s.EnsureIndexes(ctx); err != nil {
+		t.Fatalf("ensure indexes: %v", err)
+	}
+	return s
+}
+
+// Run runs the conformance suite against stores made by newStore; each
+// subtest gets a fresh, empty store.
+func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *storage.Store)
+	}{
+		{"AppInsertGetDuplicate", testAppInsertGetDuplicate},
+		{"AppUpdateCAS", testAppUpdateCAS},
+		{"AppUpdateAbortWritesNothing", testAppUpdateAbort},
+		{"AppListPaging", testAppListPaging},
+		{"AppsChangedSince", testAppsChangedSince},
+		{"SecretUsageMax", testSecretUsageMax},
+		{"KeySetLifecycle", testKeySet},
+		{"Account", testAccount},
+		{"AuditNewestFirst", testAudit},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+func testApp(id string) storage.App {
+	return storage.App{
+		ID: id, Name: "name-" + id, Environment: "test", Enabled: true,
+		Scopes: []string{"read"}, Audiences: []string{"https://api.example"},
+		Secrets: []storage.Secret{{ID: "sec_" + id, Digest: []byte{1, 2, 3}, Prefix: "sk_test_", Last4: "abcd",
+			Status: storage.SecretActive, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}},
+		CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
+	}
+}
+
+func testAppInsertGetDuplicate(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	if _, err := s.GetApp(ctx, "app_test_1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("get missing app: got %v, want ErrNotFound", err)
+	}
+	a := testApp("app_test_1")
+	if err := s.InsertApp(ctx, a); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	got, err := s.GetApp(ctx, a.ID)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	if got.Version != 1 || got.Name != a.Name || len(got.Secrets) != 1 || got.Secrets[0].ID != a.Secrets[0].ID {
+		t.Fatalf("get returned %+v", got)
+	}
+	if got.UpdatedAt.IsZero() {
+		t.Fatal("updated_at was not set by the server")
+	}
+	a.Name = "other"
+	if err := s.InsertApp(ctx, a); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("second insert: got %v, want ErrDuplicate", err)
+	}
+	got, _ = s.GetApp(ctx, a.ID)
+	if got.Name != "name-app_test_1" {
+		t.Fatalf("duplicate insert changed the app: %q", got.Name)
+	}
+}
+
+func testAppUpdateCAS(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	a := testApp("app_test_cas")
+	if err := s.InsertApp(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// Concurrent increments of a counter kept in Scopes: with a working
+	// compare-and-swap none is lost.
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateApp(ctx, a.ID, func(a *storage.App) error {
+				a.Scopes = append(a.Scopes, fmt.Sprintf("s%d", i))
+				return nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, storage.ErrConflict):
+		default:
+			t.Fatalf("update: %v", err)
+		}
+	}
+	got, err := s.GetApp(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Scopes) != 1+ok || got.Version != int64(1+ok) {
+		t.Fatalf("after %d successful updates: %d scopes, version %d", ok, len(got.Scopes), got.Version)
+	}
+	if ok == 0 {
+		t.Fatal("no concurrent update succeeded")
+	}
+}
+
+func testAppUpdateAbort(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	a := testApp("app_test_abort")
+	if err := s.InsertApp(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.GetApp(ctx, a.ID)
+	refuse := errors.New("refused")
+	_, err := s.UpdateApp(ctx, a.ID, func(a *storage.App) error {
+		a.Name = "changed"
+		return refuse
+	})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("got %v, want the updater's error", err)
+	}
+	after, _ := s.GetApp(ctx, a.ID)
+	if after.Name != before.Name || after.Version != before.Version || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Fatalf("aborted update wrote: before %+v after %+v", before, after)
+	}
+	if _, err := s.UpdateApp(ctx, "app_test_missing", func(*storage.App) error { return nil }); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("update missing: got %v, want ErrNotFound", err)
+	}
+}
+
+func testAppListPaging(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		if err := s.InsertApp(ctx, testApp(fmt.Sprintf("app_test_%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := s.ListApps(ctx, storage.AppFilter{Page: storage.Page{Limit: 3}})
+	if err != nil || len(first) != 3 {
+		t.Fatalf("first page: %d apps, %v", len(first), err)
+	}
+	rest, err := s.ListApps(ctx, storage.AppFilter{Page: storage.Page{After: first[2].ID, Limit: 3}})
+	if err != nil || len(rest) != 2 {
+		t.Fatalf("second page: %d apps, %v", len(rest), err)
+	}
+	if rest[0].ID != "app_test_03" || rest[1].ID != "app_test_04" {
+		t.Fatalf("second page: %s, %s", rest[0].ID, rest[1].ID)
+	}
+	named, err := s.ListApps(ctx, storage.AppFilter{NamePrefix: "name-app_test_04"})
+	if err != nil || len(named) != 1 {
+		t.Fatalf("name prefix: %d apps, %v", len(named), err)
+	}
+}
+
+func testAppsChangedSince(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.InsertApp(ctx, testApp(fmt.Sprintf("app_test_c%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark, err := s.ServerTime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Server timestamps have millisecond resolution: step past the mark.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		now, err := s.ServerTime(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.After(mark) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server clock does not advance")
+		}
+	}
+	if _, err := s.UpdateApp(ctx, "app_test_c1", func(a *storage.App) error { a.Enabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := s.AppsChangedSince(ctx, mark.Add(time.Millisecond), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 1 || changed[0].ID != "app_test_c1" || changed[0].Enabled {
+		t.Fatalf("changed since mark: %+v", changed)
+	}
+}
+
+func testSecretUsageMax(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.RecordSecretUse(ctx, []storage.SecretUsage{
+		{SecretID: "sec_a", AppID: "app_x", LastUsedAt: t0.Add(time.Hour)},
+		{SecretID: "sec_b", AppID: "app_x", LastUsedAt: t0},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// An older time never moves last_used_at back.
+	if err := s.RecordSecretUse(ctx, []storage.SecretUsage{
+		{SecretID: "sec_a", AppID: "app_x", LastUsedAt: t0},
+		{SecretID: "sec_b", AppID: "app_x", LastUsedAt: t0.Add(2 * time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SecretUsage(ctx, "app_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got["sec_a"].Equal(t0.Add(time.Hour)) || !got["sec_b"].Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("usage: %v", got)
+	}
+}
+
+func testKeySet(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	if _, err := s.GetKeySet(ctx); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("empty: got %v, want ErrNotFound", err)
+	}
+	ks := storage.KeySet{Keys: []storage.SigningKey{{KID: "k1", Algorithm: "RS256", State: storage.KeyActive,
+		Private: storage.Sealed{KEKID: "kek1", Nonce: []byte{1}, Ciphertext: []byte{2}}}}}
+	if err := s.CreateKeySet(ctx, ks); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKeySet(ctx, ks); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("second create: got %v, want ErrDuplicate", err)
+	}
+	v, err := s.KeySetVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("version: %d, %v", v, err)
+	}
+	got, err := s.UpdateKeySet(ctx, func(ks *storage.KeySet) error {
+		ks.Keys = append(ks.Keys, storage.SigningKey{KID: "k2", State: storage.KeyNext})
+		return nil
+	})
+	if err != nil || got.Version != 2 || len(got.Keys) != 2 {
+		t.Fatalf("update: %+v, %v", got, err)
+	}
+	stored, err := s.GetKeySet(ctx)
+	if err != nil || stored.Version != 2 || stored.Keys[0].Private.KEKID != "kek1" {
+		t.Fatalf("stored: %+v, %v", stored, err)
+	}
+}
+
+func testAccount(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	if _, err := s.GetAccount(ctx); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("empty: got %v, want ErrNotFound", err)
+	}
+	a := storage.Account{Keys: []storage.AccountKey{{ID: "ak1", Role: storage.RoleOwner, Digest: []byte{9}}}}
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAccount(ctx, a); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("second create: got %v, want ErrDuplicate", err)
+	}
+	if _, err := s.UpdateAccount(ctx, func(a *storage.Account) error {
+		a.Keys = append(a.Keys, storage.AccountKey{ID: "ak2", Role: storage.RoleViewer})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.AccountVersion(ctx)
+	if err != nil || v != 2 {
+		t.Fatalf("version: %d, %v", v, err)
+	}
+}
+
+func testAudit(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	for i, app := range []string{"a1", "a2", "a1"} {
+		e := storage.AuditEvent{ID: fmt.Sprintf("ev%03d", i), Time: time.Now().UTC(), Actor: "ak1",
+			Action: "app.create", Target: app, AppID: app, Outcome: "success"}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ListAudit(ctx, storage.AuditFilter{AppID: "a1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "ev002" || got[1].ID != "ev000" {
+		t.Fatalf("audit for a1, newest first: %+v", got)
+	}
+	page, err := s.ListAudit(ctx, storage.AuditFilter{Before: "ev002", Limit: 1})
+	if err != nil || len(page) != 1 || page[0].ID != "ev001" {
+		t.Fatalf("page before ev002: %+v, %v", page, err)
+	}
+}
