@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+
+	"github.com/authserver/authserver/authserver"
+)
+
+// TokenProvider is the part of fosite's provider the token endpoint uses.
+type TokenProvider interface {
+	NewAccessRequest(ctx context.Context, req *http.Request, session fosite.Session) (fosite.AccessRequester, error)
+	NewAccessResponse(ctx context.Context, requester fosite.AccessRequester) (fosite.AccessResponder, error)
+	WriteAccessResponse(ctx context.Context, rw http.ResponseWriter, requester fosite.AccessRequester, responder fosite.AccessResponder)
+	WriteAccessError(ctx context.Context, rw http.ResponseWriter, requester fosite.AccessRequester, err error)
+}
+
+// KeySource publishes the JWKS.
+type KeySource interface {
+	JWKS() (body []byte, etag string)
+}
+
+// Pinger checks the database (readiness).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Public is what the public listener serves.
+type Public struct {
+	Provider TokenProvider
+	Keys     KeySource
+	Metadata authserver.Metadata
+	Store    Pinger
+	Log      *slog.Logger
+	// MaxBodyBytes bounds every request body (default 64 KiB).
+	MaxBodyBytes int64
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS (default 5m); it
+	// must not exceed the signing keys' publish-ahead time.
+	JWKSMaxAge time.Duration
+}
+
+// Admin is what the admin listener serves.
+type Admin struct {
+	Accounts AccountAuthenticator
+	Apps     AppAdmin
+	Store    Pinger
+	Log      *slog.Logger
+	// MaxBodyBytes bounds every request body (default 64 KiB).
+	MaxBodyBytes int64
+}
+
+const defaultMaxBody = 64 << 10
+
+// NewPublicRouter mounts every public route.
+func NewPublicRouter(p Public) http.Handler {
+	r := mux.NewRouter()
+	token := &tokenHandler{provider: p.Provider, newSession: func() fosite.Session { return authserver.NewSession() }}
+	r.Handle("/oauth2/token", token).Methods(http.MethodPost)
+	r.Handle("/access_token", token).Methods(http.MethodPost)
+	r.Handle("/.well-known/jwks.json", jwksHandler(p.Keys, p.JWKSMaxAge)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/.well-known/oauth-authorization-server", metadataHandler(p.Metadata)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	return chain(r, p.Log, orDefault(p.MaxBodyBytes))
+}
+
+// NewAdminRouter mounts every admin route under /admin/v1; each checks the
+// account key's role.
+func NewAdminRouter(a Admin) http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", readyz(a.Store)).Methods(http.MethodGet, http.MethodHead)
+	api := r.PathPrefix("/admin/v1").Subrouter()
+	api.Use(authenticate(a.Accounts))
+	apps := &appsHandler{apps: a.Apps}
+	api.Handle("/apps", require(authserver.RoleAdmin, apps.create)).Methods(http.MethodPost)
+	api.Handle("/apps", require(authserver.RoleViewer, apps.list)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}", require(authserver.RoleViewer, apps.get)).Methods(http.MethodGet)
+	api.NotFoundHandler = http.HandlerFunc(adminNotFound)
+	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)
+	return chain(r, a.Log, orDefault(a.MaxBodyBytes))
+}
+
+func orDefault(n int64) int64 {
+	if n <= 0 {
+		return defaultMaxBody
+	}
+	return n
+}

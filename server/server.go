@@ -1,0 +1,318 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/handlers"
+	"github.com/authserver/authserver/storage"
+)
+
+// Options are the run-time dependencies that are not configuration.
+type Options struct {
+	// Logger receives every log line; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock of every decision; default time.Now. Tests inject a
+	// controlled one.
+	Now func() time.Time
+	// Monitor, if set, observes every database command.
+	Monitor *storage.Monitor
+}
+
+// Server is a running authserver: its database, services and listeners.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	embedded *storage.Embedded
+	store    *storage.Store
+	keyring  *authserver.Keyring
+
+	Keys     *authserver.KeyManager
+	Clients  *authserver.ClientCache
+	Usage    *authserver.UsageRecorder
+	Accounts *authserver.Accounts
+	Apps     *authserver.Apps
+	Audit    *authserver.Auditor
+
+	publicLn, adminLn net.Listener
+	public, admin     *http.Server
+
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New opens the database, prepares every service and binds both listeners,
+// but serves nothing until Serve. On error everything opened is closed.
+func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			s.closeResources(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data_dir: %w", err)
+	}
+	if err := s.openStore(ctx, opts.Monitor); err != nil {
+		return nil, err
+	}
+	if err := s.loadKEK(); err != nil {
+		return nil, err
+	}
+	if err := s.initServices(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error {
+	uri := s.cfg.MongoDB.URI
+	if uri == "" {
+		dir := filepath.Join(s.cfg.DataDir, "db")
+		e, err := storage.StartEmbedded(dir, s.cfg.MongoDB.EmbeddedAddr, nil)
+		if err != nil {
+			return err
+		}
+		s.embedded, uri = e, e.URI()
+		s.log.Info("started the embedded database", "dir", dir, "addr", strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/"))
+	}
+	st, err := storage.Open(ctx, storage.Options{URI: uri, Database: s.cfg.MongoDB.Database, Timeout: s.cfg.MongoDB.Timeout, Monitor: monitor})
+	if err != nil {
+		return err
+	}
+	s.store = st
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("prepare database: %w", err)
+	}
+	return nil
+}
+
+// loadKEK uses the configured KEK or, with the embedded database only,
+// the one in data_dir/kek, generating it (mode 0600) on first start.
+func (s *Server) loadKEK() error {
+	raw := s.cfg.KEK
+	if raw == "" {
+		path := filepath.Join(s.cfg.DataDir, "kek")
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			raw = authserver.NewKEK()
+			if err := writeSecretFile(path, raw+"\n"); err != nil {
+				return fmt.Errorf("write key-encryption key: %w", err)
+			}
+			s.log.Info("generated a key-encryption key", "path", path)
+		case err != nil:
+			return fmt.Errorf("read key-encryption key: %w", err)
+		default:
+			raw = string(b)
+		}
+	}
+	cur, err := authserver.ParseKEK(raw)
+	if err != nil {
+		return fmt.Errorf("kek: %w", err)
+	}
+	var prev [][]byte
+	for i, p := range s.cfg.KEKPrevious {
+		k, err := authserver.ParseKEK(p)
+		if err != nil {
+			return fmt.Errorf("kek_previous[%d]: %w", i, err)
+		}
+		prev = append(prev, k)
+	}
+	s.keyring, err = authserver.NewKeyring(cur, prev...)
+	return err
+}
+
+// writeSecretFile writes a file readable by its owner only, refusing to
+// replace an existing one.
+func writeSecretFile(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (s *Server) initServices(ctx context.Context) error {
+	cfg := s.cfg
+	s.Audit = authserver.NewAuditor(s.store, s.now, s.log)
+	s.Keys = authserver.NewKeyManager(s.store, s.keyring, authserver.KeyConfig{
+		Algorithm: cfg.Tokens.Algorithm, RSABits: cfg.Tokens.RSABits, ReloadInterval: cfg.Keys.ReloadInterval,
+	}, s.now, s.log)
+	if err := s.Keys.Init(ctx); err != nil {
+		return err
+	}
+	s.Clients = authserver.NewClientCache(s.store, authserver.ClientCacheConfig{
+		Size: cfg.Cache.Apps, RefreshInterval: cfg.Cache.RefreshInterval, MaxStaleness: cfg.Cache.MaxStaleness,
+	}, s.now, s.log)
+	if err := s.Clients.Init(ctx); err != nil {
+		return err
+	}
+	s.Usage = authserver.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
+	s.Accounts = authserver.NewAccounts(s.store, s.Audit, cfg.Cache.RefreshInterval, s.now, s.log)
+	ownerKey, err := s.Accounts.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	if ownerKey != "" {
+		path := filepath.Join(cfg.DataDir, "admin.key")
+		if err := writeSecretFile(path, ownerKey+"\n"); err != nil {
+			return fmt.Errorf("write the owner account key: %w", err)
+		}
+		s.log.Info("created the owner account key", "path", path)
+	}
+	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.now)
+	return nil
+}
+
+func (s *Server) listen() error {
+	cfg := s.cfg
+	defaultAud := cfg.Tokens.DefaultAudience
+	if defaultAud == "" {
+		defaultAud = cfg.Issuer
+	}
+	policy := &authserver.TokenPolicy{
+		Issuer: cfg.Issuer, DefaultAudience: defaultAud,
+		AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime, UserTokenLifetime: cfg.Tokens.UserTokenLifetime,
+		Now: s.now,
+	}
+	strategy := authserver.NewAccessTokenStrategy(s.Keys, cfg.Issuer)
+	auth := authserver.NewClientAuthenticator(s.Clients, s.Usage, s.now)
+	metadata := authserver.NewMetadata(cfg.Issuer)
+	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint},
+		auth, s.Clients,
+		&authserver.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
+	)
+	public := handlers.NewPublicRouter(handlers.Public{
+		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
+		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge,
+	})
+	admin := handlers.NewAdminRouter(handlers.Admin{
+		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
+	})
+	var err error
+	if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {
+		return fmt.Errorf("public listener: %w", err)
+	}
+	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	s.public = httpServer(cfg.Public, public, s.log)
+	s.admin = httpServer(cfg.Admin, admin, s.log)
+	return nil
+}
+
+func httpServer(c ListenConfig, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// PublicAddr is the bound address of the public listener.
+func (s *Server) PublicAddr() string { return s.publicLn.Addr().String() }
+
+// AdminAddr is the bound address of the admin listener.
+func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
+
+// StoreURI is the MongoDB URI of the embedded database, "" with an
+// external one. Another instance can share the database through it.
+func (s *Server) StoreURI() string {
+	if s.embedded == nil {
+		return ""
+	}
+	return s.embedded.URI()
+}
+
+// Serve runs the background loops and both listeners until Shutdown. It
+// returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopLoops = cancel
+	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run} {
+		s.loops.Add(1)
+		go func() {
+			defer s.loops.Done()
+			run(ctx)
+		}()
+	}
+	s.log.Info("serving", "public", s.PublicAddr(), "admin", s.AdminAddr(), "issuer", s.cfg.Issuer)
+	errc := make(chan error, 2)
+	go func() { errc <- s.public.Serve(s.publicLn) }()
+	go func() { errc <- s.admin.Serve(s.adminLn) }()
+	var first error
+	for range 2 {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+			first = err
+			// One listener failing takes the other down too.
+			go func() { _ = s.Shutdown(context.Background()) }()
+		}
+	}
+	return first
+}
+
+// Shutdown stops accepting requests, waits for those in flight until ctx
+// ends, stops the background loops (flushing usage), and closes the
+// database. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		err = errors.Join(s.public.Shutdown(ctx), s.admin.Shutdown(ctx))
+		if s.stopLoops != nil {
+			s.stopLoops()
+		}
+		s.loops.Wait()
+		s.closeResources(ctx)
+		s.log.Info("stopped")
+	})
+	return err
+}
+
+func (s *Server) closeResources(ctx context.Context) {
+	for _, ln := range []net.Listener{s.publicLn, s.adminLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	if s.store != nil {
+		_ = s.store.Close(ctx)
+	}
+	if s.embedded != nil {
+		s.embedded.Stop()
+	}
+}
