@@ -28,6 +28,10 @@ type Options struct {
 	Now func() time.Time
 	// Monitor, if set, observes every database command.
 	Monitor *storage.Monitor
+	// PublicListener and AdminListener, if set, are used instead of
+	// listening on the configured addresses (tests bind first to learn the
+	// port the issuer must name).
+	PublicListener, AdminListener net.Listener
 }
 
 // Server is a running authserver: its database, services and listeners.
@@ -85,6 +89,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	if err := s.initServices(ctx); err != nil {
 		return nil, err
 	}
+	s.publicLn, s.adminLn = opts.PublicListener, opts.AdminListener
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
@@ -212,6 +217,7 @@ func (s *Server) listen() error {
 	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint},
 		auth, s.Clients,
 		&authserver.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
+		&authserver.UnsupportedGrant{Supported: metadata.GrantTypesSupported},
 	)
 	public := handlers.NewPublicRouter(handlers.Public{
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
@@ -221,11 +227,15 @@ func (s *Server) listen() error {
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
 	})
 	var err error
-	if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {
-		return fmt.Errorf("public listener: %w", err)
+	if s.publicLn == nil {
+		if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {
+			return fmt.Errorf("public listener: %w", err)
+		}
 	}
-	if s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
-		return fmt.Errorf("admin listener: %w", err)
+	if s.adminLn == nil {
+		if s.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
 	}
 	s.public = httpServer(cfg.Public, public, s.log)
 	s.admin = httpServer(cfg.Admin, admin, s.log)

@@ -133,6 +133,9 @@ func loadConfig(flags *pflag.FlagSet, environ []string) (server.Config, []string
 	if err != nil {
 		return server.Config{}, nil, fmt.Errorf("configuration: %w", err)
 	}
+	if len(cfg.KEKPrevious) == 0 {
+		cfg.KEKPrevious = nil
+	}
 	return cfg, warnings, nil
 }
 
