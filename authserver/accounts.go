@@ -1,0 +1,165 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/authserver/authserver/storage"
+)
+
+// AccountStore is what account keys need of the database.
+type AccountStore interface {
+	GetAccount(ctx context.Context) (storage.Account, error)
+	AccountVersion(ctx context.Context) (int64, error)
+	CreateAccount(ctx context.Context, a storage.Account) error
+	UpdateAccount(ctx context.Context, update func(*storage.Account) error) (storage.Account, error)
+}
+
+// Accounts manages account keys (seed 000: account-scoped credentials for
+// the admin API) and authenticates them from memory. The account document
+// is small; every instance keeps it and reloads it when its version
+// changes.
+type Accounts struct {
+	store   AccountStore
+	audit   *Auditor
+	now     func() time.Time
+	log     *slog.Logger
+	refresh time.Duration
+	current atomic.Pointer[storage.Account]
+}
+
+// NewAccounts returns the account key service; refresh is how often it
+// checks for changes made by other instances.
+func NewAccounts(store AccountStore, audit *Auditor, refresh time.Duration, now func() time.Time, log *slog.Logger) *Accounts {
+	if refresh <= 0 {
+		refresh = 2 * time.Second
+	}
+	return &Accounts{store: store, audit: audit, now: now, log: log, refresh: refresh}
+}
+
+// Bootstrap creates the account with one owner key if the store has none
+// and returns that key's plaintext (to be written to admin.key); it returns
+// "" when the account exists already, including when another instance
+// created it first. It then loads the account.
+func (s *Accounts) Bootstrap(ctx context.Context) (ownerKey string, err error) {
+	_, err = s.store.GetAccount(ctx)
+	if errors.Is(err, storage.ErrNotFound) {
+		key, rec := s.newKey("owner", storage.RoleOwner, "system")
+		err = s.store.CreateAccount(ctx, storage.Account{Keys: []storage.AccountKey{rec}})
+		switch {
+		case err == nil:
+			ownerKey = key
+			s.audit.Record(ctx, ActorSystem, "account_key.create", rec.ID, "", "success", map[string]string{"role": rec.Role})
+		case errors.Is(err, storage.ErrDuplicate):
+		default:
+			return "", fmt.Errorf("create account: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("load account: %w", err)
+	}
+	if err := s.load(ctx); err != nil {
+		return "", err
+	}
+	return ownerKey, nil
+}
+
+func (s *Accounts) newKey(name, role, createdBy string) (plain string, rec storage.AccountKey) {
+	plain = NewAccountKey()
+	prefix, last4 := maskParts(plain)
+	d := Digest(plain)
+	return plain, storage.AccountKey{
+		ID: newID("acck_"), Name: name, Role: role, Digest: d[:], Prefix: prefix, Last4: last4,
+		CreatedAt: s.now().UTC().Truncate(time.Millisecond), CreatedBy: createdBy,
+	}
+}
+
+func (s *Accounts) load(ctx context.Context) error {
+	a, err := s.store.GetAccount(ctx)
+	if err != nil {
+		return fmt.Errorf("load account: %w", err)
+	}
+	s.set(a)
+	return nil
+}
+
+// set installs a unless a newer version is installed.
+func (s *Accounts) set(a storage.Account) {
+	for {
+		cur := s.current.Load()
+		if cur != nil && cur.Version >= a.Version {
+			return
+		}
+		if s.current.CompareAndSwap(cur, &a) {
+			return
+		}
+	}
+}
+
+// Run reloads the account whenever its version changes, until ctx ends.
+func (s *Accounts) Run(ctx context.Context) {
+	t := time.NewTicker(s.refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v, err := s.store.AccountVersion(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("account keys not refreshed", "err", err)
+				}
+				continue
+			}
+			if cur := s.current.Load(); cur == nil || cur.Version != v {
+				if err := s.load(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("account keys not refreshed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Authenticate returns the actor (key id and role) of the account key whose
+// plaintext is key, comparing digests in constant time against every key.
+// Errors: KindUnauthenticated, the same for a malformed, unknown or deleted
+// key.
+func (s *Accounts) Authenticate(key string) (Actor, error) {
+	d := Digest(key)
+	wellFormed := WellFormed(key, accountKeyPrefix)
+	var found storage.AccountKey
+	ok := false
+	if a := s.current.Load(); a != nil {
+		for _, k := range a.Keys {
+			if constantTimeEqual(k.Digest, d[:]) {
+				found, ok = k, true
+			}
+		}
+	}
+	if !ok || !wellFormed {
+		return Actor{}, newError(KindUnauthenticated, "unauthenticated", "a valid account key is required")
+	}
+	return Actor{ID: found.ID, Role: found.Role}, nil
+}
+
+// Account key roles (issue: account keys with roles). An owner may do
+// everything, an admin everything but manage account keys, a viewer only
+// read masked metadata.
+const (
+	RoleOwner  = storage.RoleOwner
+	RoleAdmin  = storage.RoleAdmin
+	RoleViewer = storage.RoleViewer
+)
+
+var roleRank = map[string]int{RoleViewer: 1, RoleAdmin: 2, RoleOwner: 3}
+
+// RoleAllows reports whether a key of role have may do what needs role
+// need. An unknown role allows nothing.
+func RoleAllows(have, need string) bool {
+	h, ok := roleRank[have]
+	return ok && h >= roleRank[need]
+}

@@ -1,0 +1,275 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authserver/authserver/storage"
+)
+
+// AppsStore is what the app lifecycle needs of the database.
+type AppsStore interface {
+	InsertApp(ctx context.Context, a storage.App) error
+	GetApp(ctx context.Context, id string) (storage.App, error)
+	ListApps(ctx context.Context, f storage.AppFilter) ([]storage.App, error)
+	UpdateApp(ctx context.Context, id string, update func(*storage.App) error) (storage.App, error)
+	SecretUsage(ctx context.Context, appID string) (map[string]time.Time, error)
+}
+
+// Apps is the lifecycle of apps and their secrets (seeds 000 and 003). It
+// holds the rules; the store only persists what they decide.
+type Apps struct {
+	store   AppsStore
+	clients *ClientCache
+	usage   *UsageRecorder
+	audit   *Auditor
+	keyring *Keyring
+	now     func() time.Time
+}
+
+// NewApps returns the app lifecycle service.
+func NewApps(store AppsStore, clients *ClientCache, usage *UsageRecorder, audit *Auditor, keyring *Keyring, now func() time.Time) *Apps {
+	return &Apps{store: store, clients: clients, usage: usage, audit: audit, keyring: keyring, now: now}
+}
+
+// NewApp is the input of Create.
+type NewApp struct {
+	Name string `json:"name"`
+	// Environment is "live" or "test" (default "live").
+	Environment string   `json:"environment"`
+	Scopes      []string `json:"scopes"`
+	Audiences   []string `json:"audiences"`
+	Origins     []string `json:"origins"`
+	// AccessTokenLifetime overrides the default for this app's client
+	// credentials tokens; zero keeps the default.
+	AccessTokenLifetime time.Duration `json:"-"`
+	UserTokenLifetime   time.Duration `json:"-"`
+}
+
+// AppView is what the admin API shows of an app: never a secret or digest.
+type AppView struct {
+	ID                  string       `json:"app_id"`
+	ClientID            string       `json:"client_id"`
+	Name                string       `json:"name"`
+	Environment         string       `json:"environment"`
+	Scopes              []string     `json:"scopes"`
+	Audiences           []string     `json:"audiences"`
+	Origins             []string     `json:"origins"`
+	AccessTokenLifetime string       `json:"access_token_lifetime,omitempty"`
+	UserTokenLifetime   string       `json:"user_token_lifetime,omitempty"`
+	Enabled             bool         `json:"enabled"`
+	Secrets             []SecretView `json:"secrets"`
+	CreatedAt           time.Time    `json:"created_at"`
+	UpdatedAt           time.Time    `json:"updated_at"`
+}
+
+// Secret statuses as listed: a rotated secret past its grace period is
+// "expired" though stored as active.
+const (
+	StatusActive   = "active"
+	StatusInactive = "inactive"
+	StatusExpired  = "expired"
+)
+
+// SecretView is a masked secret: prefix and last four only (seed 002, 003).
+type SecretView struct {
+	ID         string     `json:"secret_id"`
+	Masked     string     `json:"masked"`
+	Status     string     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// CreatedSecret is a new secret with its plaintext, returned exactly once.
+type CreatedSecret struct {
+	SecretView
+	Secret string `json:"client_secret"`
+}
+
+// CreatedApp is the result of Create: the app and its first secret.
+type CreatedApp struct {
+	AppView
+	ClientSecret string `json:"client_secret"`
+	SecretID     string `json:"secret_id"`
+}
+
+func viewSecret(s storage.Secret, lastUsed time.Time, now time.Time) SecretView {
+	v := SecretView{ID: s.ID, Masked: Mask(s.Prefix, s.Last4), Status: s.Status, CreatedAt: s.CreatedAt}
+	if !s.ExpiresAt.IsZero() {
+		t := s.ExpiresAt
+		v.ExpiresAt = &t
+		if s.Status == storage.SecretActive && !now.Before(t) {
+			v.Status = StatusExpired
+		}
+	}
+	if !lastUsed.IsZero() {
+		v.LastUsedAt = &lastUsed
+	}
+	return v
+}
+
+func viewApp(a storage.App, usage map[string]time.Time, now time.Time) AppView {
+	v := AppView{
+		ID: a.ID, ClientID: a.ID, Name: a.Name, Environment: a.Environment,
+		Scopes: nonNil(a.Scopes), Audiences: nonNil(a.Audiences), Origins: nonNil(a.Origins),
+		Enabled: a.Enabled, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		Secrets: make([]SecretView, 0, len(a.Secrets)),
+	}
+	if a.AccessTokenLifetime > 0 {
+		v.AccessTokenLifetime = a.AccessTokenLifetime.String()
+	}
+	if a.UserTokenLifetime > 0 {
+		v.UserTokenLifetime = a.UserTokenLifetime.String()
+	}
+	for _, s := range a.Secrets {
+		v.Secrets = append(v.Secrets, viewSecret(s, usage[s.ID], now))
+	}
+	return v
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// newSecret makes a secret record for an app of env and returns it with
+// its plaintext. Apps that sign assertions with their secrets keep it
+// sealed too.
+func (s *Apps) newSecret(app *storage.App, now time.Time) (storage.Secret, string) {
+	plain := NewSecret(app.Environment)
+	prefix, last4 := maskParts(plain)
+	d := Digest(plain)
+	sec := storage.Secret{
+		ID: newID("sec_"), Digest: d[:], Prefix: prefix, Last4: last4,
+		Status: storage.SecretActive, CreatedAt: now,
+	}
+	if app.SecretSigning {
+		sealed := s.keyring.Seal([]byte(plain), []byte(app.ID+"/"+sec.ID))
+		sec.Sealed = &sealed
+	}
+	return sec, plain
+}
+
+// validateNewApp checks the input of Create and fills defaults.
+func validateNewApp(in *NewApp) error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 200 || !utf8.ValidString(in.Name) {
+		return newError(KindInvalid, "invalid_name", "name must be 1 to 200 characters")
+	}
+	if in.Environment == "" {
+		in.Environment = EnvLive
+	}
+	if in.Environment != EnvLive && in.Environment != EnvTest {
+		return newError(KindInvalid, "invalid_environment", "environment must be %q or %q", EnvLive, EnvTest)
+	}
+	for _, sc := range in.Scopes {
+		if !validScopeToken(sc) {
+			return newError(KindInvalid, "invalid_scope", "scope %q is not a valid scope token (RFC 6749 §3.3)", sc)
+		}
+	}
+	for _, a := range in.Audiences {
+		if a == "" || len(a) > 512 || strings.ContainsAny(a, " \t\r\n") || !utf8.ValidString(a) {
+			return newError(KindInvalid, "invalid_audience", "audience %q must be a non-empty string without spaces, at most 512 bytes", a)
+		}
+	}
+	for _, o := range in.Origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+			return newError(KindInvalid, "invalid_origin", "origin %q must be scheme://host[:port]", o)
+		}
+	}
+	if in.AccessTokenLifetime < 0 || in.AccessTokenLifetime > 24*time.Hour || in.UserTokenLifetime < 0 || in.UserTokenLifetime > 24*time.Hour {
+		return newError(KindInvalid, "invalid_lifetime", "token lifetimes must be between 0 (server default) and 24h")
+	}
+	return nil
+}
+
+// Create registers an app with one active secret and returns the secret's
+// plaintext, which is never available again. Errors: KindInvalid.
+func (s *Apps) Create(ctx context.Context, actor Actor, in NewApp) (CreatedApp, error) {
+	if err := validateNewApp(&in); err != nil {
+		return CreatedApp{}, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	app := storage.App{
+		ID: NewAppID(in.Environment), Name: in.Name, Environment: in.Environment,
+		Scopes: nonNil(in.Scopes), Audiences: nonNil(in.Audiences), Origins: in.Origins,
+		AccessTokenLifetime: in.AccessTokenLifetime, UserTokenLifetime: in.UserTokenLifetime,
+		Enabled: true, CreatedAt: now,
+	}
+	sec, plain := s.newSecret(&app, now)
+	app.Secrets = []storage.Secret{sec}
+	if err := s.store.InsertApp(ctx, app); err != nil {
+		return CreatedApp{}, storeError(err)
+	}
+	s.audit.Record(ctx, actor, "app.create", app.ID, app.ID, "success", map[string]string{"secret_id": sec.ID})
+	if stored, err := s.store.GetApp(ctx, app.ID); err == nil {
+		app = stored
+		s.clients.Put(stored)
+	}
+	return CreatedApp{AppView: viewApp(app, nil, now), ClientSecret: plain, SecretID: sec.ID}, nil
+}
+
+// Get returns an app with its masked secrets and their last use.
+// Errors: KindNotFound, KindUnavailable.
+func (s *Apps) Get(ctx context.Context, id string) (AppView, error) {
+	a, err := s.store.GetApp(ctx, id)
+	if err != nil {
+		return AppView{}, storeError(err)
+	}
+	usage, err := s.store.SecretUsage(ctx, id)
+	if err != nil {
+		return AppView{}, storeError(err)
+	}
+	return viewApp(a, usage, s.now()), nil
+}
+
+// List returns apps ordered by id after page.After, at most page.Limit
+// (1 to 500, default 100), optionally only those whose name starts with
+// namePrefix. next is the cursor of the following page, "" at the end.
+func (s *Apps) List(ctx context.Context, namePrefix string, page storage.Page) (apps []AppView, next string, err error) {
+	if page.Limit <= 0 || page.Limit > 500 {
+		page.Limit = 100
+	}
+	rows, err := s.store.ListApps(ctx, storage.AppFilter{NamePrefix: namePrefix, Page: storage.Page{After: page.After, Limit: page.Limit + 1}})
+	if err != nil {
+		return nil, "", storeError(err)
+	}
+	if len(rows) > page.Limit {
+		rows = rows[:page.Limit]
+		next = rows[len(rows)-1].ID
+	}
+	now := s.now()
+	apps = make([]AppView, 0, len(rows))
+	for _, a := range rows {
+		apps = append(apps, viewApp(a, nil, now))
+	}
+	return apps, next, nil
+}
+
+// storeError turns a storage error into a domain error.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return &Error{Kind: KindNotFound, Code: "not_found", Message: "no such resource", Err: err}
+	case errors.Is(err, storage.ErrConflict):
+		return &Error{Kind: KindConflict, Code: "concurrent_update", Message: "the resource changed concurrently; retry", Err: err}
+	case errors.Is(err, storage.ErrDuplicate):
+		return &Error{Kind: KindConflict, Code: "duplicate", Message: "the resource exists already", Err: err}
+	case AsError(err) != nil:
+		return err
+	default:
+		return &Error{Kind: KindUnavailable, Code: "store_unavailable", Message: "the database cannot be reached", Err: err}
+	}
+}
+
+// Page selects a slice of a listing: items after the cursor After, at most
+// Limit of them.
+type Page = storage.Page

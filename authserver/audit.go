@@ -1,0 +1,71 @@
+package authserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authserver/authserver/storage"
+)
+
+// Actor is who performs an operation: an account key, or the server itself
+// ("scheduler", "system"). Source is the client address, if any.
+type Actor struct {
+	ID     string
+	Role   string
+	Source string
+}
+
+// Built-in actors.
+var (
+	ActorSystem    = Actor{ID: "system"}
+	ActorScheduler = Actor{ID: "scheduler"}
+)
+
+// AuditStore is what the audit log needs of the database.
+type AuditStore interface {
+	AppendAudit(ctx context.Context, e storage.AuditEvent) error
+	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
+}
+
+// Auditor records credential lifecycle events. An event never holds key
+// material; failing to record one is logged, not fatal to the operation
+// already done.
+type Auditor struct {
+	store AuditStore
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// NewAuditor returns an auditor.
+func NewAuditor(store AuditStore, now func() time.Time, log *slog.Logger) *Auditor {
+	return &Auditor{store: store, now: now, log: log}
+}
+
+// Record stores one event. outcome is "success" or an error code.
+func (a *Auditor) Record(ctx context.Context, actor Actor, action, target, appID, outcome string, detail map[string]string) {
+	t := a.now().UTC()
+	e := storage.AuditEvent{
+		// Time first, so that ids sort by time; random suffix for uniqueness.
+		ID:    fmt.Sprintf("%013d-%s", t.UnixMilli(), randomBase62(8, 11)),
+		Time:  t,
+		Actor: actor.ID, Action: action, Target: target, AppID: appID,
+		Source: actor.Source, Outcome: outcome, Detail: detail,
+	}
+	if err := a.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		a.log.Error("audit event not recorded", "action", action, "target", target, "err", err)
+	}
+}
+
+// List returns events matching f, newest first.
+func (a *Auditor) List(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	ev, err := a.store.ListAudit(ctx, f)
+	if err != nil {
+		return nil, &Error{Kind: KindUnavailable, Code: "store_unavailable", Message: "the audit log cannot be read", Err: err}
+	}
+	return ev, nil
+}

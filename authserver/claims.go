@@ -1,0 +1,146 @@
+package authserver
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Credential scopes (seed 000): which kind of credential a token stands for.
+// Every access token carries one in the credential_scope claim.
+const (
+	// ScopeAccount: an account key; manages every app (admin API).
+	ScopeAccount = "account"
+	// ScopeApp: an app's secret key; server to server, one app.
+	ScopeApp = "app"
+	// ScopeAppUser: one end user of one app; the only kind a browser may hold.
+	ScopeAppUser = "appUser"
+)
+
+// Claim names beyond RFC 9068 §2.2.
+const (
+	ClaimCredentialScope = "credential_scope"
+	// ClaimSecretID names the secret that authenticated the client which
+	// obtained the token, so that discarding or deleting that secret can
+	// invalidate the token (seed 000, manual expiration).
+	ClaimSecretID = "secret_id"
+)
+
+// AccessTokenClaims are the claims of an RFC 9068 access token: iss, sub,
+// aud, exp, iat, jti, client_id, scope, and ours: credential_scope and
+// secret_id. Times are whole seconds since the epoch on the wire.
+type AccessTokenClaims struct {
+	Issuer          string
+	Subject         string
+	Audience        []string
+	ExpiresAt       time.Time
+	IssuedAt        time.Time
+	JTI             string
+	ClientID        string
+	Scope           []string
+	CredentialScope string
+	SecretID        string
+}
+
+var _ jwt.JWTClaimsContainer = (*AccessTokenClaims)(nil)
+
+// With implements jwt.JWTClaimsContainer: fosite hands over the granted
+// scope and audience and the session's expiry.
+func (c *AccessTokenClaims) With(expiry time.Time, scope, audience []string) jwt.JWTClaimsContainer {
+	c.ExpiresAt, c.Scope, c.Audience = expiry, scope, audience
+	return c
+}
+
+// WithDefaults implements jwt.JWTClaimsContainer; values already set win.
+func (c *AccessTokenClaims) WithDefaults(iat time.Time, issuer string) jwt.JWTClaimsContainer {
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = iat
+	}
+	if c.Issuer == "" {
+		c.Issuer = issuer
+	}
+	return c
+}
+
+// WithScopeField implements jwt.JWTClaimsContainer. The scope is always the
+// space-delimited "scope" string of RFC 9068 §2.2.3.
+func (c *AccessTokenClaims) WithScopeField(jwt.JWTScopeFieldEnum) jwt.JWTClaimsContainer { return c }
+
+// ToMapClaims implements jwt.JWTClaimsContainer. "aud" is a string when
+// there is one audience and an array otherwise (RFC 7519 §4.1.3).
+func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
+	m := jwt.MapClaims{
+		"iss":       c.Issuer,
+		"sub":       c.Subject,
+		"exp":       c.ExpiresAt.Unix(),
+		"iat":       c.IssuedAt.Unix(),
+		"jti":       c.JTI,
+		"client_id": c.ClientID,
+		"scope":     strings.Join(c.Scope, " "),
+	}
+	if len(c.Audience) == 1 {
+		m["aud"] = c.Audience[0]
+	} else {
+		m["aud"] = c.Audience
+	}
+	if c.CredentialScope != "" {
+		m[ClaimCredentialScope] = c.CredentialScope
+	}
+	if c.SecretID != "" {
+		m[ClaimSecretID] = c.SecretID
+	}
+	return m
+}
+
+// Session is the fosite session of a token request: the claims our grant
+// handlers decide. It implements oauth2.JWTSessionContainer so that
+// fosite's JWT strategy signs exactly these claims.
+type Session struct {
+	Claims    AccessTokenClaims
+	header    jwt.Headers
+	expiresAt map[fosite.TokenType]time.Time
+}
+
+var _ oauth2.JWTSessionContainer = (*Session)(nil)
+
+// NewSession returns an empty session for one token request.
+func NewSession() *Session { return &Session{} }
+
+// GetJWTClaims implements oauth2.JWTSessionContainer.
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer { return &s.Claims }
+
+// GetJWTHeader implements oauth2.JWTSessionContainer; the signer sets typ
+// and kid itself.
+func (s *Session) GetJWTHeader() *jwt.Headers { return &s.header }
+
+// SetExpiresAt implements fosite.Session.
+func (s *Session) SetExpiresAt(key fosite.TokenType, exp time.Time) {
+	if s.expiresAt == nil {
+		s.expiresAt = map[fosite.TokenType]time.Time{}
+	}
+	s.expiresAt[key] = exp
+}
+
+// GetExpiresAt implements fosite.Session.
+func (s *Session) GetExpiresAt(key fosite.TokenType) time.Time { return s.expiresAt[key] }
+
+// GetUsername implements fosite.Session.
+func (s *Session) GetUsername() string { return "" }
+
+// GetSubject implements fosite.Session.
+func (s *Session) GetSubject() string { return s.Claims.Subject }
+
+// Clone implements fosite.Session with a deep copy.
+func (s *Session) Clone() fosite.Session {
+	c := *s
+	c.Claims.Audience = append([]string(nil), s.Claims.Audience...)
+	c.Claims.Scope = append([]string(nil), s.Claims.Scope...)
+	c.expiresAt = make(map[fosite.TokenType]time.Time, len(s.expiresAt))
+	for k, v := range s.expiresAt {
+		c.expiresAt[k] = v
+	}
+	return &c
+}

@@ -1,0 +1,136 @@
+package authserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// Client authentication methods (RFC 7591 §2, RFC 7523 §2.2).
+const (
+	AuthMethodBasic           = "client_secret_basic"
+	AuthMethodPost            = "client_secret_post"
+	AuthMethodPrivateKeyJWT   = "private_key_jwt"
+	AuthMethodClientSecretJWT = "client_secret_jwt"
+)
+
+// singleValued are the token request parameters that RFC 6749 §3.2 forbids
+// repeating ("Request and response parameters MUST NOT be included more
+// than once"). audience (RFC 8693) and resource (RFC 8707) may repeat.
+var singleValued = []string{
+	"grant_type", "scope", "client_id", "client_secret",
+	"client_assertion", "client_assertion_type", "assertion",
+	"customer_id", "username", "password", "response_mode",
+}
+
+// maxClientIDLen bounds what is looked up: no App ID is longer.
+const maxClientIDLen = 64
+
+// ClientAuthenticator authenticates the client of a token request (RFC 6749
+// §2.3). It is fosite's ClientAuthenticationStrategy, so that we, not
+// fosite, decide how secrets are compared, which secret matched, and what a
+// failure reveals: nothing. An unknown client, a disabled app, a wrong,
+// expired or discarded secret and a malformed one all get the same
+// invalid_client.
+type ClientAuthenticator struct {
+	clients *ClientCache
+	usage   *UsageRecorder
+	now     func() time.Time
+}
+
+// NewClientAuthenticator returns an authenticator over the client cache.
+func NewClientAuthenticator(clients *ClientCache, usage *UsageRecorder, now func() time.Time) *ClientAuthenticator {
+	return &ClientAuthenticator{clients: clients, usage: usage, now: now}
+}
+
+// errClientAuthFailed is the one answer to every failed client
+// authentication (RFC 6749 §5.2 invalid_client, 401).
+func errClientAuthFailed() error {
+	return fosite.ErrInvalidClient.WithDescription("Client authentication failed.")
+}
+
+// errUnavailable is the answer when the store is needed and unreachable.
+func errUnavailable() error {
+	return fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot verify the client right now; retry later.")
+}
+
+// Authenticate implements fosite.ClientAuthenticationStrategy. It returns a
+// *Client, or a fosite error: invalid_request for a repeated parameter or
+// more than one authentication method (RFC 6749 §2.3: "The client MUST NOT
+// use more than one authentication method in each request"),
+// invalid_client (401) for anything wrong with the credentials or none at
+// all, temporarily_unavailable (503) when the store cannot answer.
+func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	for _, p := range singleValued {
+		if len(form[p]) > 1 {
+			return nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
+		}
+	}
+	basicID, basicSecret, hasBasic := r.BasicAuth()
+	_, hasPostSecret := form["client_secret"]
+	_, hasAssertion := form["client_assertion"]
+	methods := 0
+	for _, has := range []bool{hasBasic, hasPostSecret, hasAssertion} {
+		if has {
+			methods++
+		}
+	}
+	if methods > 1 {
+		return nil, fosite.ErrInvalidRequest.WithHint("The client must use exactly one authentication method.")
+	}
+	switch {
+	case hasAssertion:
+		return nil, fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
+	case hasBasic:
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
+		id, err1 := url.QueryUnescape(basicID)
+		secret, err2 := url.QueryUnescape(basicSecret)
+		if err1 != nil || err2 != nil {
+			return nil, errClientAuthFailed()
+		}
+		if formID := form.Get("client_id"); formID != "" && formID != id {
+			return nil, fosite.ErrInvalidRequest.WithHint("The client_id parameter does not match the authenticated client.")
+		}
+		return a.authenticateSecret(ctx, id, secret, AuthMethodBasic)
+	case hasPostSecret:
+		return a.authenticateSecret(ctx, form.Get("client_id"), form.Get("client_secret"), AuthMethodPost)
+	default:
+		return nil, errClientAuthFailed()
+	}
+}
+
+// authenticateSecret checks secret against every usable secret of the app
+// in constant time. It always computes the digest and walks every secret,
+// so that the answer time says little about why it failed.
+func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret, method string) (fosite.Client, error) {
+	digest := Digest(secret)
+	if id == "" || len(id) > maxClientIDLen || envOfAppID(id) == "" {
+		return nil, errClientAuthFailed()
+	}
+	entry, err := a.clients.get(ctx, id)
+	if errors.Is(err, ErrStoreUnavailable) {
+		return nil, errUnavailable()
+	}
+	if err != nil || !entry.app.Enabled {
+		return nil, errClientAuthFailed()
+	}
+	wellFormed := WellFormed(secret, secretPrefixFor(entry.app.Environment))
+	now := a.now()
+	matched := ""
+	for i := range entry.secrets {
+		s := &entry.secrets[i]
+		if subtle.ConstantTimeCompare(s.digest[:], digest[:]) == 1 && s.usable(now) {
+			matched = s.id
+		}
+	}
+	if matched == "" || !wellFormed {
+		return nil, errClientAuthFailed()
+	}
+	a.usage.Touch(entry.app.ID, matched, now)
+	return &Client{app: &entry.app, SecretID: matched, AuthMethod: method}, nil
+}

@@ -1,0 +1,292 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/ory/fosite"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/authserver/authserver/storage"
+)
+
+// ErrStoreUnavailable means the database cannot be reached and the cached
+// answer is older than the configured bound. Token endpoints answer it
+// with 503 temporarily_unavailable.
+var ErrStoreUnavailable = errors.New("store unavailable")
+
+// AppStore is what the client cache needs of the database.
+type AppStore interface {
+	GetApp(ctx context.Context, id string) (storage.App, error)
+	AppsChangedSince(ctx context.Context, since time.Time, limit int) ([]storage.App, error)
+	ServerTime(ctx context.Context) (time.Time, error)
+}
+
+// ClientCacheConfig bounds the client cache.
+type ClientCacheConfig struct {
+	// Size is the most apps kept in memory (least recently used evicted);
+	// default 100,000.
+	Size int
+	// RefreshInterval is how often the cache asks the database which apps
+	// changed; it bounds how long a change made on another instance takes to
+	// apply here (default 2s).
+	RefreshInterval time.Duration
+	// MaxStaleness is how long after the last successful refresh cached apps
+	// are still served when the database is unreachable (default 60s);
+	// past it, ErrStoreUnavailable.
+	MaxStaleness time.Duration
+}
+
+// changeOverlap re-reads changes this far behind the watermark: a write
+// stamped by the server just before the watermark may become visible only
+// after the poll that set it.
+const changeOverlap = 2 * time.Second
+
+// changeBatch is the most changed apps read per query.
+const changeBatch = 1000
+
+// ClientCache serves apps from memory so that client authentication touches
+// the database only on a miss. Entries are invalidated by polling the
+// database for apps changed since the last poll (by server time), so one
+// indexed query per interval keeps any number of cached apps fresh. It does
+// no full load at start.
+type ClientCache struct {
+	store AppStore
+	cfg   ClientCacheConfig
+	now   func() time.Time
+	log   *slog.Logger
+
+	apps    *lru.Cache[string, *cachedApp]
+	missing *lru.Cache[string, struct{}]
+	loads   singleflight.Group
+	// mu orders cache writes against each other (lookups take no lock of
+	// ours), so that an older version never replaces a newer one.
+	mu sync.Mutex
+	// generation counts applied refreshes: a load that spans one re-reads.
+	generation  atomic.Int64
+	lastRefresh atomic.Int64 // unix nanos of the last successful refresh
+	watermark   time.Time    // owned by Refresh
+}
+
+// cachedApp is an immutable snapshot of an app with its secrets' digests
+// decoded for comparison.
+type cachedApp struct {
+	app     storage.App
+	secrets []cachedSecret
+}
+
+type cachedSecret struct {
+	id        string
+	digest    [32]byte
+	active    bool
+	expiresAt time.Time
+}
+
+// usable reports whether the secret authenticates at now: active and not
+// past its grace period.
+func (s *cachedSecret) usable(now time.Time) bool {
+	return s.active && (s.expiresAt.IsZero() || now.Before(s.expiresAt))
+}
+
+func newCachedApp(a storage.App) *cachedApp {
+	c := &cachedApp{app: a, secrets: make([]cachedSecret, 0, len(a.Secrets))}
+	for _, s := range a.Secrets {
+		cs := cachedSecret{id: s.ID, active: s.Status == storage.SecretActive, expiresAt: s.ExpiresAt}
+		copy(cs.digest[:], s.Digest)
+		c.secrets = append(c.secrets, cs)
+	}
+	return c
+}
+
+// NewClientCache returns a cache; call Init, then Run in a goroutine.
+func NewClientCache(store AppStore, cfg ClientCacheConfig, now func() time.Time, log *slog.Logger) *ClientCache {
+	if cfg.Size <= 0 {
+		cfg.Size = 100_000
+	}
+	if cfg.RefreshInterval <= 0 {
+		cfg.RefreshInterval = 2 * time.Second
+	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = 60 * time.Second
+	}
+	apps, _ := lru.New[string, *cachedApp](cfg.Size)
+	// Unknown ids get a smaller cache of their own so that an attacker
+	// sending random ids cannot evict real apps.
+	missing, _ := lru.New[string, struct{}](max(cfg.Size/10, 1024))
+	return &ClientCache{store: store, cfg: cfg, now: now, log: log, apps: apps, missing: missing}
+}
+
+// Init sets the change watermark to the database's clock.
+func (c *ClientCache) Init(ctx context.Context) error {
+	t, err := c.store.ServerTime(ctx)
+	if err != nil {
+		return fmt.Errorf("init client cache: %w", err)
+	}
+	c.watermark = t
+	c.lastRefresh.Store(c.now().UnixNano())
+	return nil
+}
+
+// Run refreshes every RefreshInterval until ctx ends.
+func (c *ClientCache) Run(ctx context.Context) {
+	t := time.NewTicker(c.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("client cache not refreshed", "err", err)
+			}
+		}
+	}
+}
+
+// Refresh applies every app changed since the last refresh to the cached
+// entries and forgets unknown ids that now exist. Only Run and tests call
+// it, never concurrently.
+func (c *ClientCache) Refresh(ctx context.Context) error {
+	since := c.watermark.Add(-changeOverlap)
+	for {
+		changed, err := c.store.AppsChangedSince(ctx, since, changeBatch)
+		if err != nil {
+			return err
+		}
+		for _, a := range changed {
+			c.missing.Remove(a.ID)
+			if _, ok := c.apps.Peek(a.ID); ok {
+				c.put(a)
+			}
+			if a.UpdatedAt.After(c.watermark) {
+				c.watermark = a.UpdatedAt
+			}
+		}
+		if len(changed) < changeBatch {
+			break
+		}
+		since = changed[len(changed)-1].UpdatedAt
+	}
+	c.generation.Add(1)
+	c.lastRefresh.Store(c.now().UnixNano())
+	return nil
+}
+
+// put stores a unless a newer version is cached.
+func (c *ClientCache) put(a storage.App) *cachedApp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.apps.Peek(a.ID); ok && old.app.Version >= a.Version {
+		return old
+	}
+	e := newCachedApp(a)
+	c.apps.Add(a.ID, e)
+	return e
+}
+
+// Put stores an app this instance has just written, so that the change
+// applies here at once rather than at the next refresh.
+func (c *ClientCache) Put(a storage.App) {
+	c.missing.Remove(a.ID)
+	c.put(a)
+}
+
+// get returns the app with id. It returns storage.ErrNotFound for an unknown
+// id and ErrStoreUnavailable when the database cannot answer or the cache is
+// staler than MaxStaleness.
+func (c *ClientCache) get(ctx context.Context, id string) (*cachedApp, error) {
+	if c.stale() {
+		return nil, ErrStoreUnavailable
+	}
+	if e, ok := c.apps.Get(id); ok {
+		return e, nil
+	}
+	if c.missing.Contains(id) {
+		return nil, storage.ErrNotFound
+	}
+	v, err, _ := c.loads.Do(id, func() (any, error) {
+		// The load is shared by every caller waiting on this id: one
+		// caller going away must not fail the others.
+		ctx := context.WithoutCancel(ctx)
+		gen := c.generation.Load()
+		a, err := c.store.GetApp(ctx, id)
+		if err == nil && c.generation.Load() != gen {
+			// A refresh ran during the read and may have skipped this
+			// app because it was not cached yet: read again.
+			a, err = c.store.GetApp(ctx, id)
+		}
+		switch {
+		case err == nil:
+			return c.put(a), nil
+		case errors.Is(err, storage.ErrNotFound):
+			c.missing.Add(id, struct{}{})
+			return nil, storage.ErrNotFound
+		default:
+			c.log.Warn("client look-up failed", "err", err)
+			return nil, ErrStoreUnavailable
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*cachedApp), nil
+}
+
+func (c *ClientCache) stale() bool {
+	return c.now().Sub(time.Unix(0, c.lastRefresh.Load())) > c.cfg.MaxStaleness
+}
+
+// Len returns how many apps are cached.
+func (c *ClientCache) Len() int { return c.apps.Len() }
+
+// Client is the fosite client of one authenticated token request: the app
+// as cached, and how it authenticated.
+type Client struct {
+	app *storage.App
+	// SecretID is the secret that authenticated the request, or "" when
+	// the client authenticated with a private key.
+	SecretID string
+	// AuthMethod is the token_endpoint_auth_method used (RFC 7591 §2).
+	AuthMethod string
+}
+
+var _ fosite.Client = (*Client)(nil)
+
+// App returns the authenticated app. Callers must not modify it.
+func (c *Client) App() *storage.App { return c.app }
+
+// GetID implements fosite.Client: the App ID.
+func (c *Client) GetID() string { return c.app.ID }
+
+// GetHashedSecret implements fosite.Client. Client authentication is ours
+// (ClientAuthenticator), so fosite never compares secrets.
+func (c *Client) GetHashedSecret() []byte { return nil }
+
+// GetRedirectURIs implements fosite.Client: none, there are no redirect flows.
+func (c *Client) GetRedirectURIs() []string { return nil }
+
+// GetGrantTypes implements fosite.Client.
+func (c *Client) GetGrantTypes() fosite.Arguments {
+	return fosite.Arguments{"client_credentials", GrantTypeJWTBearer}
+}
+
+// GetResponseTypes implements fosite.Client: none.
+func (c *Client) GetResponseTypes() fosite.Arguments { return nil }
+
+// GetScopes implements fosite.Client: the scopes the app may request.
+func (c *Client) GetScopes() fosite.Arguments { return c.app.Scopes }
+
+// IsPublic implements fosite.Client: every app is confidential.
+func (c *Client) IsPublic() bool { return false }
+
+// GetAudience implements fosite.Client: the audiences the app may request.
+func (c *Client) GetAudience() fosite.Arguments { return c.app.Audiences }
+
+// GrantTypeJWTBearer is the JWT bearer grant of RFC 7523 §2.1.
+const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"

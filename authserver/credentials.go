@@ -1,0 +1,151 @@
+package authserver
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"hash/crc32"
+	"math/big"
+	"strings"
+)
+
+// Credential formats (seed 003, dual keys). The App ID is public and only
+// identifies an app; a secret key authenticates it. Secrets are 256-bit
+// random and end in a checksum so that leaked-secret scanners, and our own
+// parser, recognise one without a database lookup.
+const (
+	EnvLive = "live"
+	EnvTest = "test"
+
+	appIDPrefix      = "app_"
+	secretPrefix     = "sk_"
+	accountKeyPrefix = "ak_"
+
+	// secretBodyLen is the base62 length of 256 random bits.
+	secretBodyLen = 43
+	// checksumLen is the base62 length of a CRC-32.
+	checksumLen = 6
+)
+
+const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// base62 encodes b as a big-endian number, left-padded with '0' to width.
+func base62(b []byte, width int) string {
+	n := new(big.Int).SetBytes(b)
+	out := make([]byte, 0, width)
+	base := big.NewInt(62)
+	mod := new(big.Int)
+	for n.Sign() > 0 {
+		n.DivMod(n, base, mod)
+		out = append(out, base62Alphabet[mod.Int64()])
+	}
+	for len(out) < width {
+		out = append(out, '0')
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return string(out)
+}
+
+// randomBase62 returns n random bytes encoded in base62 at the given width.
+func randomBase62(n, width int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never returns an error on supported platforms
+	}
+	return base62(b, width)
+}
+
+func checksum(body string) string {
+	var c [4]byte
+	v := crc32.ChecksumIEEE([]byte(body))
+	c[0], c[1], c[2], c[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	return base62(c[:], checksumLen)
+}
+
+// NewAppID returns a new App ID, "app_live_" or "app_test_" followed by 128
+// random bits in base62. It is the OAuth client_id (RFC 6749 §2.2).
+func NewAppID(env string) string {
+	return appIDPrefix + env + "_" + randomBase62(16, 22)
+}
+
+// newID returns prefix followed by 96 random bits in base62: ids of
+// secrets, account keys and audit events, which identify and authorise
+// nothing.
+func newID(prefix string) string {
+	return prefix + randomBase62(12, 17)
+}
+
+// NewSecret returns a new secret key for an app of env: "sk_live_" or
+// "sk_test_", 256 random bits in base62, and a CRC-32 checksum of what
+// precedes it in base62.
+func NewSecret(env string) string {
+	return newChecksummed(secretPrefix + env + "_")
+}
+
+// NewAccountKey returns a new account key: "ak_", 256 random bits, checksum.
+func NewAccountKey() string {
+	return newChecksummed(accountKeyPrefix)
+}
+
+func newChecksummed(prefix string) string {
+	body := prefix + randomBase62(32, secretBodyLen)
+	return body + checksum(body)
+}
+
+// WellFormed reports whether s has the given prefix, a body of the right
+// length and a valid checksum. It lets the server reject a mistyped or
+// forged secret without comparing it to anything.
+func WellFormed(s, prefix string) bool {
+	if !strings.HasPrefix(s, prefix) || len(s) != len(prefix)+secretBodyLen+checksumLen {
+		return false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	body := s[:len(s)-checksumLen]
+	return subtle.ConstantTimeCompare([]byte(checksum(body)), []byte(s[len(body):])) == 1
+}
+
+// Digest is what the store keeps of a secret: its SHA-256. A 256-bit random
+// secret needs no slow password hash (DESIGN.md, performance budget).
+func Digest(secret string) [32]byte {
+	return sha256.Sum256([]byte(secret))
+}
+
+// maskParts returns what listings show of a secret: its prefix up to and
+// including the last '_' and its last four characters.
+func maskParts(secret string) (prefix, last4 string) {
+	i := strings.LastIndexByte(secret, '_')
+	return secret[:i+1], secret[len(secret)-4:]
+}
+
+// Mask renders a stored prefix and last four as "sk_live_…abcd".
+func Mask(prefix, last4 string) string {
+	return prefix + "…" + last4
+}
+
+// secretPrefixFor returns the secret prefix of an environment.
+func secretPrefixFor(env string) string {
+	return secretPrefix + env + "_"
+}
+
+// envOfAppID returns "live" or "test" from an App ID, or "".
+func envOfAppID(id string) string {
+	switch {
+	case strings.HasPrefix(id, appIDPrefix+EnvLive+"_"):
+		return EnvLive
+	case strings.HasPrefix(id, appIDPrefix+EnvTest+"_"):
+		return EnvTest
+	}
+	return ""
+}
+
+// constantTimeEqual compares two byte strings in time that depends only on
+// their lengths.
+func constantTimeEqual(a, b []byte) bool {
+	return subtle.ConstantTimeCompare(a, b) == 1
+}

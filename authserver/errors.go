@@ -1,0 +1,58 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorKind classifies a domain error; the admin API maps it to a status.
+type ErrorKind int
+
+// Error kinds.
+const (
+	// KindInvalid: the input is malformed or out of range (400).
+	KindInvalid ErrorKind = iota + 1
+	// KindNotFound: the target does not exist (404).
+	KindNotFound
+	// KindConflict: the transition is forbidden in the target's current
+	// state, e.g. deleting an active secret (409).
+	KindConflict
+	// KindForbidden: the credential's role does not allow it (403).
+	KindForbidden
+	// KindUnauthenticated: no valid credential (401).
+	KindUnauthenticated
+	// KindUnavailable: the store cannot be reached (503).
+	KindUnavailable
+)
+
+// Error is a domain error with a machine-readable code (e.g.
+// "last_active_secret") and a message fit for the operator. It never holds a
+// secret.
+type Error struct {
+	Kind    ErrorKind
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(kind ErrorKind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns the *Error in err's chain, or nil.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}

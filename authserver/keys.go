@@ -1,0 +1,320 @@
+package authserver
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/authserver/authserver/storage"
+)
+
+// Signing algorithms (RFC 7518 §3, RFC 8037). RS256 is the default and the
+// one RFC 9068 §2.1 requires every resource server to support.
+const (
+	RS256 = "RS256"
+	ES256 = "ES256"
+	EdDSA = "EdDSA"
+)
+
+// KeyStore is what the key manager needs of the database.
+type KeyStore interface {
+	GetKeySet(ctx context.Context) (storage.KeySet, error)
+	KeySetVersion(ctx context.Context) (int64, error)
+	CreateKeySet(ctx context.Context, ks storage.KeySet) error
+	UpdateKeySet(ctx context.Context, update func(*storage.KeySet) error) (storage.KeySet, error)
+}
+
+// KeyConfig configures the signing keys. Durations are time.Duration.
+type KeyConfig struct {
+	// Algorithm of new keys: RS256, ES256 or EdDSA.
+	Algorithm string
+	// RSABits is the modulus size of new RS256 keys: 2048 or 3072.
+	RSABits int
+	// ReloadInterval is how often an instance checks the database for key
+	// set changes made by another instance (default 10s).
+	ReloadInterval time.Duration
+}
+
+// KeyManager owns the signing keys: it creates the first one, decrypts the
+// active key for signing, keeps every published key for verification,
+// renders the JWKS (RFC 7517 §5) once per key-set change, and follows
+// changes other instances make through the database. Reads are lock-free
+// (an atomic pointer to an immutable snapshot).
+type KeyManager struct {
+	store   KeyStore
+	keyring *Keyring
+	cfg     KeyConfig
+	now     func() time.Time
+	log     *slog.Logger
+	state   atomic.Pointer[keyState]
+}
+
+// keyState is an immutable snapshot of the key set.
+type keyState struct {
+	version int64
+	set     storage.KeySet
+	active  *liveKey
+	// published are the keys in the JWKS, by kid: they verify tokens.
+	published map[string]*liveKey
+	jwks      []byte
+	etag      string
+}
+
+// liveKey is a decoded key. signer is set only for the active key.
+type liveKey struct {
+	kid    string
+	alg    string
+	state  string
+	public crypto.PublicKey
+	jwk    jose.JSONWebKey
+	signer jose.Signer
+}
+
+// NewKeyManager returns a manager; call Init before use.
+func NewKeyManager(store KeyStore, keyring *Keyring, cfg KeyConfig, now func() time.Time, log *slog.Logger) *KeyManager {
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = RS256
+	}
+	if cfg.RSABits == 0 {
+		cfg.RSABits = 2048
+	}
+	if cfg.ReloadInterval <= 0 {
+		cfg.ReloadInterval = 10 * time.Second
+	}
+	return &KeyManager{store: store, keyring: keyring, cfg: cfg, now: now, log: log}
+}
+
+// Init loads the key set, creating the first active key if the store has
+// none (only one instance wins that race; the others load its key).
+func (m *KeyManager) Init(ctx context.Context) error {
+	ks, err := m.store.GetKeySet(ctx)
+	if errors.Is(err, storage.ErrNotFound) {
+		key, err := m.NewKey(m.cfg.Algorithm)
+		if err != nil {
+			return err
+		}
+		now := m.now().UTC()
+		key.State, key.PublishedAt, key.ActivatedAt = storage.KeyActive, now, now
+		err = m.store.CreateKeySet(ctx, storage.KeySet{Keys: []storage.SigningKey{key}})
+		if err != nil && !errors.Is(err, storage.ErrDuplicate) {
+			return fmt.Errorf("create first signing key: %w", err)
+		}
+		if err == nil {
+			m.log.Info("created the first signing key", "kid", key.KID, "alg", key.Algorithm)
+		}
+		ks, err = m.store.GetKeySet(ctx)
+		if err != nil {
+			return fmt.Errorf("load signing keys: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	return m.apply(ks)
+}
+
+// Reload reads the key set again if its version changed.
+func (m *KeyManager) Reload(ctx context.Context) error {
+	v, err := m.store.KeySetVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("poll signing keys: %w", err)
+	}
+	if cur := m.state.Load(); cur != nil && cur.version == v {
+		return nil
+	}
+	ks, err := m.store.GetKeySet(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	return m.apply(ks)
+}
+
+// Run reloads the key set every ReloadInterval until ctx ends. A failed
+// reload keeps the last good key set and is logged.
+func (m *KeyManager) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("signing keys not reloaded", "err", err)
+			}
+		}
+	}
+}
+
+// apply decodes ks into a new snapshot and installs it, unless a newer
+// version is installed already.
+func (m *KeyManager) apply(ks storage.KeySet) error {
+	st, err := m.decode(ks)
+	if err != nil {
+		return err
+	}
+	for {
+		cur := m.state.Load()
+		if cur != nil && cur.version >= st.version {
+			return nil
+		}
+		if m.state.CompareAndSwap(cur, st) {
+			if cur == nil || cur.active.kid != st.active.kid {
+				m.log.Info("signing with key", "kid", st.active.kid, "alg", st.active.alg, "key_set_version", st.version)
+			}
+			return nil
+		}
+	}
+}
+
+func (m *KeyManager) decode(ks storage.KeySet) (*keyState, error) {
+	st := &keyState{version: ks.Version, set: ks, published: map[string]*liveKey{}}
+	jwks := jose.JSONWebKeySet{}
+	for _, k := range ks.Keys {
+		if k.State == storage.KeyInactive {
+			continue
+		}
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
+			return nil, fmt.Errorf("decode public key %s: %w", k.KID, err)
+		}
+		lk := &liveKey{kid: k.KID, alg: k.Algorithm, state: k.State, public: jwk.Key, jwk: jwk}
+		if k.State == storage.KeyActive {
+			signer, err := m.signerFor(k)
+			if err != nil {
+				return nil, err
+			}
+			lk.signer = signer
+			st.active = lk
+		}
+		st.published[k.KID] = lk
+		jwks.Keys = append(jwks.Keys, jwk)
+	}
+	if st.active == nil {
+		return nil, fmt.Errorf("key set version %d has no active key", ks.Version)
+	}
+	body, err := json.Marshal(jwks)
+	if err != nil {
+		return nil, fmt.Errorf("render jwks: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	st.jwks, st.etag = body, `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`
+	return st, nil
+}
+
+func (m *KeyManager) signerFor(k storage.SigningKey) (jose.Signer, error) {
+	der, err := m.keyring.Open(k.Private, []byte(k.KID))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt signing key %s: %w", k.KID, err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse signing key %s: %w", k.KID, err)
+	}
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: k.KID}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		return nil, fmt.Errorf("signer for key %s: %w", k.KID, err)
+	}
+	return signer, nil
+}
+
+// NewKey generates a key of alg, seals its private part under the current
+// KEK and returns it with no state set. Its kid is the RFC 7638 thumbprint
+// (SHA-256, base64url) of its public key.
+func (m *KeyManager) NewKey(alg string) (storage.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, m.cfg.RSABits)
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return storage.SigningKey{}, fmt.Errorf("unsupported signing algorithm %q (want RS256, ES256 or EdDSA)", alg)
+	}
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("thumbprint: %w", err)
+	}
+	pub.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	pubJSON, err := pub.MarshalJSON()
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("encode public key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("encode private key: %w", err)
+	}
+	return storage.SigningKey{
+		KID:       pub.KeyID,
+		Algorithm: alg,
+		PublicJWK: pubJSON,
+		Private:   m.keyring.Seal(der, []byte(pub.KeyID)),
+		CreatedAt: m.now().UTC(),
+	}, nil
+}
+
+// JWKS returns the current JSON Web Key Set document (public keys only,
+// each with kid, alg and use) and its strong ETag. The bytes are shared:
+// callers must not modify them.
+func (m *KeyManager) JWKS() (body []byte, etag string) {
+	st := m.state.Load()
+	return st.jwks, st.etag
+}
+
+// KeySet returns the key set as last loaded (private parts stay sealed).
+func (m *KeyManager) KeySet() storage.KeySet {
+	return m.state.Load().set
+}
+
+// ActiveKey returns the kid and algorithm of the key that signs now.
+func (m *KeyManager) ActiveKey() (kid, alg string) {
+	a := m.state.Load().active
+	return a.kid, a.alg
+}
+
+// VerificationKey returns the public key and algorithm for kid if kid is
+// published (next, active or retired). A discarded, deleted or unknown kid
+// gives ok == false.
+func (m *KeyManager) VerificationKey(kid string) (key crypto.PublicKey, alg string, ok bool) {
+	k, ok := m.state.Load().published[kid]
+	if !ok {
+		return nil, "", false
+	}
+	return k.public, k.alg, true
+}
+
+// Version is the version of the loaded key set.
+func (m *KeyManager) Version() int64 { return m.state.Load().version }
+
+// Sign signs payload with the active key as a compact JWS with header
+// typ "at+jwt" and kid (RFC 9068 §2.1). It returns the token.
+func (m *KeyManager) Sign(payload []byte) (string, error) {
+	jws, err := m.state.Load().active.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	return jws.CompactSerialize()
+}

@@ -1,0 +1,35 @@
+package authserver
+
+// Metadata is the authorization server metadata document (RFC 8414 §2),
+// served at /.well-known/oauth-authorization-server. Every endpoint the
+// server has is discoverable from it.
+type Metadata struct {
+	Issuer                                     string   `json:"issuer"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	// CustomerAuthenticateEndpoint is this server's end-user token
+	// endpoint (seed 001); not an RFC 8414 name.
+	CustomerAuthenticateEndpoint string `json:"customer_authenticate_endpoint,omitempty"`
+}
+
+// NewMetadata returns the metadata of a server at issuer with the endpoints
+// built so far. Paths are fixed by the handlers package.
+func NewMetadata(issuer string) Metadata {
+	return Metadata{
+		Issuer:                            issuer,
+		TokenEndpoint:                     issuer + "/oauth2/token",
+		JWKSURI:                           issuer + "/.well-known/jwks.json",
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{AuthMethodBasic, AuthMethodPost},
+	}
+}

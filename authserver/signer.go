@@ -1,0 +1,112 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	jose3 "github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Our access tokens are signed only with these (RFC 7518); a token naming
+// any other alg, "none" and the HMAC family included, fails to parse.
+var signingAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+var _ jwt.Signer = (*KeyManager)(nil)
+
+// Generate implements fosite's jwt.Signer: it signs claims with the active
+// key. The header always carries typ "at+jwt" and the key's kid (RFC 9068
+// §2.1); header fields from fosite are ignored. It returns the token and
+// its signature part.
+func (m *KeyManager) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", "", fmt.Errorf("encode claims: %w", err)
+	}
+	token, err := m.Sign(payload)
+	if err != nil {
+		return "", "", err
+	}
+	return token, token[strings.LastIndexByte(token, '.')+1:], nil
+}
+
+// Validate implements jwt.Signer: it verifies token against the published
+// key its kid names and returns the signature part.
+func (m *KeyManager) Validate(ctx context.Context, token string) (string, error) {
+	if _, err := m.Decode(ctx, token); err != nil {
+		return "", err
+	}
+	return m.GetSignature(ctx, token)
+}
+
+// Decode implements jwt.Signer: it verifies the signature with the
+// published key named by the header's kid, among all keys in the JWKS and
+// not only the active one, so that tokens stay valid across a rotation. It
+// does not check claims; fosite calls Claims.Valid for exp, iat and nbf.
+// Errors are *jwt.ValidationError: Malformed for an unparsable token or a
+// disallowed alg, Unverifiable for an unknown kid, SignatureInvalid for a
+// bad signature.
+func (m *KeyManager) Decode(_ context.Context, token string) (*jwt.Token, error) {
+	payload, hdr, err := m.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	claims := jwt.MapClaims{}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, &jwt.ValidationError{Inner: fmt.Errorf("decode claims: %w", err), Errors: jwt.ValidationErrorMalformed}
+	}
+	header := map[string]interface{}{"alg": hdr.Algorithm, "kid": hdr.KeyID}
+	if typ, ok := hdr.ExtraHeaders[jose.HeaderType]; ok {
+		header["typ"] = typ
+	}
+	return &jwt.Token{Header: header, Claims: claims, Method: jose3.SignatureAlgorithm(hdr.Algorithm)}, nil
+}
+
+// verify checks token's signature and returns its payload and header.
+func (m *KeyManager) verify(token string) ([]byte, jose.Header, error) {
+	jws, err := jose.ParseSigned(token, signingAlgs)
+	if err != nil {
+		return nil, jose.Header{}, &jwt.ValidationError{Inner: fmt.Errorf("parse token: %w", err), Errors: jwt.ValidationErrorMalformed}
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, jose.Header{}, &jwt.ValidationError{Inner: errors.New("token must have one signature"), Errors: jwt.ValidationErrorMalformed}
+	}
+	hdr := jws.Signatures[0].Header
+	key, alg, ok := m.VerificationKey(hdr.KeyID)
+	if !ok {
+		return nil, hdr, &jwt.ValidationError{Inner: errors.New("unknown or unpublished kid"), Errors: jwt.ValidationErrorUnverifiable}
+	}
+	if alg != hdr.Algorithm {
+		return nil, hdr, &jwt.ValidationError{Inner: errors.New("alg does not match the key"), Errors: jwt.ValidationErrorSignatureInvalid}
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return nil, hdr, &jwt.ValidationError{Inner: errors.New("signature is invalid"), Errors: jwt.ValidationErrorSignatureInvalid}
+	}
+	return payload, hdr, nil
+}
+
+// Hash implements jwt.Signer with SHA-256.
+func (m *KeyManager) Hash(_ context.Context, in []byte) ([]byte, error) {
+	sum := sha256.Sum256(in)
+	return sum[:], nil
+}
+
+// GetSignature implements jwt.Signer: the third part of a compact JWS.
+func (m *KeyManager) GetSignature(_ context.Context, token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", &jwt.ValidationError{Inner: errors.New("token is not a compact JWS"), Errors: jwt.ValidationErrorMalformed}
+	}
+	return parts[2], nil
+}
+
+// GetSigningMethodLength implements jwt.Signer: the SHA-256 size.
+func (m *KeyManager) GetSigningMethodLength(context.Context) int {
+	return sha256.Size
+}
