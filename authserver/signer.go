@@ -69,7 +69,7 @@ func (m *KeyManager) Decode(_ context.Context, token string) (*jwt.Token, error)
 
 // verify checks token's signature and returns its payload and header.
 func (m *KeyManager) verify(token string) ([]byte, jose.Header, error) {
-	jws, err := jose.ParseSigned(token, signingAlgs)
+	jws, err := jose.ParseSignedCompact(token, signingAlgs)
 	if err != nil {
 		return nil, jose.Header{}, &jwt.ValidationError{Inner: fmt.Errorf("parse token: %w", err), Errors: jwt.ValidationErrorMalformed}
 	}
