@@ -46,8 +46,23 @@ type KeyConfig struct {
 	// RSABits is the modulus size of new RS256 keys: 2048 or 3072.
 	RSABits int
 	// ReloadInterval is how often an instance checks the database for key
-	// set changes made by another instance (default 10s).
+	// set changes made by another instance, and runs the rotation
+	// scheduler (default 10s).
 	ReloadInterval time.Duration
+	// RotationPeriod is how long a key signs before the next one takes
+	// over (default 30 days); zero disables time-based rotation.
+	RotationPeriod time.Duration
+	// PublishAhead is how long a next key is in the JWKS before it signs
+	// (default 24h); at least the JWKS max-age plus ReloadInterval.
+	PublishAhead time.Duration
+	// Retention is how long a retired key stays in the JWKS (default
+	// 48h); at least MaxTokenLifetime + ReloadInterval + ClockSkewLeeway.
+	Retention time.Duration
+}
+
+// policy is the rotation schedule of c.
+func (c KeyConfig) policy() KeyPolicy {
+	return KeyPolicy{Algorithm: c.Algorithm, RotationPeriod: c.RotationPeriod, PublishAhead: c.PublishAhead, Retention: c.Retention}
 }
 
 // KeyManager owns the signing keys: it creates the first one, decrypts the
@@ -58,10 +73,13 @@ type KeyConfig struct {
 type KeyManager struct {
 	store   KeyStore
 	keyring *Keyring
+	audit   *Auditor
 	cfg     KeyConfig
 	now     func() time.Time
 	log     *slog.Logger
 	state   atomic.Pointer[keyState]
+	// checked is the clock reading of the last completed scheduler pass.
+	checked atomic.Pointer[time.Time]
 }
 
 // keyState is an immutable snapshot of the key set.
@@ -85,8 +103,9 @@ type liveKey struct {
 	signer jose.Signer
 }
 
-// NewKeyManager returns a manager; call Init before use.
-func NewKeyManager(store KeyStore, keyring *Keyring, cfg KeyConfig, now func() time.Time, log *slog.Logger) *KeyManager {
+// NewKeyManager returns a manager; call Init before use. audit records
+// every key transition (nil records none).
+func NewKeyManager(store KeyStore, keyring *Keyring, audit *Auditor, cfg KeyConfig, now func() time.Time, log *slog.Logger) *KeyManager {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = RS256
 	}
@@ -96,11 +115,19 @@ func NewKeyManager(store KeyStore, keyring *Keyring, cfg KeyConfig, now func() t
 	if cfg.ReloadInterval <= 0 {
 		cfg.ReloadInterval = 10 * time.Second
 	}
-	return &KeyManager{store: store, keyring: keyring, cfg: cfg, now: now, log: log}
+	if cfg.PublishAhead <= 0 {
+		cfg.PublishAhead = 24 * time.Hour
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 2 * MaxTokenLifetime
+	}
+	return &KeyManager{store: store, keyring: keyring, audit: audit, cfg: cfg, now: now, log: log}
 }
 
 // Init loads the key set, creating the first active key if the store has
-// none (only one instance wins that race; the others load its key).
+// none (only one instance wins that race; the others load its key), then
+// runs one scheduler pass so that a due rotation or an algorithm change
+// starts at once rather than a reload interval later.
 func (m *KeyManager) Init(ctx context.Context) error {
 	ks, err := m.store.GetKeySet(ctx)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -108,14 +135,17 @@ func (m *KeyManager) Init(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		now := m.now().UTC()
-		key.State, key.PublishedAt, key.ActivatedAt = storage.KeyActive, now, now
+		now := msTime(m.now())
+		key.State, key.PublishedAt, key.ActivateAt, key.ActivatedAt = storage.KeyActive, now, now, now
 		err = m.store.CreateKeySet(ctx, storage.KeySet{Keys: []storage.SigningKey{key}})
 		if err != nil && !errors.Is(err, storage.ErrDuplicate) {
 			return fmt.Errorf("create first signing key: %w", err)
 		}
 		if err == nil {
 			m.log.Info("created the first signing key", "kid", key.KID, "alg", key.Algorithm)
+			m.record(ctx, ActorSystem, KeyEvent{Action: ActionKeyActivate, KID: key.KID, Detail: map[string]string{
+				"to": storage.KeyActive, "alg": key.Algorithm, "reason": "first key",
+			}})
 		}
 		ks, err = m.store.GetKeySet(ctx)
 		if err != nil {
@@ -124,7 +154,13 @@ func (m *KeyManager) Init(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
-	return m.apply(ks)
+	if err := m.apply(ks); err != nil {
+		return err
+	}
+	if err := m.Schedule(ctx); err != nil {
+		m.log.Warn("signing-key scheduler", "err", err)
+	}
+	return nil
 }
 
 // Reload reads the key set again if its version changed.
@@ -143,8 +179,10 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 	return m.apply(ks)
 }
 
-// Run reloads the key set every ReloadInterval until ctx ends. A failed
-// reload keeps the last good key set and is logged.
+// Run reloads the key set and runs the rotation scheduler every
+// ReloadInterval (a real-time ticker; every decision reads the injected
+// clock) until ctx ends. A failed reload keeps the last good key set; a
+// failed pass is retried on the next tick; both are logged.
 func (m *KeyManager) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.ReloadInterval)
 	defer t.Stop()
@@ -153,8 +191,14 @@ func (m *KeyManager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("signing keys not reloaded", "err", err)
+			if err := m.Reload(ctx); err != nil {
+				if ctx.Err() == nil {
+					m.log.Warn("signing keys not reloaded", "err", err)
+				}
+				continue
+			}
+			if err := m.Schedule(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("signing-key scheduler", "err", err)
 			}
 		}
 	}
@@ -272,7 +316,7 @@ func (m *KeyManager) NewKey(alg string) (storage.SigningKey, error) {
 		Algorithm: alg,
 		PublicJWK: pubJSON,
 		Private:   m.keyring.Seal(der, []byte(pub.KeyID)),
-		CreatedAt: m.now().UTC(),
+		CreatedAt: msTime(m.now()),
 	}, nil
 }
 

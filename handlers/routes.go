@@ -52,6 +52,8 @@ type Admin struct {
 	Log      *slog.Logger
 	// MaxBodyBytes bounds every request body (default 64 KiB).
 	MaxBodyBytes int64
+	// SigningKeys is the signing-key and KEK lifecycle.
+	SigningKeys SigningKeyAdmin
 }
 
 const defaultMaxBody = 64 << 10
@@ -83,6 +85,14 @@ func NewAdminRouter(a Admin) http.Handler {
 	api.Handle("/apps", require(authserver.RoleAdmin, apps.create)).Methods(http.MethodPost)
 	api.Handle("/apps", require(authserver.RoleViewer, apps.list)).Methods(http.MethodGet)
 	api.Handle("/apps/{id}", require(authserver.RoleViewer, apps.get)).Methods(http.MethodGet)
+	keys := &signingKeysHandler{keys: a.SigningKeys}
+	api.Handle("/signing-keys", require(authserver.RoleViewer, keys.list)).Methods(http.MethodGet)
+	api.Handle("/signing-keys/rotate", require(authserver.RoleAdmin, keys.rotate)).Methods(http.MethodPost)
+	api.Handle("/signing-keys/{kid}/discard", require(authserver.RoleAdmin, keys.discard)).Methods(http.MethodPost)
+	api.Handle("/signing-keys/{kid}/reactivate", require(authserver.RoleAdmin, keys.reactivate)).Methods(http.MethodPost)
+	api.Handle("/signing-keys/{kid}", require(authserver.RoleAdmin, keys.remove)).Methods(http.MethodDelete)
+	api.Handle("/kek", require(authserver.RoleViewer, keys.kekStatus)).Methods(http.MethodGet)
+	api.Handle("/kek/rotate", require(authserver.RoleAdmin, keys.rotateKEK)).Methods(http.MethodPost)
 	api.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)

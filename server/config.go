@@ -77,8 +77,18 @@ type KeysConfig struct {
 	// ReloadInterval is how often an instance looks for key-set changes
 	// made by other instances.
 	ReloadInterval time.Duration `koanf:"reload_interval"`
-	// JWKSMaxAge is the Cache-Control max-age of the JWKS.
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS; JWKSMaxAge +
+	// ReloadInterval must not exceed PublishAhead.
 	JWKSMaxAge time.Duration `koanf:"jwks_max_age"`
+	// RotationPeriod is how long a signing key signs before the next one
+	// takes over; 0 disables time-based rotation.
+	RotationPeriod time.Duration `koanf:"rotation_period"`
+	// PublishAhead is how long the next key is in the JWKS before it
+	// signs: at least JWKSMaxAge + ReloadInterval, at most RotationPeriod.
+	PublishAhead time.Duration `koanf:"publish_ahead"`
+	// Retention is how long a retired key stays in the JWKS: at least the
+	// longest token lifetime (24h) + ReloadInterval + 5m clock-skew leeway.
+	Retention time.Duration `koanf:"retention"`
 }
 
 // CacheConfig bounds the in-memory caches in front of the database.
@@ -121,7 +131,10 @@ func DefaultConfig() Config {
 			Algorithm: "RS256", RSABits: 2048,
 			AccessTokenLifetime: time.Hour, UserTokenLifetime: 15 * time.Minute,
 		},
-		Keys:  KeysConfig{ReloadInterval: 10 * time.Second, JWKSMaxAge: 5 * time.Minute},
+		Keys: KeysConfig{
+			ReloadInterval: 10 * time.Second, JWKSMaxAge: 5 * time.Minute,
+			RotationPeriod: 30 * 24 * time.Hour, PublishAhead: 24 * time.Hour, Retention: 48 * time.Hour,
+		},
 		Cache: CacheConfig{Apps: 100_000, RefreshInterval: 2 * time.Second, MaxStaleness: 60 * time.Second, UsageFlushInterval: 30 * time.Second},
 		Log:   LogConfig{Level: "info", Format: "text"},
 	}
@@ -154,6 +167,8 @@ func (c *Config) Validate() error {
 		"tokens.user_token_lifetime":   c.Tokens.UserTokenLifetime,
 		"keys.reload_interval":         c.Keys.ReloadInterval,
 		"keys.jwks_max_age":            c.Keys.JWKSMaxAge,
+		"keys.publish_ahead":           c.Keys.PublishAhead,
+		"keys.retention":               c.Keys.Retention,
 		"cache.refresh_interval":       c.Cache.RefreshInterval,
 		"cache.max_staleness":          c.Cache.MaxStaleness,
 		"cache.usage_flush_interval":   c.Cache.UsageFlushInterval,
@@ -166,6 +181,7 @@ func (c *Config) Validate() error {
 	if c.Tokens.AccessTokenLifetime > 24*time.Hour || c.Tokens.UserTokenLifetime > 24*time.Hour {
 		bad("token lifetimes must be at most 24h")
 	}
+	c.validateKeySchedule(bad)
 	if c.Cache.Apps < 1 {
 		bad("cache.apps must be at least 1")
 	}

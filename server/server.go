@@ -171,8 +171,9 @@ func writeSecretFile(path, content string) error {
 func (s *Server) initServices(ctx context.Context) error {
 	cfg := s.cfg
 	s.Audit = authserver.NewAuditor(s.store, s.now, s.log)
-	s.Keys = authserver.NewKeyManager(s.store, s.keyring, authserver.KeyConfig{
+	s.Keys = authserver.NewKeyManager(s.store, s.keyring, s.Audit, authserver.KeyConfig{
 		Algorithm: cfg.Tokens.Algorithm, RSABits: cfg.Tokens.RSABits, ReloadInterval: cfg.Keys.ReloadInterval,
+		RotationPeriod: cfg.Keys.RotationPeriod, PublishAhead: cfg.Keys.PublishAhead, Retention: cfg.Keys.Retention,
 	}, s.now, s.log)
 	if err := s.Keys.Init(ctx); err != nil {
 		return err
@@ -225,6 +226,7 @@ func (s *Server) listen() error {
 	})
 	admin := handlers.NewAdminRouter(handlers.Admin{
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
+		SigningKeys: s.Keys,
 	})
 	var err error
 	if s.publicLn == nil {
