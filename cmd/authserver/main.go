@@ -40,5 +40,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand(), newAppsCommand(), newTokenCommand())
+	root.AddCommand(newKeysCommand(), newKEKCommand())
 	return root
 }
