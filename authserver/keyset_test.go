@@ -524,12 +524,3 @@ func TestResealKeys(t *testing.T) {
 	_, err = resealKeys(&ks, ring)
 	checkRefusal(t, err, refusal{KindConflict, "kek_unknown"}, before, ks)
 }
-
-func mustKEK(t *testing.T) []byte {
-	t.Helper()
-	k, err := ParseKEK(NewKEK())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
