@@ -26,6 +26,7 @@ type AccountStore interface {
 type Accounts struct {
 	store   AccountStore
 	audit   *Auditor
+	idem    *Idempotency
 	now     func() time.Time
 	log     *slog.Logger
 	refresh time.Duration
@@ -33,12 +34,13 @@ type Accounts struct {
 }
 
 // NewAccounts returns the account key service; refresh is how often it
-// checks for changes made by other instances.
-func NewAccounts(store AccountStore, audit *Auditor, refresh time.Duration, now func() time.Time, log *slog.Logger) *Accounts {
+// checks for changes made by other instances; key creation honours
+// idempotency keys through idem.
+func NewAccounts(store AccountStore, audit *Auditor, idem *Idempotency, refresh time.Duration, now func() time.Time, log *slog.Logger) *Accounts {
 	if refresh <= 0 {
 		refresh = 2 * time.Second
 	}
-	return &Accounts{store: store, audit: audit, now: now, log: log, refresh: refresh}
+	return &Accounts{store: store, audit: audit, idem: idem, now: now, log: log, refresh: refresh}
 }
 
 // Bootstrap creates the account with one owner key if the store has none

@@ -28,12 +28,14 @@ type Apps struct {
 	usage   *UsageRecorder
 	audit   *Auditor
 	keyring *Keyring
+	idem    *Idempotency
 	now     func() time.Time
 }
 
-// NewApps returns the app lifecycle service.
-func NewApps(store AppsStore, clients *ClientCache, usage *UsageRecorder, audit *Auditor, keyring *Keyring, now func() time.Time) *Apps {
-	return &Apps{store: store, clients: clients, usage: usage, audit: audit, keyring: keyring, now: now}
+// NewApps returns the app lifecycle service. Creates honour idempotency
+// keys through idem.
+func NewApps(store AppsStore, clients *ClientCache, usage *UsageRecorder, audit *Auditor, keyring *Keyring, idem *Idempotency, now func() time.Time) *Apps {
+	return &Apps{store: store, clients: clients, usage: usage, audit: audit, keyring: keyring, idem: idem, now: now}
 }
 
 // NewApp is the input of Create.
@@ -48,6 +50,9 @@ type NewApp struct {
 	// credentials tokens; zero keeps the default.
 	AccessTokenLifetime time.Duration `json:"-"`
 	UserTokenLifetime   time.Duration `json:"-"`
+	// IdempotencyKey, if set, makes a retry of the same request return the
+	// app created first, masked, instead of creating another.
+	IdempotencyKey string `json:"-"`
 }
 
 // AppView is what the admin API shows of an app: never a secret or digest.
@@ -76,6 +81,10 @@ const (
 )
 
 // SecretView is a masked secret: prefix and last four only (seed 002, 003).
+// Status is active (ExpiresAt set while it is being rotated out), expired
+// (rotated, grace period over) or inactive (discarded). LastUsedAt is when
+// it last authenticated a client, kept in memory and written in batches:
+// it lags by at most cache.usage_flush_interval (default 30s).
 type SecretView struct {
 	ID         string     `json:"secret_id"`
 	Masked     string     `json:"masked"`
@@ -86,16 +95,22 @@ type SecretView struct {
 }
 
 // CreatedSecret is a new secret with its plaintext, returned exactly once.
+// In the answer to a repeated request (same Idempotency-Key) Secret is
+// empty and Replay says why.
 type CreatedSecret struct {
 	SecretView
-	Secret string `json:"client_secret"`
+	Secret string  `json:"client_secret,omitempty"`
+	Replay *Replay `json:"replay,omitempty"`
 }
 
-// CreatedApp is the result of Create: the app and its first secret.
+// CreatedApp is the result of Create: the app and its first secret, whose
+// plaintext is returned exactly once (empty, with Replay set, when the
+// request repeated an earlier one).
 type CreatedApp struct {
 	AppView
-	ClientSecret string `json:"client_secret"`
-	SecretID     string `json:"secret_id"`
+	ClientSecret string  `json:"client_secret,omitempty"`
+	SecretID     string  `json:"secret_id"`
+	Replay       *Replay `json:"replay,omitempty"`
 }
 
 func viewSecret(s storage.Secret, lastUsed time.Time, now time.Time) SecretView {
@@ -139,15 +154,15 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// newSecret makes a secret record for an app of env and returns it with
+// newSecret makes the record of secret id for app and returns it with
 // its plaintext. Apps that sign assertions with their secrets keep it
 // sealed too.
-func (s *Apps) newSecret(app *storage.App, now time.Time) (storage.Secret, string) {
+func (s *Apps) newSecret(app *storage.App, id string, now time.Time) (storage.Secret, string) {
 	plain := NewSecret(app.Environment)
 	prefix, last4 := maskParts(plain)
 	d := Digest(plain)
 	sec := storage.Secret{
-		ID: newID("sec_"), Digest: d[:], Prefix: prefix, Last4: last4,
+		ID: id, Digest: d[:], Prefix: prefix, Last4: last4,
 		Status: storage.SecretActive, CreatedAt: now,
 	}
 	if app.SecretSigning {
@@ -192,29 +207,68 @@ func validateNewApp(in *NewApp) error {
 }
 
 // Create registers an app with one active secret and returns the secret's
-// plaintext, which is never available again. Errors: KindInvalid.
+// plaintext, which is never available again. With in.IdempotencyKey, a
+// retry returns the app created first, masked, with a Replay notice.
+// Errors: KindInvalid, KindConflict (idempotency_key_reused),
+// KindUnavailable.
 func (s *Apps) Create(ctx context.Context, actor Actor, in NewApp) (CreatedApp, error) {
+	const action = "app.create"
 	if err := validateNewApp(&in); err != nil {
 		return CreatedApp{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
+	appID, secID := NewAppID(in.Environment), newID("sec_")
+	claim, err := s.idem.begin(ctx, actor, in.IdempotencyKey, action, fingerprint(action, "", struct {
+		NewApp
+		AT, UT time.Duration
+	}{in, in.AccessTokenLifetime, in.UserTokenLifetime}), storage.IdempotencyRecord{AppID: appID, SecretID: secID})
+	if err != nil {
+		return CreatedApp{}, err
+	}
+	if claim != nil {
+		appID, secID = claim.rec.AppID, claim.rec.SecretID
+	}
+	if claim.done() {
+		return s.replayApp(ctx, appID, secID)
+	}
 	app := storage.App{
-		ID: NewAppID(in.Environment), Name: in.Name, Environment: in.Environment,
+		ID: appID, Name: in.Name, Environment: in.Environment,
 		Scopes: nonNil(in.Scopes), Audiences: nonNil(in.Audiences), Origins: in.Origins,
 		AccessTokenLifetime: in.AccessTokenLifetime, UserTokenLifetime: in.UserTokenLifetime,
 		Enabled: true, CreatedAt: now,
 	}
-	sec, plain := s.newSecret(&app, now)
+	sec, plain := s.newSecret(&app, secID, now)
 	app.Secrets = []storage.Secret{sec}
-	if err := s.store.InsertApp(ctx, app); err != nil {
+	err = s.store.InsertApp(ctx, app)
+	if claim != nil && errors.Is(err, storage.ErrDuplicate) {
+		// An earlier run of this request created it.
+		claim.finish(ctx, nil)
+		return s.replayApp(ctx, appID, secID)
+	}
+	claim.finish(ctx, err)
+	if err != nil {
 		return CreatedApp{}, storeError(err)
 	}
-	s.audit.Record(ctx, actor, "app.create", app.ID, app.ID, "success", map[string]string{"secret_id": sec.ID})
+	s.audit.Record(ctx, actor, action, app.ID, app.ID, "success", map[string]string{"secret_id": sec.ID})
 	if stored, err := s.store.GetApp(ctx, app.ID); err == nil {
 		app = stored
 		s.clients.Put(stored)
 	}
 	return CreatedApp{AppView: viewApp(app, nil, now), ClientSecret: plain, SecretID: sec.ID}, nil
+}
+
+// replayApp answers a repeated Create: the app, masked, with a Replay
+// notice.
+func (s *Apps) replayApp(ctx context.Context, appID, secID string) (CreatedApp, error) {
+	v, err := s.Get(ctx, appID)
+	if err != nil {
+		if e := AsError(err); e != nil && e.Kind == KindNotFound {
+			return CreatedApp{}, newError(KindConflict, "idempotency_key_used",
+				"the request with this Idempotency-Key completed earlier; its app no longer exists")
+		}
+		return CreatedApp{}, err
+	}
+	return CreatedApp{AppView: v, SecretID: secID, Replay: newReplay()}, nil
 }
 
 // Get returns an app with its masked secrets and their last use.

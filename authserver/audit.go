@@ -31,24 +31,27 @@ type AuditStore interface {
 
 // Auditor records credential lifecycle events. An event never holds key
 // material; failing to record one is logged, not fatal to the operation
-// already done.
+// already done. Successes are stored one event each; failures (refused
+// transitions, forbidden roles, failed authentications) are counted in
+// memory and stored as one event per distinct failure and FailureWindow,
+// so that an attacker cannot fill the log or make it a write load.
 type Auditor struct {
 	store AuditStore
 	now   func() time.Time
 	log   *slog.Logger
+	fails failureCounts
 }
 
 // NewAuditor returns an auditor.
 func NewAuditor(store AuditStore, now func() time.Time, log *slog.Logger) *Auditor {
-	return &Auditor{store: store, now: now, log: log}
+	return &Auditor{store: store, now: now, log: log, fails: failureCounts{m: map[failureKey]*failureCount{}}}
 }
 
 // Record stores one event. outcome is "success" or an error code.
 func (a *Auditor) Record(ctx context.Context, actor Actor, action, target, appID, outcome string, detail map[string]string) {
 	t := a.now().UTC()
 	e := storage.AuditEvent{
-		// Time first, so that ids sort by time; random suffix for uniqueness.
-		ID:    fmt.Sprintf("%013d-%s", t.UnixMilli(), randomBase62(8, 11)),
+		ID:    eventID(t),
 		Time:  t,
 		Actor: actor.ID, Action: action, Target: target, AppID: appID,
 		Source: actor.Source, Outcome: outcome, Detail: detail,
@@ -56,6 +59,11 @@ func (a *Auditor) Record(ctx context.Context, actor Actor, action, target, appID
 	if err := a.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		a.log.Error("audit event not recorded", "action", action, "target", target, "err", err)
 	}
+}
+
+// eventID returns a unique id that sorts by t: time first, random suffix.
+func eventID(t time.Time) string {
+	return fmt.Sprintf("%013d-%s", t.UnixMilli(), randomBase62(8, 11))
 }
 
 // List returns events matching f, newest first.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,9 +23,20 @@ type AppAdmin interface {
 	Create(ctx context.Context, actor authserver.Actor, in authserver.NewApp) (authserver.CreatedApp, error)
 	Get(ctx context.Context, id string) (authserver.AppView, error)
 	List(ctx context.Context, namePrefix string, page authserver.Page) ([]authserver.AppView, string, error)
+	Update(ctx context.Context, actor authserver.Actor, id string, u authserver.AppUpdate) (authserver.AppView, error)
+	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (authserver.AppView, error)
 }
 
-const actorKey ctxKey = 100
+// FailureCounter counts refused admin requests for the audit log (one
+// event per distinct failure and window, never one per request).
+type FailureCounter interface {
+	Fail(actor authserver.Actor, action, target, appID, outcome string)
+}
+
+const (
+	actorKey ctxKey = 100
+	failKey  ctxKey = 101
+)
 
 // actorOf returns the authenticated actor of an admin request.
 func actorOf(r *http.Request) authserver.Actor {
@@ -33,32 +45,69 @@ func actorOf(r *http.Request) authserver.Actor {
 }
 
 // authenticate requires "Authorization: Bearer <account key>" and puts the
-// actor, with the client address as source, in the request context.
-func authenticate(accounts AccountAuthenticator) mux.MiddlewareFunc {
+// actor, with the client's host as source, in the request context. A
+// missing or wrong key is counted in fails (which may be nil), not logged
+// one event each.
+func authenticate(accounts AccountAuthenticator, fails FailureCounter) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok {
+				countFailure(fails, authserver.Actor{ID: authserver.ActorAnonymous.ID, Source: r.RemoteAddr}, "admin.authenticate", "", "", "unauthenticated")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="authserver-admin"`)
 				writeAdminError(w, r, http.StatusUnauthorized, "unauthenticated", "an account key is required: Authorization: Bearer <key>")
 				return
 			}
 			actor, err := accounts.Authenticate(strings.TrimSpace(key))
 			if err != nil {
+				countFailure(fails, authserver.Actor{ID: authserver.ActorAnonymous.ID, Source: r.RemoteAddr}, "admin.authenticate", "", "", "unauthenticated")
 				w.Header().Set("WWW-Authenticate", `Bearer realm="authserver-admin", error="invalid_token"`)
 				writeDomainError(w, r, err)
 				return
 			}
-			actor.Source = r.RemoteAddr
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, actor)))
+			actor.Source = clientHost(r.RemoteAddr)
+			ctx := context.WithValue(r.Context(), actorKey, actor)
+			if fails != nil {
+				ctx = context.WithValue(ctx, failKey, fails)
+			}
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
 
-// require lets the request through only if the actor's role allows role.
+func countFailure(fails FailureCounter, actor authserver.Actor, action, target, appID, outcome string) {
+	if fails != nil {
+		fails.Fail(actor, action, target, appID, outcome)
+	}
+}
+
+// clientHost is the host of a host:port remote address.
+func clientHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// require lets the request through only if the actor's role allows role;
+// a refusal is counted for the audit log under the route's template.
 func require(role string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !authserver.RoleAllows(actorOf(r).Role, role) {
+		actor := actorOf(r)
+		if !authserver.RoleAllows(actor.Role, role) {
+			if fails, ok := r.Context().Value(failKey).(FailureCounter); ok {
+				target := r.Method + " " + r.URL.Path
+				if rt := mux.CurrentRoute(r); rt != nil {
+					if t, err := rt.GetPathTemplate(); err == nil {
+						target = r.Method + " " + t
+					}
+				}
+				appID := ""
+				if strings.HasPrefix(r.URL.Path, "/admin/v1/apps/") {
+					appID = mux.Vars(r)["id"]
+				}
+				fails.Fail(actor, "admin.request", target, appID, "forbidden")
+			}
 			writeAdminError(w, r, http.StatusForbidden, "forbidden", "this account key's role does not allow that")
 			return
 		}
@@ -145,13 +194,13 @@ func (h *appsHandler) create(w http.ResponseWriter, r *http.Request) {
 	created, err := h.apps.Create(r.Context(), actorOf(r), authserver.NewApp{
 		Name: req.Name, Environment: req.Environment, Scopes: req.Scopes, Audiences: req.Audiences,
 		Origins: req.Origins, AccessTokenLifetime: at, UserTokenLifetime: ut,
+		IdempotencyKey: r.Header.Get(idempotencyKeyHeader),
 	})
 	if err != nil {
 		writeDomainError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/admin/v1/apps/"+created.ID)
-	writeJSON(w, http.StatusCreated, created)
+	writeCreated(w, "/admin/v1/apps/"+created.ID, created.Replay != nil, created)
 }
 
 func (h *appsHandler) list(w http.ResponseWriter, r *http.Request) {

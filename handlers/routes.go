@@ -48,7 +48,12 @@ type Public struct {
 type Admin struct {
 	Accounts AccountAuthenticator
 	Apps     AppAdmin
-	Store    Pinger
+	// Secrets, AccountKeys and Audit serve the credential lifecycle
+	// routes; Audit also counts refused requests.
+	Secrets     SecretAdmin
+	AccountKeys AccountKeyAdmin
+	Audit       AuditLog
+	Store       Pinger
 	Log      *slog.Logger
 	// MaxBodyBytes bounds every request body (default 64 KiB).
 	MaxBodyBytes int64
@@ -80,7 +85,7 @@ func NewAdminRouter(a Admin) http.Handler {
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(a.Store)).Methods(http.MethodGet, http.MethodHead)
 	api := r.PathPrefix("/admin/v1").Subrouter()
-	api.Use(authenticate(a.Accounts))
+	api.Use(authenticate(a.Accounts, a.Audit))
 	apps := &appsHandler{apps: a.Apps}
 	api.Handle("/apps", require(authserver.RoleAdmin, apps.create)).Methods(http.MethodPost)
 	api.Handle("/apps", require(authserver.RoleViewer, apps.list)).Methods(http.MethodGet)
@@ -93,6 +98,23 @@ func NewAdminRouter(a Admin) http.Handler {
 	api.Handle("/signing-keys/{kid}", require(authserver.RoleAdmin, keys.remove)).Methods(http.MethodDelete)
 	api.Handle("/kek", require(authserver.RoleViewer, keys.kekStatus)).Methods(http.MethodGet)
 	api.Handle("/kek/rotate", require(authserver.RoleAdmin, keys.rotateKEK)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}", require(authserver.RoleAdmin, apps.update)).Methods(http.MethodPatch)
+	api.Handle("/apps/{id}/disable", require(authserver.RoleAdmin, apps.setEnabled(false))).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/enable", require(authserver.RoleAdmin, apps.setEnabled(true))).Methods(http.MethodPost)
+	secrets := &secretsHandler{secrets: a.Secrets}
+	api.Handle("/apps/{id}/secrets", require(authserver.RoleViewer, secrets.list)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/secrets", require(authserver.RoleAdmin, secrets.create)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets/rotate", require(authserver.RoleAdmin, secrets.rotate)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets/{sid}", require(authserver.RoleViewer, secrets.get)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/secrets/{sid}", require(authserver.RoleAdmin, secrets.del)).Methods(http.MethodDelete)
+	api.Handle("/apps/{id}/secrets/{sid}/discard", require(authserver.RoleAdmin, secrets.discard)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets/{sid}/reactivate", require(authserver.RoleAdmin, secrets.reactivate)).Methods(http.MethodPost)
+	accountKeys := &accountKeysHandler{keys: a.AccountKeys}
+	api.Handle("/account-keys", require(authserver.RoleOwner, accountKeys.list)).Methods(http.MethodGet)
+	api.Handle("/account-keys", require(authserver.RoleOwner, accountKeys.create)).Methods(http.MethodPost)
+	api.Handle("/account-keys/{id}", require(authserver.RoleOwner, accountKeys.del)).Methods(http.MethodDelete)
+	audit := &auditHandler{audit: a.Audit}
+	api.Handle("/audit", require(authserver.RoleViewer, audit.list)).Methods(http.MethodGet)
 	api.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)

@@ -50,6 +50,8 @@ type Server struct {
 	Accounts *authserver.Accounts
 	Apps     *authserver.Apps
 	Audit    *authserver.Auditor
+	// Idempotency remembers Idempotency-Keys of admin creates.
+	Idempotency *authserver.Idempotency
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
@@ -171,6 +173,7 @@ func writeSecretFile(path, content string) error {
 func (s *Server) initServices(ctx context.Context) error {
 	cfg := s.cfg
 	s.Audit = authserver.NewAuditor(s.store, s.now, s.log)
+	s.Idempotency = authserver.NewIdempotency(s.store, s.now, s.log)
 	s.Keys = authserver.NewKeyManager(s.store, s.keyring, s.Audit, authserver.KeyConfig{
 		Algorithm: cfg.Tokens.Algorithm, RSABits: cfg.Tokens.RSABits, ReloadInterval: cfg.Keys.ReloadInterval,
 		RotationPeriod: cfg.Keys.RotationPeriod, PublishAhead: cfg.Keys.PublishAhead, Retention: cfg.Keys.Retention,
@@ -185,7 +188,7 @@ func (s *Server) initServices(ctx context.Context) error {
 		return err
 	}
 	s.Usage = authserver.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
-	s.Accounts = authserver.NewAccounts(s.store, s.Audit, cfg.Cache.RefreshInterval, s.now, s.log)
+	s.Accounts = authserver.NewAccounts(s.store, s.Audit, s.Idempotency, cfg.Cache.RefreshInterval, s.now, s.log)
 	ownerKey, err := s.Accounts.Bootstrap(ctx)
 	if err != nil {
 		return err
@@ -197,7 +200,7 @@ func (s *Server) initServices(ctx context.Context) error {
 		}
 		s.log.Info("created the owner account key", "path", path)
 	}
-	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.now)
+	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
 	return nil
 }
 
@@ -227,6 +230,7 @@ func (s *Server) listen() error {
 	admin := handlers.NewAdminRouter(handlers.Admin{
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
 		SigningKeys: s.Keys,
+		Secrets: s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
 	})
 	var err error
 	if s.publicLn == nil {
@@ -276,7 +280,8 @@ func (s *Server) StoreURI() string {
 func (s *Server) Serve() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopLoops = cancel
-	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run} {
+	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run,
+		s.Idempotency.Run, s.Audit.Run} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()

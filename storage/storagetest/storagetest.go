@@ -69,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"KeySetLifecycle", testKeySet},
 		{"Account", testAccount},
 		{"AuditNewestFirst", testAudit},
+		{"IdempotencyClaim", testIdempotencyClaim},
+		{"IdempotencySweep", testIdempotencySweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

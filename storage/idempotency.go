@@ -1,0 +1,130 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// IdempotencyRecord remembers one create request made with an
+// Idempotency-Key header, so that a retry of it never creates a second
+// resource. It holds the ids the request creates, assigned before the
+// request runs, and never the plaintext of a secret: a replay shows the
+// resource masked.
+type IdempotencyRecord struct {
+	// ID is the actor's id and a digest of the key: keys are per actor.
+	ID      string `bson:"_id"`
+	Version int64  `bson:"version"`
+	Actor   string `bson:"actor"`
+	// Operation is the audit action of the request, e.g. "secret.create".
+	Operation string `bson:"operation"`
+	// Fingerprint is a digest of the operation, its target and its input:
+	// the same key sent with another request is refused.
+	Fingerprint []byte `bson:"fingerprint"`
+	// AppID, SecretID and KeyID are the ids the request creates (or acts
+	// on): pre-assigned, so that running it twice finds the first run's
+	// resource instead of making another.
+	AppID    string `bson:"app_id,omitempty"`
+	SecretID string `bson:"secret_id,omitempty"`
+	KeyID    string `bson:"key_id,omitempty"`
+	// Done is set once the request has succeeded; a done record is only
+	// ever replayed.
+	Done      bool      `bson:"done"`
+	CreatedAt time.Time `bson:"created_at"`
+	// Exp ends the record: queries ignore it from then on and Sweep
+	// deletes it.
+	Exp time.Time `bson:"exp"`
+	// ExpTTL repeats Exp for the housekeeping TTL index where the server
+	// has one (MongoDB); it is set by ClaimIdempotency.
+	ExpTTL time.Time `bson:"exp_ttl"`
+}
+
+// errNotExpired aborts the take-over of a record that is still valid.
+var errNotExpired = errors.New("idempotency record not expired")
+
+// ClaimIdempotency stores rec unless a record with its id exists. It
+// returns (rec, true) when rec was stored, or the existing unexpired record
+// and false. A record whose Exp is at or before now counts as absent: rec
+// takes its place through the compare-and-swap update, so two requests
+// racing for an expired key still get one winner. The unique _id of the
+// insert is what makes the first claim atomic.
+func (s *Store) ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, now time.Time) (IdempotencyRecord, bool, error) {
+	rec.Version, rec.ExpTTL = 1, rec.Exp
+	col := s.db.Collection(colIdempotency)
+	_, err := col.InsertOne(ctx, rec)
+	if err == nil {
+		return rec, true, nil
+	}
+	if err = mapErr(err); !errors.Is(err, ErrDuplicate) {
+		return IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var existing IdempotencyRecord
+	taken, err := casUpdate(ctx, s, colIdempotency, rec.ID, func(r *IdempotencyRecord) *int64 { return &r.Version },
+		func(r *IdempotencyRecord) error {
+			if r.Exp.After(now) {
+				existing = *r
+				return errNotExpired
+			}
+			v := r.Version
+			*r = rec
+			r.Version = v
+			return nil
+		})
+	switch {
+	case errors.Is(err, errNotExpired):
+		return existing, false, nil
+	case errors.Is(err, ErrNotFound):
+		// Swept between our insert and our read: claim again.
+		return s.ClaimIdempotency(ctx, rec, now)
+	case err != nil:
+		return IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	return taken, true, nil
+}
+
+// CompleteIdempotency marks the record done. Should the record have
+// vanished meanwhile (swept, or released by a failed twin request), it is
+// stored again, done, so that later retries still replay.
+func (s *Store) CompleteIdempotency(ctx context.Context, rec IdempotencyRecord) error {
+	col := s.db.Collection(colIdempotency)
+	res, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}}}})
+	if err != nil {
+		return fmt.Errorf("complete idempotency key: %w", mapErr(err))
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	rec.Done = true
+	if _, err := col.InsertOne(ctx, rec); err != nil && !errors.Is(mapErr(err), ErrDuplicate) {
+		return fmt.Errorf("complete idempotency key: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ReleaseIdempotency deletes a record that is not done, claimed by a
+// request that then failed and changed nothing, so that the store is as it
+// was and the key can be used again.
+func (s *Store) ReleaseIdempotency(ctx context.Context, id string) error {
+	_, err := s.db.Collection(colIdempotency).DeleteOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "done", Value: false}})
+	if err != nil {
+		return fmt.Errorf("release idempotency key: %w", mapErr(err))
+	}
+	return nil
+}
+
+// SweepIdempotency deletes the records expired at now and returns how
+// many. Queries already ignore them; the sweep only reclaims space (FerretDB
+// v1 has no TTL index).
+func (s *Store) SweepIdempotency(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.Collection(colIdempotency).DeleteMany(ctx,
+		bson.D{{Key: "exp", Value: bson.D{{Key: "$lte", Value: now}}}})
+	if err != nil {
+		return 0, fmt.Errorf("sweep idempotency keys: %w", mapErr(err))
+	}
+	return res.DeletedCount, nil
+}
