@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/authserver/authserver/storage"
@@ -40,6 +41,7 @@ type Auditor struct {
 	now   func() time.Time
 	log   *slog.Logger
 	fails failureCounts
+	seq   atomic.Uint64 // orders event ids within a millisecond
 }
 
 // NewAuditor returns an auditor.
@@ -51,7 +53,7 @@ func NewAuditor(store AuditStore, now func() time.Time, log *slog.Logger) *Audit
 func (a *Auditor) Record(ctx context.Context, actor Actor, action, target, appID, outcome string, detail map[string]string) {
 	t := a.now().UTC()
 	e := storage.AuditEvent{
-		ID:    eventID(t),
+		ID:    a.eventID(t),
 		Time:  t,
 		Actor: actor.ID, Action: action, Target: target, AppID: appID,
 		Source: actor.Source, Outcome: outcome, Detail: detail,
@@ -61,9 +63,11 @@ func (a *Auditor) Record(ctx context.Context, actor Actor, action, target, appID
 	}
 }
 
-// eventID returns a unique id that sorts by t: time first, random suffix.
-func eventID(t time.Time) string {
-	return fmt.Sprintf("%013d-%s", t.UnixMilli(), randomBase62(8, 11))
+// eventID returns a unique id that sorts by t and, within a millisecond,
+// by order of recording by this auditor: time, sequence, random suffix
+// (events of several instances in one millisecond sort arbitrarily).
+func (a *Auditor) eventID(t time.Time) string {
+	return fmt.Sprintf("%013d-%012d-%s", t.UnixMilli(), a.seq.Add(1), randomBase62(8, 11))
 }
 
 // List returns events matching f, newest first.

@@ -82,7 +82,7 @@ func (a *Auditor) Flush(ctx context.Context) error {
 	var firstErr error
 	for k, c := range batch {
 		e := storage.AuditEvent{
-			ID: eventID(c.last), Time: c.last, Actor: k.actor, Action: k.action, Target: k.target,
+			ID: a.eventID(c.last), Time: c.last, Actor: k.actor, Action: k.action, Target: k.target,
 			AppID: k.appID, Source: k.source, Outcome: k.outcome,
 			Detail: map[string]string{
 				"count":    strconv.FormatInt(c.n, 10),

@@ -148,7 +148,10 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 		in.AdminKey = strings.TrimSpace(string(b))
 	}
 	go func() { in.done <- srv.Serve() }()
-	t.Cleanup(func() { in.Stop(t) })
+	t.Cleanup(func() {
+		in.Stop(t)
+		in.CheckLogs(t)
+	})
 	return in
 }
 
