@@ -48,17 +48,18 @@ type Public struct {
 type Admin struct {
 	Accounts AccountAuthenticator
 	Apps     AppAdmin
-	// Secrets, AccountKeys and Audit serve the credential lifecycle
-	// routes; Audit also counts refused requests.
-	Secrets     SecretAdmin
-	AccountKeys AccountKeyAdmin
-	Audit       AuditLog
-	Store       Pinger
+	Store    Pinger
 	Log      *slog.Logger
 	// MaxBodyBytes bounds every request body (default 64 KiB).
 	MaxBodyBytes int64
 	// SigningKeys is the signing-key and KEK lifecycle.
 	SigningKeys SigningKeyAdmin
+
+	// Secrets, AccountKeys and Audit serve the credential lifecycle
+	// routes; Audit also counts refused requests.
+	Secrets     SecretAdmin
+	AccountKeys AccountKeyAdmin
+	Audit       AuditLog
 }
 
 const defaultMaxBody = 64 << 10
