@@ -15,7 +15,9 @@ import (
 func newAppsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "apps", Short: "Manage apps (OAuth clients) through the admin API"}
 	cf := addClientFlags(cmd)
-	cmd.AddCommand(newAppsCreateCommand(cf), newAppsListCommand(cf), newAppsGetCommand(cf))
+	cmd.AddCommand(newAppsCreateCommand(cf), newAppsListCommand(cf), newAppsGetCommand(cf),
+		newAppsUpdateCommand(cf), newAppsEnabledCommand(cf, false), newAppsEnabledCommand(cf, true),
+		newSecretsCommand(cf))
 	return cmd
 }
 
@@ -29,6 +31,7 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 		AccessTokenLifetime string   `json:"access_token_lifetime,omitempty"`
 		UserTokenLifetime   string   `json:"user_token_lifetime,omitempty"`
 	}
+	var idemKey string
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [--scope SCOPE]... [--audience AUD]...",
 		Short: "Register an app; prints its client_id and client_secret (shown once)",
@@ -39,22 +42,26 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			var created authserver.CreatedApp
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps", req, &created); err != nil {
+			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps", req, &created, idempotencyHeader(idemKey)...); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if cf.output == "json" {
 				return printJSON(out, created)
 			}
+			secret, note := [2]string{"client_secret", created.ClientSecret}, [2]string{"note", "the client_secret is shown only once; store it now"}
+			if created.Replay != nil {
+				secret, note = [2]string{"replayed", created.Replay.Code}, [2]string{"note", created.Replay.Message}
+			}
 			return printFields(out, [][2]string{
 				{"app_id", created.ID},
 				{"client_id", created.ClientID},
-				{"client_secret", created.ClientSecret},
+				secret,
 				{"secret_id", created.SecretID},
 				{"environment", created.Environment},
 				{"scopes", strings.Join(created.Scopes, " ")},
 				{"audiences", strings.Join(created.Audiences, " ")},
-				{"note", "the client_secret is shown only once; store it now"},
+				note,
 			})
 		},
 	}
@@ -67,6 +74,7 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 	f.StringVar(&req.AccessTokenLifetime, "access-token-lifetime", "", "lifetime of the app's tokens, e.g. 30m (default: server's)")
 	f.StringVar(&req.UserTokenLifetime, "user-token-lifetime", "", "lifetime of the app's user tokens (default: server's)")
 	_ = cmd.MarkFlagRequired("name")
+	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
 }
 
@@ -149,17 +157,102 @@ func newAppsGetCommand(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, app)
-			}
-			if err := printFields(out, [][2]string{
-				{"app_id", app.ID}, {"name", app.Name}, {"environment", app.Environment},
-				{"enabled", strconv.FormatBool(app.Enabled)}, {"scopes", strings.Join(app.Scopes, " ")},
-				{"audiences", strings.Join(app.Audiences, " ")}, {"origins", strings.Join(app.Origins, " ")},
-			}); err != nil {
+			return printApp(out, cf.output, app)
+		},
+	}
+}
+
+// printApp prints an app with its masked secrets.
+func printApp(out io.Writer, format string, app authserver.AppView) error {
+	if format == "json" {
+		return printJSON(out, app)
+	}
+	if err := printFields(out, [][2]string{
+		{"app_id", app.ID}, {"name", app.Name}, {"environment", app.Environment},
+		{"enabled", strconv.FormatBool(app.Enabled)}, {"scopes", strings.Join(app.Scopes, " ")},
+		{"audiences", strings.Join(app.Audiences, " ")}, {"origins", strings.Join(app.Origins, " ")},
+		{"access_token_lifetime", orDash(app.AccessTokenLifetime)}, {"user_token_lifetime", orDash(app.UserTokenLifetime)},
+	}); err != nil {
+		return err
+	}
+	return printSecretsTable(out, app.Secrets)
+}
+
+func newAppsUpdateCommand(cf *clientFlags) *cobra.Command {
+	var name, accessLifetime, userLifetime string
+	var scopes, audiences, origins []string
+	cmd := &cobra.Command{
+		Use:   "update APP_ID [--name NAME] [--scope S]... [--audience A]... [--origin O]...",
+		Short: "Change an app's name, allowed scopes, audiences, origins or token lifetimes",
+		Long: `Only the flags given change. A list flag replaces the whole list; give it
+once with an empty value (--scope=) to clear it. A lifetime of "" returns
+to the server default.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
 				return err
 			}
-			return printSecretsTable(out, app.Secrets)
+			req := map[string]any{}
+			f := cmd.Flags()
+			if f.Changed("name") {
+				req["name"] = name
+			}
+			for flag, l := range map[string][]string{"scope": scopes, "audience": audiences, "origin": origins} {
+				if !f.Changed(flag) {
+					continue
+				}
+				vals := []string{}
+				for _, v := range l {
+					if v != "" {
+						vals = append(vals, v)
+					}
+				}
+				req[flag+"s"] = vals
+			}
+			if f.Changed("access-token-lifetime") {
+				req["access_token_lifetime"] = accessLifetime
+			}
+			if f.Changed("user-token-lifetime") {
+				req["user_token_lifetime"] = userLifetime
+			}
+			var app authserver.AppView
+			if err := c.do(cmd.Context(), http.MethodPatch, "/admin/v1/apps/"+url.PathEscape(args[0]), req, &app); err != nil {
+				return err
+			}
+			return printApp(cmd.OutOrStdout(), cf.output, app)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name")
+	f.StringArrayVar(&scopes, "scope", nil, "allowed scope (repeatable; replaces the list)")
+	f.StringArrayVar(&audiences, "audience", nil, "allowed audience (repeatable; replaces the list)")
+	f.StringArrayVar(&origins, "origin", nil, "allowed browser origin (repeatable; replaces the list)")
+	f.StringVar(&accessLifetime, "access-token-lifetime", "", `lifetime of the app's tokens, e.g. 30m ("" for the server default)`)
+	f.StringVar(&userLifetime, "user-token-lifetime", "", `lifetime of the app's user tokens ("" for the server default)`)
+	return cmd
+}
+
+// newAppsEnabledCommand is "apps disable" or "apps enable".
+func newAppsEnabledCommand(cf *clientFlags, enable bool) *cobra.Command {
+	verb, short := "disable", "Disable an app: every secret is refused and its tokens become inactive"
+	if enable {
+		verb, short = "enable", "Enable a disabled app again"
+	}
+	return &cobra.Command{
+		Use:   verb + " APP_ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var app authserver.AppView
+			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps/"+url.PathEscape(args[0])+"/"+verb, struct{}{}, &app); err != nil {
+				return err
+			}
+			return printApp(cmd.OutOrStdout(), cf.output, app)
 		},
 	}
 }

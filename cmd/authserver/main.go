@@ -41,5 +41,6 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(newServeCommand(), newAppsCommand(), newTokenCommand())
 	root.AddCommand(newKeysCommand(), newKEKCommand())
+	root.AddCommand(newAccountKeysCommand(), newAuditCommand())
 	return root
 }

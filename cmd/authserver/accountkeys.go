@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authserver/authserver/authserver"
+)
+
+func newAccountKeysCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "account-keys",
+		Short: "Manage account keys (admin API credentials; owner keys only)",
+		Long: `Account keys authenticate the admin API and this CLI. Roles: viewer (reads
+masked metadata), admin (also manages apps and secrets), owner (also
+manages account keys). An owner key always remains.`,
+	}
+	cf := addClientFlags(cmd)
+	cmd.AddCommand(newAccountKeysCreateCommand(cf), newAccountKeysListCommand(cf), newAccountKeysDeleteCommand(cf))
+	return cmd
+}
+
+func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
+	var req struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}
+	var idemKey string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --role owner|admin|viewer",
+		Short: "Create an account key; prints it once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var k authserver.CreatedAccountKey
+			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/account-keys", req, &k, idempotencyHeader(idemKey)...); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), k)
+			}
+			fields := [][2]string{{"key_id", k.ID}, {"name", k.Name}, {"role", k.Role}}
+			if k.Replay != nil {
+				fields = append(fields, [2]string{"key", k.Masked}, [2]string{"replayed", k.Replay.Code + ": " + k.Replay.Message})
+			} else {
+				fields = append(fields, [2]string{"key", k.Key}, [2]string{"note", "the key is shown only once; store it now"})
+			}
+			return printFields(cmd.OutOrStdout(), fields)
+		},
+	}
+	cmd.Flags().StringVar(&req.Name, "name", "", "what or whom the key is for (required)")
+	cmd.Flags().StringVar(&req.Role, "role", authserver.RoleViewer, "owner, admin or viewer")
+	_ = cmd.MarkFlagRequired("name")
+	addIdempotencyFlag(cmd, &idemKey)
+	return cmd
+}
+
+func newAccountKeysListCommand(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List account keys, masked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var page struct {
+				Items []authserver.AccountKeyView `json:"items"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/account-keys", nil, &page); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), page)
+			}
+			rows := make([][]string, 0, len(page.Items))
+			for _, k := range page.Items {
+				rows = append(rows, []string{k.ID, k.Name, k.Role, k.Masked, k.CreatedAt.Format(time.RFC3339), orDash(k.CreatedBy)})
+			}
+			return printTable(cmd.OutOrStdout(), []string{"KEY_ID", "NAME", "ROLE", "KEY", "CREATED", "CREATED_BY"}, rows)
+		},
+	}
+}
+
+func newAccountKeysDeleteCommand(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete KEY_ID",
+		Short: "Delete an account key (the last owner key cannot be deleted)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, "/admin/v1/account-keys/"+url.PathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"deleted": args[0]})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
+			return err
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

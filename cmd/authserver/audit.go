@@ -1,0 +1,95 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authserver/authserver/authserver"
+)
+
+func newAuditCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Read the credential lifecycle audit log"}
+	cf := addClientFlags(cmd)
+	var app, actor, action, after string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list [--app APP_ID] [--actor KEY_ID] [--action ACTION]",
+		Short: "List audit events, newest first, a page at a time",
+		Long: `Every lifecycle event (app.create, app.update, app.disable, app.enable,
+secret.create, secret.rotate, secret.discard, secret.reactivate,
+secret.delete, account_key.create, account_key.delete) with its actor,
+target, time, source address and outcome. Refusals and failed
+authentications are counted: one event per distinct failure and minute,
+with its count in the detail.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for k, v := range map[string]string{"app": app, "actor": actor, "action": action, "after": after} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			var page struct {
+				Items     []authserver.AuditEventView `json:"items"`
+				NextAfter string                      `json:"next_after,omitempty"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/audit?"+q.Encode(), nil, &page); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cf.output == "json" {
+				return printJSON(out, page)
+			}
+			rows := make([][]string, 0, len(page.Items))
+			for _, e := range page.Items {
+				rows = append(rows, []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(e.Target), orDash(e.AppID),
+					orDash(e.Source), e.Outcome, formatDetail(e.Detail)})
+			}
+			if err := printTable(out, []string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"}, rows); err != nil {
+				return err
+			}
+			if page.NextAfter != "" {
+				_, err = io.WriteString(out, "more: --after "+page.NextAfter+"\n")
+			}
+			return err
+		},
+	}
+	f := list.Flags()
+	f.StringVar(&app, "app", "", "only events of this app")
+	f.StringVar(&actor, "actor", "", "only events of this actor (account key id, anonymous, system)")
+	f.StringVar(&action, "action", "", "only this action, e.g. secret.rotate")
+	f.StringVar(&after, "after", "", "cursor: events older than this event id")
+	f.IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 100)")
+	cmd.AddCommand(list)
+	return cmd
+}
+
+func formatDetail(d map[string]string) string {
+	if len(d) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+d[k])
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authserver/authserver/authserver"
+)
+
+// newSecretsCommand is "authserver apps secrets": the secret lifecycle of
+// one app (seeds 000, 002, 003).
+func newSecretsCommand(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secrets",
+		Short: "Create, rotate, discard, reactivate and delete an app's secrets",
+		Long: `An app has at most two active secrets and one inactive (discarded) one, and
+always keeps an active one. Rotating creates a new secret and lets the
+current one work for a grace period (default 24h); discarding stops a
+secret at once (it can be reactivated); only an inactive secret can be
+deleted. Secrets are shown once, at creation, and masked everywhere else.`,
+	}
+	cmd.AddCommand(newSecretsListCommand(cf), newSecretsCreateCommand(cf), newSecretsRotateCommand(cf),
+		newSecretTransitionCommand(cf, "discard", "Discard a secret: it is refused at once and can be reactivated"),
+		newSecretTransitionCommand(cf, "reactivate", "Reactivate a discarded secret"),
+		newSecretsDeleteCommand(cf))
+	return cmd
+}
+
+func secretsPath(appID string) string {
+	return "/admin/v1/apps/" + url.PathEscape(appID) + "/secrets"
+}
+
+func newSecretsListCommand(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list APP_ID",
+		Short: "List an app's secrets, masked, with status, last use and expiry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var page struct {
+				Items []authserver.SecretView `json:"items"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, secretsPath(args[0]), nil, &page); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), page)
+			}
+			return printSecretsTable(cmd.OutOrStdout(), page.Items)
+		},
+	}
+}
+
+// printCreatedSecret prints a new secret: its plaintext, once, or the
+// replay notice when the request repeated an earlier one.
+func printCreatedSecret(out io.Writer, s authserver.CreatedSecret, extra ...[2]string) error {
+	fields := [][2]string{{"secret_id", s.ID}}
+	if s.Replay != nil {
+		fields = append(fields, [2]string{"secret", s.Masked}, [2]string{"replayed", s.Replay.Code + ": " + s.Replay.Message})
+	} else {
+		fields = append(fields, [2]string{"client_secret", s.Secret})
+	}
+	fields = append(fields, [2]string{"status", s.Status})
+	fields = append(fields, extra...)
+	if s.Replay == nil {
+		fields = append(fields, [2]string{"note", "the client_secret is shown only once; store it now"})
+	}
+	return printFields(out, fields)
+}
+
+func newSecretsCreateCommand(cf *clientFlags) *cobra.Command {
+	var idemKey string
+	cmd := &cobra.Command{
+		Use:   "create APP_ID",
+		Short: "Add an active secret to an app (at most two active); prints it once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var s authserver.CreatedSecret
+			if err := c.do(cmd.Context(), http.MethodPost, secretsPath(args[0]), struct{}{}, &s, idempotencyHeader(idemKey)...); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), s)
+			}
+			return printCreatedSecret(cmd.OutOrStdout(), s)
+		},
+	}
+	addIdempotencyFlag(cmd, &idemKey)
+	return cmd
+}
+
+func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
+	var idemKey string
+	var grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate APP_ID [SECRET_ID]",
+		Short: "Create a new secret; the current one (or SECRET_ID) keeps working for the grace period",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			req := map[string]string{}
+			if len(args) == 2 {
+				req["secret_id"] = args[1]
+			}
+			if cmd.Flags().Changed("grace-period") {
+				req["grace_period"] = grace.String()
+			}
+			var r authserver.RotatedSecret
+			if err := c.do(cmd.Context(), http.MethodPost, secretsPath(args[0])+"/rotate", req, &r, idempotencyHeader(idemKey)...); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			var extra [][2]string
+			if r.Rotated.ID != "" {
+				exp := "-"
+				if r.Rotated.ExpiresAt != nil {
+					exp = r.Rotated.ExpiresAt.Format(time.RFC3339)
+				}
+				extra = append(extra, [2]string{"rotated_secret_id", r.Rotated.ID}, [2]string{"rotated_expires_at", exp})
+			}
+			return printCreatedSecret(cmd.OutOrStdout(), r.CreatedSecret, extra...)
+		},
+	}
+	cmd.Flags().DurationVar(&grace, "grace-period", authserver.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
+	addIdempotencyFlag(cmd, &idemKey)
+	return cmd
+}
+
+func newSecretTransitionCommand(cf *clientFlags, action, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   action + " APP_ID SECRET_ID",
+		Short: short,
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var s authserver.SecretView
+			if err := c.do(cmd.Context(), http.MethodPost, secretsPath(args[0])+"/"+url.PathEscape(args[1])+"/"+action, struct{}{}, &s); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), s)
+			}
+			return printSecretsTable(cmd.OutOrStdout(), []authserver.SecretView{s})
+		},
+	}
+}
+
+func newSecretsDeleteCommand(cf *clientFlags) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete APP_ID SECRET_ID --yes",
+		Short: "Delete an inactive secret for good (tokens it minted stay invalid)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return fmt.Errorf("deleting a secret cannot be undone: repeat with --yes to confirm")
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			path := secretsPath(args[0]) + "/" + url.PathEscape(args[1]) + "?confirm=" + url.QueryEscape(args[1])
+			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"deleted": args[1]})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[1])
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
+}
+
+// addIdempotencyFlag defines --idempotency-key: a retry of the command
+// with the same key creates nothing new and shows the first result masked.
+func addIdempotencyFlag(cmd *cobra.Command, key *string) {
+	cmd.Flags().StringVar(key, "idempotency-key", "", "Idempotency-Key header: retrying with the same key (within 24h) creates nothing new")
+}
+
+func idempotencyHeader(key string) []string {
+	if key == "" {
+		return nil
+	}
+	return []string{"Idempotency-Key", key}
+}
