@@ -34,8 +34,9 @@ type failureCount struct {
 }
 
 type failureCounts struct {
-	mu sync.Mutex
-	m  map[failureKey]*failureCount
+	mu    sync.Mutex
+	m     map[failureKey]*failureCount
+	limit int // distinct keys kept; 0 means maxFailureKeys
 }
 
 // Fail counts one refused operation or failed authentication. It never
@@ -46,8 +47,12 @@ func (a *Auditor) Fail(actor Actor, action, target, appID, outcome string) {
 	now := a.now().UTC()
 	a.fails.mu.Lock()
 	defer a.fails.mu.Unlock()
+	limit := a.fails.limit
+	if limit <= 0 {
+		limit = maxFailureKeys
+	}
 	c, ok := a.fails.m[k]
-	if !ok && len(a.fails.m) >= maxFailureKeys {
+	if !ok && len(a.fails.m) >= limit {
 		k = failureKey{actor: "*", source: "*", action: action, target: "*", outcome: outcome}
 		c, ok = a.fails.m[k]
 	}
