@@ -3,6 +3,7 @@ package test
 import (
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,4 +214,73 @@ func TestSecretLifecycleTransitions(t *testing.T) {
 	// Nothing stored anywhere holds a plaintext secret.
 	assertNoneIn(t, "the store", dumpText(in.DumpStore(t)), plaintexts...)
 	assertNoneIn(t, "the log", in.Logs.String(), plaintexts...)
+}
+
+// The rules hold under concurrent requests: each transition re-checks
+// them inside one compare-and-swap update of the app, so two admins
+// discarding the app's two active secrets at once leave one active, and
+// concurrent creates never make a third active secret.
+func TestConcurrentTransitionsKeepTheRules(t *testing.T) {
+	in := testserver.Start(t)
+	for round := range 3 {
+		app := in.CreateApp(t, map[string]any{"name": "race"})
+		other := createSecret(t, in, app.ClientID)
+		statuses := make(chan adminResp, 2)
+		var wg sync.WaitGroup
+		for _, id := range []string{app.SecretID, other.ID} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses <- adminCall(t, in, "", "POST", "/admin/v1/apps/"+app.ClientID+"/secrets/"+id+"/discard", nil)
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		ok, refused := 0, 0
+		for r := range statuses {
+			switch {
+			case r.status == 200:
+				ok++
+			case r.status == 409 && (r.code() == "last_active_secret" || r.code() == "too_many_inactive_secrets"):
+				refused++
+			default:
+				t.Fatalf("round %d: concurrent discard answered %d %s", round, r.status, r.body)
+			}
+		}
+		active := 0
+		for _, s := range listSecrets(t, in, app.ClientID) {
+			if s.Status == "active" {
+				active++
+			}
+		}
+		if ok != 1 || refused != 1 || active != 1 {
+			t.Fatalf("round %d: %d discards succeeded, %d refused, %d active secrets left; want 1, 1, 1", round, ok, refused, active)
+		}
+
+		// Four concurrent creates on an app with one active secret.
+		fresh := in.CreateApp(t, map[string]any{"name": "race-create"})
+		results := make(chan adminResp, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- adminCall(t, in, "", "POST", "/admin/v1/apps/"+fresh.ClientID+"/secrets", nil)
+			}()
+		}
+		wg.Wait()
+		close(results)
+		created := 0
+		for r := range results {
+			switch {
+			case r.status == 201:
+				created++
+			case r.status == 409 && r.code() == "too_many_active_secrets":
+			default:
+				t.Fatalf("round %d: concurrent create answered %d %s", round, r.status, r.body)
+			}
+		}
+		if got := len(listSecrets(t, in, fresh.ClientID)); created != 1 || got != 2 {
+			t.Fatalf("round %d: %d creates succeeded, %d secrets; want 1 and 2", round, created, got)
+		}
+	}
 }
