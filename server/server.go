@@ -280,8 +280,16 @@ func (s *Server) StoreURI() string {
 func (s *Server) Serve() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopLoops = cancel
-	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run,
-		s.Idempotency.Run, s.Audit.Run} {
+	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run} {
+		s.loops.Add(1)
+		go func() {
+			defer s.loops.Done()
+			run(ctx)
+		}()
+	}
+	// Credential lifecycle housekeeping: the idempotency-key sweep and the
+	// audit log's counted failures (flushed once more at shutdown).
+	for _, run := range []func(context.Context){s.Idempotency.Run, s.Audit.Run} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()
