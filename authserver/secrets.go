@@ -234,11 +234,11 @@ type RotateSecret struct {
 }
 
 // RotatedSecret is the result of a rotation: the new secret with its
-// plaintext (shown once; absent in a replay) and the rotated secret with
-// the end of its grace period.
+// plaintext (shown once) and the rotated secret with the end of its grace
+// period. A replay (Replay set) carries neither the plaintext nor Rotated.
 type RotatedSecret struct {
 	CreatedSecret
-	Rotated SecretView `json:"rotated"`
+	Rotated *SecretView `json:"rotated,omitempty"`
 }
 
 // updateApp applies rule to app appID through the compare-and-swap
@@ -420,7 +420,7 @@ func (s *Apps) RotateSecret(ctx context.Context, actor Actor, appID string, req 
 	})
 	return RotatedSecret{
 		CreatedSecret: CreatedSecret{SecretView: s.secretView(ctx, stored, secID, now), Secret: plain},
-		Rotated:       old,
+		Rotated:       &old,
 	}, nil
 }
 

@@ -85,7 +85,7 @@ func TestCLICredentialLifecycle(t *testing.T) {
 	}
 	var rotated authserver.RotatedSecret
 	cliJSON(t, in, &rotated, "apps", "secrets", "rotate", app, s1.ID, "--grace-period", "1h")
-	if rotated.Secret == "" || rotated.Rotated.ID != s1.ID || rotated.Rotated.ExpiresAt == nil ||
+	if rotated.Secret == "" || rotated.Rotated == nil || rotated.Rotated.ID != s1.ID || rotated.Rotated.ExpiresAt == nil ||
 		rotated.Rotated.ExpiresAt.Sub(in.Clock.Now()).Round(time.Second) != time.Hour {
 		t.Fatalf("rotate: %+v", rotated)
 	}

@@ -128,7 +128,7 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
 			var extra [][2]string
-			if r.Rotated.ID != "" {
+			if r.Rotated != nil {
 				exp := "-"
 				if r.Rotated.ExpiresAt != nil {
 					exp = r.Rotated.ExpiresAt.Format(time.RFC3339)
