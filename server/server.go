@@ -230,7 +230,7 @@ func (s *Server) listen() error {
 	admin := handlers.NewAdminRouter(handlers.Admin{
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
 		SigningKeys: s.Keys,
-		Secrets: s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
+		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
 	})
 	var err error
 	if s.publicLn == nil {
