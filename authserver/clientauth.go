@@ -131,6 +131,6 @@ func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret
 	if matched == "" || !wellFormed {
 		return nil, errClientAuthFailed()
 	}
-	a.usage.Touch(entry.app.ID, matched, now)
-	return &Client{app: &entry.app, SecretID: matched, AuthMethod: method}, nil
+	return &Client{app: &entry.app, SecretID: matched, AuthMethod: method,
+		used: func() { a.usage.Touch(entry.app.ID, matched, now) }}, nil
 }

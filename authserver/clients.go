@@ -70,7 +70,11 @@ type ClientCache struct {
 	mu sync.Mutex
 	// generation counts applied refreshes: a load that spans one re-reads.
 	generation  atomic.Int64
-	lastRefresh atomic.Int64 // unix nanos of the last successful refresh
+	// lastRefresh is when the last refresh succeeded, on the process's
+	// own clock rather than the injected decision clock: staleness is an
+	// operational bound in elapsed time, and tests that move the decision
+	// clock by hours must not make the cache look stale.
+	lastRefresh atomic.Int64 // unix nanos
 	watermark   time.Time    // owned by Refresh
 }
 
@@ -129,7 +133,7 @@ func (c *ClientCache) Init(ctx context.Context) error {
 		return fmt.Errorf("init client cache: %w", err)
 	}
 	c.watermark = t
-	c.lastRefresh.Store(c.now().UnixNano())
+	c.lastRefresh.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -174,7 +178,7 @@ func (c *ClientCache) Refresh(ctx context.Context) error {
 		since = changed[len(changed)-1].UpdatedAt
 	}
 	c.generation.Add(1)
-	c.lastRefresh.Store(c.now().UnixNano())
+	c.lastRefresh.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -239,7 +243,7 @@ func (c *ClientCache) get(ctx context.Context, id string) (*cachedApp, error) {
 }
 
 func (c *ClientCache) stale() bool {
-	return c.now().Sub(time.Unix(0, c.lastRefresh.Load())) > c.cfg.MaxStaleness
+	return time.Since(time.Unix(0, c.lastRefresh.Load())) > c.cfg.MaxStaleness
 }
 
 // Len returns how many apps are cached.
@@ -254,6 +258,16 @@ type Client struct {
 	SecretID string
 	// AuthMethod is the token_endpoint_auth_method used (RFC 7591 §2).
 	AuthMethod string
+	// used records the secret's use; it runs only once a token is issued,
+	// so that a request refused after authentication changes nothing.
+	used func()
+}
+
+// markUsed records that the client's credential obtained a token.
+func (c *Client) markUsed() {
+	if c.used != nil {
+		c.used()
+	}
 }
 
 var _ fosite.Client = (*Client)(nil)

@@ -189,6 +189,9 @@ func issue(ctx context.Context, strategy oauth2.AccessTokenStrategy, request fos
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
+	if c, ok := request.GetClient().(*Client); ok {
+		c.markUsed()
+	}
 	sess := request.GetSession()
 	response.SetAccessToken(token)
 	response.SetTokenType("Bearer")

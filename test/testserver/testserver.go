@@ -231,6 +231,11 @@ func (in *Instance) CreateApp(t testing.TB, req map[string]any) App {
 // to prove that a request changed nothing.
 func (in *Instance) DumpStore(t testing.TB) map[string][]string {
 	t.Helper()
+	// Write pending last-used bookkeeping first, so that a periodic flush
+	// of requests made before this dump cannot land between two dumps.
+	if err := in.Server.Usage.Flush(context.Background()); err != nil {
+		t.Fatalf("flush usage before dump: %v", err)
+	}
 	uri := in.Config.MongoDB.URI
 	if uri == "" {
 		uri = in.Server.StoreURI()
