@@ -69,7 +69,7 @@ type ClientCache struct {
 	// ours), so that an older version never replaces a newer one.
 	mu sync.Mutex
 	// generation counts applied refreshes: a load that spans one re-reads.
-	generation  atomic.Int64
+	generation atomic.Int64
 	// lastRefresh is when the last refresh succeeded, on the process's
 	// own clock rather than the injected decision clock: staleness is an
 	// operational bound in elapsed time, and tests that move the decision
