@@ -115,6 +115,8 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			Keys:    bson.D{{Key: "app_id", Value: 1}, {Key: "username", Value: 1}},
 			Options: options.Index().SetUnique(true),
 		}},
+		{colCustomers, mongo.IndexModel{Keys: bson.D{{Key: "app_id", Value: 1}, {Key: "subject", Value: 1}}}},
+		{colApps, mongo.IndexModel{Keys: bson.D{{Key: "origins", Value: 1}}}},
 		{colIdempotency, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
 		{colWriteClaims, mongo.IndexModel{Keys: bson.D{{Key: "created_at", Value: 1}}}},
 	}

@@ -71,6 +71,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"AuditNewestFirst", testAudit},
 		{"IdempotencyClaim", testIdempotencyClaim},
 		{"IdempotencySweep", testIdempotencySweep},
+		{"Customers", testCustomers},
+		{"AssertionJTI", testAssertionJTI},
+		{"AppOrigins", testAppOrigins},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

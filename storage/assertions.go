@@ -1,0 +1,75 @@
+package storage
+
+import (
+	"context"
+		"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// AssertionJTI records that an app-signed JWT (an RFC 7523 client assertion
+// or authorization grant) was used, until its exp (RFC 7523 §3: "maintaining
+// the set of used jti values for the length of time for which the JWT would
+// be considered valid based on the applicable exp instant"). The unique _id
+// is what makes "first use wins" atomic.
+type AssertionJTI struct {
+	// ID is derived from the issuing app and the jti by the caller.
+	ID    string    `bson:"_id"`
+	AppID string    `bson:"app_id"`
+	Exp   time.Time `bson:"exp"`
+	// ExpTTL duplicates Exp for the housekeeping TTL index where the
+	// server has one; queries and SweepAssertionJTIs never rely on it.
+	ExpTTL    time.Time `bson:"exp_ttl"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// AssertionJTISeen reports whether id is recorded with an exp after now.
+func (s *Store) AssertionJTISeen(ctx context.Context, id string, now time.Time) (bool, error) {
+	n, err := s.db.Collection(colAssertionJTI).CountDocuments(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}})
+	if err != nil {
+		return false, fmt.Errorf("look up assertion jti: %w", mapErr(err))
+	}
+	return n > 0, nil
+}
+
+// ClaimAssertionJTI records r unless a record with its id and an exp after
+// now exists, in which case it returns ErrDuplicate: of concurrent claims
+// of one id exactly one succeeds (unique _id insert). An expired record
+// left by a sweep not yet run is replaced.
+func (s *Store) ClaimAssertionJTI(ctx context.Context, r AssertionJTI, now time.Time) error {
+	r.ExpTTL = r.Exp
+	col := s.db.Collection(colAssertionJTI)
+	for range 2 {
+		_, err := col.InsertOne(ctx, r)
+		if err == nil {
+			return nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("record assertion jti: %w", mapErr(err))
+		}
+		// Remove the record only if it has expired; a live one means replay.
+		res, err := col.DeleteOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "exp", Value: bson.D{{Key: "$lte", Value: now}}}})
+		if err != nil {
+			return fmt.Errorf("record assertion jti: %w", mapErr(err))
+		}
+		if res.DeletedCount == 0 {
+			// Either live, or another claimer removed the expired record
+			// first and then inserted: both mean this claim lost.
+			return fmt.Errorf("record assertion jti: %w", ErrDuplicate)
+		}
+	}
+	return fmt.Errorf("record assertion jti: %w", ErrDuplicate)
+}
+
+// SweepAssertionJTIs deletes the records whose exp is at or before now and
+// returns how many. It is housekeeping: queries ignore expired records.
+func (s *Store) SweepAssertionJTIs(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.Collection(colAssertionJTI).DeleteMany(ctx, bson.D{{Key: "exp", Value: bson.D{{Key: "$lte", Value: now}}}})
+	if err != nil {
+		return 0, fmt.Errorf("sweep assertion jtis: %w", mapErr(err))
+	}
+	return res.DeletedCount, nil
+}

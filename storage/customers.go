@@ -1,0 +1,112 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Customer is a test user registered under an app (seed 001: test
+// harnesses fetch a user's token by logging in as one). The unique index
+// on (app_id, username) makes a username unique within its app.
+type Customer struct {
+	ID       string `bson:"_id"`
+	AppID    string `bson:"app_id"`
+	Username string `bson:"username"`
+	// Subject is the user's opaque customer identifier (seed 001), the
+	// "sub" of its tokens. The app's own user id it was derived from is
+	// not stored.
+	Subject string `bson:"subject"`
+	// PasswordHash is an argon2id hash in PHC string format; never the
+	// password.
+	PasswordHash string    `bson:"password_hash"`
+	CreatedAt    time.Time `bson:"created_at"`
+}
+
+// CustomerPage selects a slice of an app's test users ordered by username:
+// those after After, at most Limit (default 100).
+type CustomerPage struct {
+	AppID string
+	Page
+}
+
+// InsertCustomer stores a new test user. It returns ErrDuplicate when the
+// app has a user with that username (or the id is taken).
+func (s *Store) InsertCustomer(ctx context.Context, c Customer) error {
+	if _, err := s.db.Collection(colCustomers).InsertOne(ctx, c); err != nil {
+		return fmt.Errorf("insert customer: %w", mapErr(err))
+	}
+	return nil
+}
+
+// GetCustomer returns the test user of appID with username, or ErrNotFound.
+func (s *Store) GetCustomer(ctx context.Context, appID, username string) (Customer, error) {
+	return s.findCustomer(ctx, bson.D{{Key: "app_id", Value: appID}, {Key: "username", Value: username}})
+}
+
+// GetCustomerBySubject returns the test user of appID whose opaque
+// identifier is subject, or ErrNotFound. A subject of another app never
+// matches: the app is part of the query.
+func (s *Store) GetCustomerBySubject(ctx context.Context, appID, subject string) (Customer, error) {
+	return s.findCustomer(ctx, bson.D{{Key: "app_id", Value: appID}, {Key: "subject", Value: subject}})
+}
+
+func (s *Store) findCustomer(ctx context.Context, filter bson.D) (Customer, error) {
+	var c Customer
+	if err := s.db.Collection(colCustomers).FindOne(ctx, filter).Decode(&c); err != nil {
+		return Customer{}, fmt.Errorf("get customer: %w", mapErr(err))
+	}
+	return c, nil
+}
+
+// ListCustomers returns the test users of p.AppID ordered by username,
+// after p.After, at most p.Limit (default 100).
+func (s *Store) ListCustomers(ctx context.Context, p CustomerPage) ([]Customer, error) {
+	filter := bson.D{{Key: "app_id", Value: p.AppID}}
+	if p.After != "" {
+		filter = append(filter, bson.E{Key: "username", Value: bson.D{{Key: "$gt", Value: p.After}}})
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	cur, err := s.db.Collection(colCustomers).Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "username", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", mapErr(err))
+	}
+	var out []Customer
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("list customers: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// DeleteCustomer removes the test user of appID with username. It returns
+// ErrNotFound if there is none.
+func (s *Store) DeleteCustomer(ctx context.Context, appID, username string) error {
+	res, err := s.db.Collection(colCustomers).DeleteOne(ctx, bson.D{{Key: "app_id", Value: appID}, {Key: "username", Value: username}})
+	if err != nil {
+		return fmt.Errorf("delete customer: %w", mapErr(err))
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("delete customer: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// AppAllowsAnyOrigin reports whether some enabled app lists origin among
+// its browser origins. CORS preflights, which carry no credential, are
+// answered by it.
+func (s *Store) AppAllowsAnyOrigin(ctx context.Context, origin string) (bool, error) {
+	n, err := s.db.Collection(colApps).CountDocuments(ctx,
+		bson.D{{Key: "origins", Value: origin}, {Key: "enabled", Value: true}},
+		options.Count().SetLimit(1))
+	if err != nil {
+		return false, fmt.Errorf("find apps by origin: %w", mapErr(err))
+	}
+	return n > 0, nil
+}
