@@ -2,7 +2,7 @@ package storage
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
