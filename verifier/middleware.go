@@ -1,0 +1,178 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CORS answers cross-origin requests by credential scope (seed 000): a
+// response carries Access-Control-Allow-Origin only when the request's
+// token is appUser-scoped and its app allows the origin. App and account
+// tokens never get CORS headers, so using one from a browser fails the
+// browser's same-origin check.
+type CORS struct {
+	// AllowOrigin reports whether the app with clientID (the token's
+	// client_id) lets origin read responses made with its users' tokens.
+	// It is consulted for appUser tokens only. Required.
+	AllowOrigin func(ctx context.Context, clientID, origin string) bool
+	// AllowPreflight reports whether a preflight (OPTIONS) from origin is
+	// answered. A preflight carries no token (Fetch §3.2.5), so this can
+	// only be "some app allows this origin"; nil answers none.
+	AllowPreflight func(ctx context.Context, origin string) bool
+	// AllowMethods are the methods a preflight may ask for; default POST
+	// and GET.
+	AllowMethods []string
+	// AllowHeaders are the request headers a preflight may ask for
+	// (case-insensitive); default Authorization and Content-Type.
+	AllowHeaders []string
+	// AllowCredentials adds Access-Control-Allow-Credentials: true, for
+	// tokens carried in a cookie.
+	AllowCredentials bool
+	// MaxAge is how long a browser may cache a preflight answer; default
+	// 10m.
+	MaxAge time.Duration
+}
+
+// MiddlewareOptions configure Middleware.
+type MiddlewareOptions struct {
+	// Realm is the realm of WWW-Authenticate challenges (RFC 6750 §3).
+	Realm string
+	// Cookie, if set, names a cookie that carries the token when the
+	// request has no Authorization header.
+	Cookie string
+	// CredentialScopes, if set, are the only credential scopes let
+	// through; other tokens get 403 insufficient_scope.
+	CredentialScopes []string
+	// CORS, if set, answers preflights and adds CORS headers by credential
+	// scope; without it no response carries CORS headers.
+	CORS *CORS
+}
+
+type claimsKey struct{}
+
+// ClaimsFromContext returns the verified claims Middleware put in the
+// request context.
+func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}
+
+// Middleware returns an http.Handler middleware that lets a request through
+// only with a valid bearer token (RFC 6750 §2.1, or the cookie named by
+// opts.Cookie), with its claims in the context (ClaimsFromContext). It
+// answers 401 with a WWW-Authenticate challenge when the token is missing
+// (no error code, RFC 6750 §3.1) or invalid (error="invalid_token"), 403
+// insufficient_scope for a credential scope not allowed, and 503 when the
+// JWKS cannot be had. With opts.CORS it answers preflights itself.
+func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
+	realm := opts.Realm
+	if realm == "" {
+		realm = "resource"
+	}
+	cors := opts.CORS
+	if cors != nil {
+		c := *cors
+		if len(c.AllowMethods) == 0 {
+			c.AllowMethods = []string{http.MethodPost, http.MethodGet}
+		}
+		if len(c.AllowHeaders) == 0 {
+			c.AllowHeaders = []string{"Authorization", "Content-Type"}
+		}
+		if c.MaxAge <= 0 {
+			c.MaxAge = 10 * time.Minute
+		}
+		cors = &c
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			if origin != "" {
+				w.Header().Add("Vary", "Origin")
+			}
+			if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+				preflight(w, r, cors, origin)
+				return
+			}
+			token := BearerToken(r)
+			if token == "" && opts.Cookie != "" && r.Header.Get("Authorization") == "" {
+				if c, err := r.Cookie(opts.Cookie); err == nil {
+					token = c.Value
+				}
+			}
+			if token == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+				// No error code: the request had no credential (RFC 6750 §3.1).
+				writeError(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
+				return
+			}
+			claims, err := v.Verify(r.Context(), token)
+			if errors.Is(err, ErrKeySetUnavailable) {
+				w.Header().Set("Retry-After", "5")
+				writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be verified right now.")
+				return
+			}
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="invalid_token"`)
+				writeError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid.")
+				return
+			}
+			if origin != "" && cors != nil && claims.CredentialScope == CredentialScopeAppUser &&
+				cors.AllowOrigin != nil && cors.AllowOrigin(r.Context(), claims.ClientID, origin) {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				if cors.AllowCredentials {
+					w.Header().Set("Access-Control-Allow-Credentials", "true")
+				}
+			}
+			if len(opts.CredentialScopes) > 0 && !slices.Contains(opts.CredentialScopes, claims.CredentialScope) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="insufficient_scope"`)
+				writeError(w, http.StatusForbidden, "insufficient_scope", "Tokens of this credential scope may not use this resource.")
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
+		})
+	}
+}
+
+// preflight answers a CORS preflight: the CORS headers only when some app
+// allows origin and the method and headers asked for are allowed;
+// otherwise 204 without them, which the browser treats as a refusal.
+func preflight(w http.ResponseWriter, r *http.Request, cors *CORS, origin string) {
+	h := w.Header()
+	h.Add("Vary", "Access-Control-Request-Method")
+	h.Add("Vary", "Access-Control-Request-Headers")
+	if cors == nil || cors.AllowPreflight == nil || !cors.AllowPreflight(r.Context(), origin) ||
+		!slices.Contains(cors.AllowMethods, r.Header.Get("Access-Control-Request-Method")) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	for _, name := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
+		name = strings.TrimSpace(name)
+		if name != "" && !slices.ContainsFunc(cors.AllowHeaders, func(a string) bool { return strings.EqualFold(a, name) }) {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", strings.Join(cors.AllowMethods, ", "))
+	h.Set("Access-Control-Allow-Headers", strings.Join(cors.AllowHeaders, ", "))
+	h.Set("Access-Control-Max-Age", strconv.Itoa(int(cors.MaxAge/time.Second)))
+	if cors.AllowCredentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeError writes {"error","error_description"} (RFC 6750 §3).
+func writeError(w http.ResponseWriter, status int, code, description string) {
+	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,266 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Credential scopes (the credential_scope claim): which kind of credential
+// a token stands for.
+const (
+	// CredentialScopeAccount: an account credential; manages every app.
+	CredentialScopeAccount = "account"
+	// CredentialScopeApp: an app's own server-to-server credential.
+	CredentialScopeApp = "app"
+	// CredentialScopeAppUser: one end user of one app; the only kind a
+	// browser may hold, and the only kind that ever gets CORS headers.
+	CredentialScopeAppUser = "appUser"
+)
+
+// Errors of Verify, each wrapped with detail. Test them with errors.Is.
+// Every one but ErrKeySetUnavailable means the token is invalid (RFC 6750
+// §3.1 invalid_token).
+var (
+	ErrMalformed     = errors.New("verifier: malformed token")
+	ErrAlgorithm     = errors.New("verifier: signing algorithm not allowed")
+	ErrType          = errors.New("verifier: token type is not at+jwt")
+	ErrSignature     = errors.New("verifier: invalid signature")
+	ErrIssuer        = errors.New("verifier: wrong issuer")
+	ErrAudience      = errors.New("verifier: wrong audience")
+	ErrExpired       = errors.New("verifier: token expired")
+	ErrNotYetValid   = errors.New("verifier: token not yet valid")
+	ErrMissingClaims = errors.New("verifier: required claim missing")
+)
+
+// DefaultAlgorithms are the algorithms accepted when Config.Algorithms is
+// empty: RS256 (which RFC 9068 §2.1 requires), PS256, ES256 and EdDSA.
+var DefaultAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
+// allowedAlgorithms are the asymmetric algorithms Config.Algorithms may
+// name. HMAC algorithms and "none" are never accepted: a resource server
+// holds only public keys, and an HMAC computed with a public key as its
+// secret proves nothing.
+var allowedAlgorithms = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512", "EdDSA",
+}
+
+// maxTokenBytes bounds what is parsed.
+const maxTokenBytes = 16 << 10
+
+// Config configures a Verifier.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier (RFC 8414
+	// §2); the token's iss must equal it. Required.
+	Issuer string
+	// Audience identifies this resource server; the token's aud must
+	// contain it (RFC 9068 §4). Required.
+	Audience string
+	// JWKSURL is where the issuer publishes its keys; default Issuer +
+	// "/.well-known/jwks.json". Ignored when Keys is set.
+	JWKSURL string
+	// Keys, if set, replaces the remote JWKS (a static set, tests).
+	Keys KeySource
+	// KeySet tunes the remote JWKS cache (HTTP client, TTL bounds, refetch
+	// rate limit).
+	KeySet KeySetOptions
+	// Algorithms is the allow-list of "alg" values; default
+	// DefaultAlgorithms. Only asymmetric algorithms may be named.
+	Algorithms []string
+	// Leeway is the clock skew tolerated on exp, nbf and iat; default 30s,
+	// at most 5m.
+	Leeway time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Claims are the claims of a verified access token (RFC 9068 §2.2) and the
+// authorization server's own: CredentialScope and SecretID.
+type Claims struct {
+	Issuer    string
+	Subject   string
+	Audience  []string
+	ExpiresAt time.Time
+	IssuedAt  time.Time
+	// NotBefore is zero when the token has no nbf.
+	NotBefore time.Time
+	ID        string
+	// ClientID is the client (App ID) the token was issued to.
+	ClientID string
+	// Scope is the space-separated "scope" claim, split.
+	Scope []string
+	// CredentialScope is "app", "appUser" or "account" (see the
+	// CredentialScope constants); "" when the issuer does not say.
+	CredentialScope string
+	// SecretID names the client secret involved in issuing the token, if
+	// any.
+	SecretID string
+}
+
+// HasScope reports whether the token was granted scope.
+func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scope, scope) }
+
+// Verifier validates access tokens of one issuer for one audience. It is
+// safe for concurrent use; build one per resource server and share it.
+type Verifier struct {
+	issuer   string
+	audience string
+	keys     KeySource
+	algs     []jose.SignatureAlgorithm
+	leeway   time.Duration
+	now      func() time.Time
+}
+
+// New returns a Verifier. It fails when Issuer or Audience is empty or an
+// algorithm is not an allowed asymmetric one. It does not fetch the JWKS:
+// the first Verify does.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("verifier: Issuer and Audience are required")
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > 5*time.Minute {
+		return nil, errors.New("verifier: Leeway must be between 0 and 5m")
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	names := cfg.Algorithms
+	if len(names) == 0 {
+		names = DefaultAlgorithms
+	}
+	algs := make([]jose.SignatureAlgorithm, 0, len(names))
+	for _, a := range names {
+		if !slices.Contains(allowedAlgorithms, a) {
+			return nil, fmt.Errorf("verifier: algorithm %q is not allowed (asymmetric algorithms only, never none or HMAC)", a)
+		}
+		algs = append(algs, jose.SignatureAlgorithm(a))
+	}
+	keys := cfg.Keys
+	if keys == nil {
+		u := cfg.JWKSURL
+		if u == "" {
+			u = strings.TrimSuffix(cfg.Issuer, "/") + "/.well-known/jwks.json"
+		}
+		if cfg.KeySet.Now == nil {
+			cfg.KeySet.Now = cfg.Now
+		}
+		keys = NewRemoteKeySet(u, cfg.KeySet)
+	}
+	return &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, keys: keys, algs: algs, leeway: cfg.Leeway, now: cfg.Now}, nil
+}
+
+// wireClaims is the JSON shape of the claims.
+type wireClaims struct {
+	jwt.Claims
+	ClientID        string `json:"client_id"`
+	Scope           string `json:"scope"`
+	CredentialScope string `json:"credential_scope"`
+	SecretID        string `json:"secret_id"`
+}
+
+// Verify checks token (a compact JWS) and returns its claims. In order: the
+// alg is on the allow-list, typ is "at+jwt" (RFC 9068 §4), the signature
+// verifies with a key of the issuer's JWKS named by kid (an unknown kid
+// causes one rate-limited refetch), iss equals Issuer, aud contains
+// Audience, exp is in the future and nbf and iat are not (each with
+// Leeway), and sub, client_id, jti, iat and exp are present. Errors wrap
+// the Err* values; ErrKeySetUnavailable means the keys could not be had.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > maxTokenBytes {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxTokenBytes)
+	}
+	tok, err := jwt.ParseSigned(token, v.algs)
+	if err != nil {
+		var unexpected *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &unexpected) {
+			return nil, fmt.Errorf("%w: %s", ErrAlgorithm, unexpected.Got)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, fmt.Errorf("%w: want exactly one signature", ErrMalformed)
+	}
+	hdr := tok.Headers[0]
+	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); !isAccessTokenType(typ) {
+		return nil, fmt.Errorf("%w: typ %q", ErrType, typ)
+	}
+	keys, err := v.keys.Keys(ctx, hdr.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	var wc wireClaims
+	verified := false
+	for _, k := range keys {
+		if !KeyFits(k, hdr.Algorithm) {
+			continue
+		}
+		if err := tok.Claims(k.Key, &wc); err == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return nil, fmt.Errorf("%w: no key of kid %q verifies the %s signature", ErrSignature, hdr.KeyID, hdr.Algorithm)
+	}
+	return v.check(&wc)
+}
+
+// isAccessTokenType: "at+jwt" or "application/at+jwt", case-insensitive
+// (RFC 7515 §4.1.9, RFC 9068 §2.1).
+func isAccessTokenType(typ string) bool {
+	typ = strings.ToLower(typ)
+	return typ == "at+jwt" || typ == "application/at+jwt"
+}
+
+func (v *Verifier) check(wc *wireClaims) (*Claims, error) {
+	now := v.now()
+	if wc.Issuer != v.issuer {
+		return nil, fmt.Errorf("%w: %q", ErrIssuer, wc.Issuer)
+	}
+	if !slices.Contains(wc.Audience, v.audience) {
+		return nil, fmt.Errorf("%w: %q does not include %q", ErrAudience, []string(wc.Audience), v.audience)
+	}
+	if wc.Expiry == nil || wc.IssuedAt == nil || wc.Subject == "" || wc.ClientID == "" || wc.ID == "" {
+		return nil, fmt.Errorf("%w: exp, iat, sub, client_id and jti are required (RFC 9068 §2.2)", ErrMissingClaims)
+	}
+	if !now.Before(wc.Expiry.Time().Add(v.leeway)) {
+		return nil, fmt.Errorf("%w: at %s", ErrExpired, wc.Expiry.Time().UTC().Format(time.RFC3339))
+	}
+	if wc.NotBefore != nil && wc.NotBefore.Time().After(now.Add(v.leeway)) {
+		return nil, fmt.Errorf("%w: nbf %s", ErrNotYetValid, wc.NotBefore.Time().UTC().Format(time.RFC3339))
+	}
+	if wc.IssuedAt.Time().After(now.Add(v.leeway)) {
+		return nil, fmt.Errorf("%w: iat %s is in the future", ErrNotYetValid, wc.IssuedAt.Time().UTC().Format(time.RFC3339))
+	}
+	c := &Claims{
+		Issuer: wc.Issuer, Subject: wc.Subject, Audience: []string(wc.Audience),
+		ExpiresAt: wc.Expiry.Time(), IssuedAt: wc.IssuedAt.Time(), ID: wc.ID,
+		ClientID: wc.ClientID, Scope: strings.Fields(wc.Scope),
+		CredentialScope: wc.CredentialScope, SecretID: wc.SecretID,
+	}
+	if wc.NotBefore != nil {
+		c.NotBefore = wc.NotBefore.Time()
+	}
+	return c, nil
+}
+
+// BearerToken returns the token of an "Authorization: Bearer" header (RFC
+// 6750 §2.1; the scheme is case-insensitive), or "".
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return ""
+	}
+	return strings.TrimSpace(h[7:])
+}
