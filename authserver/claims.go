@@ -102,6 +102,9 @@ type Session struct {
 	Claims    AccessTokenClaims
 	header    jwt.Headers
 	expiresAt map[fosite.TokenType]time.Time
+	// assertions are the RFC 7523 user assertions whose jti is recorded
+	// when the token is issued.
+	assertions []*pendingJTI
 }
 
 var _ oauth2.JWTSessionContainer = (*Session)(nil)
@@ -138,6 +141,7 @@ func (s *Session) Clone() fosite.Session {
 	c := *s
 	c.Claims.Audience = append([]string(nil), s.Claims.Audience...)
 	c.Claims.Scope = append([]string(nil), s.Claims.Scope...)
+	c.assertions = append([]*pendingJTI(nil), s.assertions...)
 	c.expiresAt = make(map[fosite.TokenType]time.Time, len(s.expiresAt))
 	for k, v := range s.expiresAt {
 		c.expiresAt[k] = v

@@ -41,6 +41,9 @@ type ClientAuthenticator struct {
 	clients *ClientCache
 	usage   *UsageRecorder
 	now     func() time.Time
+	// assertions verifies client assertions (RFC 7523 §2.2); nil refuses
+	// them. Set by UseAssertions.
+	assertions *Assertions
 }
 
 // NewClientAuthenticator returns an authenticator over the client cache.
@@ -83,9 +86,12 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 	if methods > 1 {
 		return nil, fosite.ErrInvalidRequest.WithHint("The client must use exactly one authentication method.")
 	}
+	if methods > 0 && fromBrowser(r) {
+		return nil, errBrowserCredential()
+	}
 	switch {
 	case hasAssertion:
-		return nil, fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
+		return a.authenticateAssertion(ctx, form)
 	case hasBasic:
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
 		id, err1 := url.QueryUnescape(basicID)

@@ -185,6 +185,9 @@ func (g *ClientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 
 // issue signs the access token of request and writes the response fields.
 func issue(ctx context.Context, strategy oauth2.AccessTokenStrategy, request fosite.AccessRequester, response fosite.AccessResponder) error {
+	if err := consumeAssertions(ctx, request); err != nil {
+		return err
+	}
 	token, _, err := strategy.GenerateAccessToken(ctx, request)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())

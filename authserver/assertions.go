@@ -1,0 +1,341 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/ory/fosite"
+
+	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/verifier"
+)
+
+// ReplayStore is what replay protection of assertions needs of the
+// database: a look-up, a first-use-wins record (unique _id insert) kept
+// until the assertion's exp, and a sweep of expired records.
+type ReplayStore interface {
+	AssertionJTISeen(ctx context.Context, id string, now time.Time) (bool, error)
+	ClaimAssertionJTI(ctx context.Context, r storage.AssertionJTI, now time.Time) error
+	SweepAssertionJTIs(ctx context.Context, now time.Time) (int64, error)
+}
+
+// AssertionConfig configures the verification of app-signed JWTs.
+type AssertionConfig struct {
+	// Audiences are the values an assertion's aud may name, one of which
+	// it must: the issuer and the endpoints that take assertions (RFC 7523
+	// §3: "the token endpoint URL of the authorization server MAY be used
+	// as a value for an aud element").
+	Audiences []string
+	// ClockSkew is tolerated on exp, iat and nbf (default 30s).
+	ClockSkew time.Duration
+	// MaxLifetime bounds how far ahead exp may be (default 60m, seed 002).
+	MaxLifetime time.Duration
+	// SweepInterval is how often expired jti records are deleted
+	// (default 1m).
+	SweepInterval time.Duration
+	Now           func() time.Time
+}
+
+// assertionAlgs are the algorithms an app may sign with: asymmetric ones
+// with a registered public key, HS256 with one of its sealed secrets
+// (client_secret_jwt, seed 002). "none" and everything else fail to parse.
+var assertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.EdDSA, jose.HS256}
+
+// AssertionSigningAlgs are the algorithm names of assertionAlgs, for the
+// metadata's token_endpoint_auth_signing_alg_values_supported (RFC 8414).
+func AssertionSigningAlgs() []string {
+	out := make([]string, len(assertionAlgs))
+	for i, a := range assertionAlgs {
+		out[i] = string(a)
+	}
+	return out
+}
+
+const (
+	maxAssertionBytes = 8 << 10
+	maxJTILen         = 256
+)
+
+// Assertions verifies JWTs that apps sign themselves (RFC 7523): client
+// assertions (§2.2, private_key_jwt and client_secret_jwt) and user
+// assertions exchanged for appUser tokens (§2.1, secure mode of seeds 002
+// and 004). The signing key is one of the app's registered public keys
+// (inline JWKS or jwks_uri) or, for HS256, one of its usable secrets kept
+// sealed (App.SecretSigning), named by kid; discarding the secret or
+// removing the key stops its assertions at once. Rules (RFC 7523 §3): iss
+// is the app, aud names this server, exp is present and at most
+// MaxLifetime ahead, iat is present, and the jti was never used: it is
+// recorded until exp when the token is issued, so that a failed request
+// leaves no trace and of two concurrent uses exactly one succeeds.
+type Assertions struct {
+	cfg     AssertionConfig
+	clients *ClientCache
+	keyring *Keyring
+	jwks    *AppJWKS
+	replay  ReplayStore
+	log     *slog.Logger
+}
+
+// NewAssertions returns the assertion verifier.
+func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, jwks *AppJWKS, replay ReplayStore, log *slog.Logger) *Assertions {
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = 30 * time.Second
+	}
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = time.Hour
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Assertions{cfg: cfg, clients: clients, keyring: keyring, jwks: jwks, replay: replay, log: log}
+}
+
+// Run deletes expired jti records every SweepInterval until ctx ends.
+func (a *Assertions) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.replay.SweepAssertionJTIs(ctx, a.cfg.Now()); err != nil && ctx.Err() == nil {
+				a.log.Warn("expired assertion jtis not swept", "err", err)
+			}
+		}
+	}
+}
+
+// assertionKind says which RFC 7523 use an assertion serves; it decides
+// the error code (invalid_client for client authentication, §3.2;
+// invalid_grant for an authorization grant, §3.1) and the sub rule.
+type assertionKind int
+
+const (
+	clientAssertion assertionKind = iota + 1
+	grantAssertion
+)
+
+func (k assertionKind) fail(hint string) error {
+	if k == clientAssertion {
+		return fosite.ErrInvalidClient.WithHint(hint)
+	}
+	return fosite.ErrInvalidGrant.WithHint(hint)
+}
+
+// hintUnverifiable is the one hint for every failure that concerns who
+// signed: unknown or disabled app, no such key or secret, bad signature.
+const hintUnverifiable = "The assertion's signature could not be verified with a key registered by its issuer."
+
+// verifiedAssertion is an assertion whose signature and claims checked out.
+type verifiedAssertion struct {
+	app *storage.App
+	// subject is the sub claim: the client itself, or the app's user.
+	subject string
+	// secretID is the secret that signed an HS256 assertion, else "".
+	secretID string
+	alg      string
+	// jti must be recorded before a token is issued on the assertion.
+	jti *pendingJTI
+}
+
+// pendingJTI is an assertion's jti to record when the token is issued.
+type pendingJTI struct {
+	replay ReplayStore
+	rec    storage.AssertionJTI
+	kind   assertionKind
+	now    func() time.Time
+}
+
+// consume records the jti; a concurrent or earlier use makes it fail with
+// the kind's error.
+func (p *pendingJTI) consume(ctx context.Context) error {
+	err := p.replay.ClaimAssertionJTI(ctx, p.rec, p.now())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrDuplicate):
+		return p.kind.fail("The assertion's jti was used before (RFC 7523 §3).")
+	default:
+		return fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
+	}
+}
+
+// jtiRecordID scopes a jti to its issuer (RFC 7519 §4.1.7: unique per
+// issuer) and bounds its length.
+func jtiRecordID(appID, jti string) string {
+	sum := sha256.Sum256([]byte(jti))
+	return appID + "/" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// assertionClaims are the claims RFC 7523 §3 rules on.
+type assertionClaims struct {
+	jwt.Claims
+}
+
+// verify checks raw as an assertion of kind. Errors are fosite errors:
+// invalid_client or invalid_grant by kind, temporarily_unavailable when
+// the app or the replay records cannot be read.
+func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind) (*verifiedAssertion, error) {
+	if len(raw) > maxAssertionBytes {
+		return nil, kind.fail("The assertion is too long.")
+	}
+	tok, err := jwt.ParseSigned(raw, assertionAlgs)
+	if err != nil {
+		var unexpected *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &unexpected) {
+			return nil, kind.fail(fmt.Sprintf("The assertion's alg must be one of %v.", AssertionSigningAlgs()))
+		}
+		return nil, kind.fail("The assertion is not a compact JWS.")
+	}
+	if len(tok.Headers) != 1 {
+		return nil, kind.fail("The assertion must have exactly one signature.")
+	}
+	hdr := tok.Headers[0]
+	var unverified assertionClaims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, kind.fail("The assertion's claims are malformed.")
+	}
+	iss := unverified.Issuer
+	if iss == "" || len(iss) > maxClientIDLen || envOfAppID(iss) == "" {
+		return nil, kind.fail("The assertion's iss must be an App ID.")
+	}
+	entry, err := a.clients.get(ctx, iss)
+	if errors.Is(err, ErrStoreUnavailable) {
+		return nil, errUnavailable()
+	}
+	if err != nil || !entry.app.Enabled {
+		return nil, kind.fail(hintUnverifiable)
+	}
+	now := a.cfg.Now()
+	var claims assertionClaims
+	secretID, ok, err := a.verifySignature(ctx, tok, hdr, entry, now, &claims)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, kind.fail(hintUnverifiable)
+	}
+	if err := a.checkClaims(kind, &claims, entry.app.ID, now); err != nil {
+		return nil, err
+	}
+	rec := storage.AssertionJTI{
+		ID: jtiRecordID(entry.app.ID, claims.ID), AppID: entry.app.ID,
+		// Kept as long as the assertion could pass: exp plus the skew.
+		Exp:       claims.Expiry.Time().Add(a.cfg.ClockSkew).UTC(),
+		CreatedAt: now.UTC(),
+	}
+	seen, err := a.replay.AssertionJTISeen(ctx, rec.ID, now)
+	if err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
+	}
+	if seen {
+		return nil, kind.fail("The assertion's jti was used before (RFC 7523 §3).")
+	}
+	return &verifiedAssertion{
+		app: &entry.app, subject: claims.Subject, secretID: secretID, alg: hdr.Algorithm,
+		jti: &pendingJTI{replay: a.replay, rec: rec, kind: kind, now: a.cfg.Now},
+	}, nil
+}
+
+// verifySignature finds the keys the header names among the app's and
+// decodes the claims with the first that verifies. It reports the secret
+// id for HS256. An error is returned only for an unreachable store.
+func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (secretID string, ok bool, err error) {
+	app := &entry.app
+	if hdr.Algorithm == string(jose.HS256) {
+		if !app.SecretSigning {
+			return "", false, nil
+		}
+		for i, s := range app.Secrets {
+			if s.Sealed == nil || !entry.secrets[i].usable(now) || (hdr.KeyID != "" && hdr.KeyID != s.ID) {
+				continue
+			}
+			key, err := a.keyring.Open(*s.Sealed, []byte(app.ID+"/"+s.ID))
+			if err != nil {
+				a.log.Error("sealed secret cannot be opened", "app_id", app.ID, "secret_id", s.ID, "err", err)
+				continue
+			}
+			if tok.Claims(key, out) == nil {
+				return s.ID, true, nil
+			}
+		}
+		return "", false, nil
+	}
+	var keys []jose.JSONWebKey
+	switch {
+	case len(app.JWKS) > 0:
+		all, err := verifier.ParseJWKS(app.JWKS)
+		if err != nil {
+			return "", false, nil
+		}
+		for _, k := range all {
+			if hdr.KeyID == "" || k.KeyID == hdr.KeyID {
+				keys = append(keys, k)
+			}
+		}
+	case app.JWKSURI != "":
+		keys, err = a.jwks.Keys(ctx, app.ID, app.Version, app.JWKSURI, hdr.KeyID)
+		if err != nil && !errors.Is(err, verifier.ErrUnknownKey) {
+			a.log.Warn("app jwks_uri not fetched", "app_id", app.ID, "err", err)
+		}
+	}
+	for _, k := range keys {
+		if verifier.KeyFits(k, hdr.Algorithm) && tok.Claims(k.Key, out) == nil {
+			return "", true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// checkClaims applies RFC 7523 §3 to verified claims.
+func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID string, now time.Time) error {
+	skew := a.cfg.ClockSkew
+	switch kind {
+	case clientAssertion:
+		if c.Subject != appID {
+			return kind.fail("A client assertion's sub must equal its iss, the client_id (RFC 7523 §3).")
+		}
+	case grantAssertion:
+		if !validCustomerID(c.Subject) {
+			return kind.fail(fmt.Sprintf("The assertion's sub must name the user: 1 to %d bytes of printable UTF-8.", maxCustomerIDLen))
+		}
+	}
+	if !slices.ContainsFunc(a.cfg.Audiences, func(aud string) bool { return slices.Contains(c.Audience, aud) }) {
+		return kind.fail("The assertion's aud must name this server's issuer or token endpoint (RFC 7523 §3).")
+	}
+	if c.Expiry == nil {
+		return kind.fail("The assertion must have an exp claim.")
+	}
+	exp := c.Expiry.Time()
+	if !now.Before(exp.Add(skew)) {
+		return kind.fail("The assertion has expired.")
+	}
+	if exp.After(now.Add(a.cfg.MaxLifetime + skew)) {
+		return kind.fail(fmt.Sprintf("The assertion's exp may be at most %v ahead.", a.cfg.MaxLifetime))
+	}
+	if c.IssuedAt == nil {
+		return kind.fail("The assertion must have an iat claim.")
+	}
+	if c.IssuedAt.Time().After(now.Add(skew)) {
+		return kind.fail("The assertion's iat is in the future.")
+	}
+	if c.NotBefore != nil && c.NotBefore.Time().After(now.Add(skew)) {
+		return kind.fail("The assertion is not valid yet (nbf).")
+	}
+	if c.ID == "" || len(c.ID) > maxJTILen {
+		return kind.fail(fmt.Sprintf("The assertion must have a jti of 1 to %d bytes.", maxJTILen))
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package authserver
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/ory/fosite"
+)
+
+// ClientAssertionType is the client_assertion_type of a JWT client
+// assertion (RFC 7523 §2.2).
+const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// UseAssertions enables client authentication by JWT (private_key_jwt and
+// client_secret_jwt, RFC 7523 §2.2) through as. Without it a
+// client_assertion gets invalid_client.
+func (a *ClientAuthenticator) UseAssertions(as *Assertions) { a.assertions = as }
+
+// authenticateAssertion authenticates a client by the JWT in
+// client_assertion: signed with one of the app's registered public keys
+// (private_key_jwt) or, HS256, with one of its sealed secrets
+// (client_secret_jwt). The jti is recorded when the token is issued (see
+// consumeAssertions), not here, so that a request refused later leaves no
+// record. Errors: invalid_request for a missing or unknown
+// client_assertion_type, invalid_client for everything about the
+// assertion, temporarily_unavailable when the store cannot answer.
+func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form url.Values) (fosite.Client, error) {
+	if a.assertions == nil {
+		return nil, fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
+	}
+	if t := form.Get("client_assertion_type"); t != ClientAssertionType {
+		return nil, fosite.ErrInvalidRequest.WithHintf("The client_assertion_type must be '%s'.", ClientAssertionType)
+	}
+	va, err := a.assertions.verify(ctx, form.Get("client_assertion"), clientAssertion)
+	if err != nil {
+		return nil, err
+	}
+	if id := form.Get("client_id"); id != "" && id != va.app.ID {
+		return nil, fosite.ErrInvalidClient.WithHint("The client_id parameter does not match the client assertion's iss.")
+	}
+	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT, assertion: va.jti}
+	if va.secretID != "" {
+		client.SecretID, client.AuthMethod = va.secretID, AuthMethodClientSecretJWT
+		a.usage.Touch(va.app.ID, va.secretID, a.now())
+	}
+	return client, nil
+}
+
+// fromBrowser reports whether r was sent by a web browser: browsers add
+// Origin to every cross-origin request and to every POST, and Sec-Fetch-*
+// to every request (Fetch Metadata); server-side HTTP clients add neither.
+func fromBrowser(r *http.Request) bool {
+	return r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Mode") != "" || r.Header.Get("Sec-Fetch-Site") != ""
+}
+
+// errBrowserCredential refuses an app credential sent by a browser (seed
+// 000: app and account credentials are for server-to-server calls only and
+// never served to a browser). It is why the token endpoint never answers a
+// browser for the client credentials grant.
+func errBrowserCredential() error {
+	return fosite.ErrInvalidRequest.WithHint("App credentials may not be used from a browser; a browser may hold only appUser tokens.")
+}
+
+// presentsClientCredentials reports whether the token request carries a
+// client credential (HTTP Basic, client_secret or client_assertion). The
+// grants whose client authentication is optional (the JWT bearer grant,
+// RFC 7523 §3.1; the test-user login) require it to be valid when present.
+func presentsClientCredentials(ctx context.Context, request fosite.AccessRequester) bool {
+	form := request.GetRequestForm()
+	if form.Has("client_secret") || form.Has("client_assertion") {
+		return true
+	}
+	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
+		if _, _, basic := r.BasicAuth(); basic {
+			return true
+		}
+	}
+	return false
+}
+
+// consumeAssertions records the jti of every assertion the request used
+// (client assertion and user assertion) just before its token is issued.
+// Of two concurrent requests with one assertion exactly one gets here
+// first; the other fails with the assertion kind's error.
+func consumeAssertions(ctx context.Context, request fosite.AccessRequester) error {
+	var pending []*pendingJTI
+	if c, ok := request.GetClient().(*Client); ok && c.assertion != nil {
+		pending = append(pending, c.assertion)
+	}
+	if s, ok := request.GetSession().(*Session); ok {
+		pending = append(pending, s.assertions...)
+	}
+	for _, p := range pending {
+		if err := p.consume(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
