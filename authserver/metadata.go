@@ -19,6 +19,10 @@ type Metadata struct {
 	// CustomerAuthenticateEndpoint is this server's end-user token
 	// endpoint (seed 001); not an RFC 8414 name.
 	CustomerAuthenticateEndpoint string `json:"customer_authenticate_endpoint,omitempty"`
+	// CustomerAuthenticateGrantTypesSupported are the grant types the
+	// customer_authenticate endpoint takes (CustomerGrantTypes); not an
+	// RFC 8414 name.
+	CustomerAuthenticateGrantTypesSupported []string `json:"customer_authenticate_grant_types_supported,omitempty"`
 }
 
 // NewMetadata returns the metadata of a server at issuer with the endpoints
@@ -29,7 +33,10 @@ func NewMetadata(issuer string) Metadata {
 		TokenEndpoint:                     issuer + "/oauth2/token",
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
 		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{AuthMethodBasic, AuthMethodPost},
+		GrantTypesSupported:               []string{"client_credentials", GrantTypeJWTBearer},
+		TokenEndpointAuthMethodsSupported: []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodClientSecretJWT},
+		TokenEndpointAuthSigningAlgValuesSupported: AssertionSigningAlgs(),
+		CustomerAuthenticateEndpoint:               issuer + "/customer_authenticate",
+		CustomerAuthenticateGrantTypesSupported:    CustomerGrantTypes,
 	}
 }

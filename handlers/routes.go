@@ -42,6 +42,8 @@ type Public struct {
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS (default 5m); it
 	// must not exceed the signing keys' publish-ahead time.
 	JWKSMaxAge time.Duration
+	// Users, if set, serves /customer_authenticate and /getprofile.
+	Users *Users
 }
 
 // Admin is what the admin listener serves.
@@ -60,6 +62,8 @@ type Admin struct {
 	Secrets     SecretAdmin
 	AccountKeys AccountKeyAdmin
 	Audit       AuditLog
+	// Users, if set, serves test users and assertion-key settings.
+	Users *UserAdmin
 }
 
 const defaultMaxBody = 64 << 10
@@ -74,6 +78,9 @@ func NewPublicRouter(p Public) http.Handler {
 	r.Handle("/.well-known/oauth-authorization-server", metadataHandler(p.Metadata)).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
+	if p.Users != nil {
+		mountUsers(r, p.Users)
+	}
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	return chain(r, p.Log, orDefault(p.MaxBodyBytes))
@@ -116,6 +123,9 @@ func NewAdminRouter(a Admin) http.Handler {
 	api.Handle("/account-keys/{id}", require(authserver.RoleOwner, accountKeys.del)).Methods(http.MethodDelete)
 	audit := &auditHandler{audit: a.Audit}
 	api.Handle("/audit", require(authserver.RoleViewer, audit.list)).Methods(http.MethodGet)
+	if a.Users != nil {
+		mountUserAdmin(api, a.Users)
+	}
 	api.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)

@@ -31,6 +31,10 @@ type Config struct {
 	Keys        KeysConfig    `koanf:"keys"`
 	Cache       CacheConfig   `koanf:"cache"`
 	Log         LogConfig     `koanf:"log"`
+	// Assertions governs app-signed JWTs (RFC 7523).
+	Assertions AssertionsConfig `koanf:"assertions"`
+	// Customers shapes /customer_authenticate.
+	Customers CustomersConfig `koanf:"customers"`
 }
 
 // ListenConfig is one HTTP listener.
@@ -137,6 +141,9 @@ func DefaultConfig() Config {
 		},
 		Cache: CacheConfig{Apps: 100_000, RefreshInterval: 2 * time.Second, MaxStaleness: 60 * time.Second, UsageFlushInterval: 30 * time.Second},
 		Log:   LogConfig{Level: "info", Format: "text"},
+
+		Assertions: defaultAssertionsConfig(),
+		Customers:  defaultCustomersConfig(),
 	}
 }
 
@@ -201,5 +208,6 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q must be text or json", c.Log.Format)
 	}
+	errs = append(errs, c.validateUsers()...)
 	return errors.Join(errs...)
 }

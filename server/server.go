@@ -52,6 +52,8 @@ type Server struct {
 	Audit    *authserver.Auditor
 	// Idempotency remembers Idempotency-Keys of admin creates.
 	Idempotency *authserver.Idempotency
+	// users are the end-user services (server/users.go).
+	users userServices
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
@@ -201,6 +203,7 @@ func (s *Server) initServices(ctx context.Context) error {
 		s.log.Info("created the owner account key", "path", path)
 	}
 	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
+	s.initUsers()
 	return nil
 }
 
@@ -217,22 +220,28 @@ func (s *Server) listen() error {
 	}
 	strategy := authserver.NewAccessTokenStrategy(s.Keys, cfg.Issuer)
 	auth := authserver.NewClientAuthenticator(s.Clients, s.Usage, s.now)
+	auth.UseAssertions(s.users.assertions)
 	metadata := authserver.NewMetadata(cfg.Issuer)
 	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint},
 		auth, s.Clients,
 		&authserver.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
+		s.users.jwtBearer(s.users.userTokens(policy, strategy)),
 		&authserver.UnsupportedGrant{Supported: metadata.GrantTypesSupported},
 	)
+	users, err := s.usersPublic(policy, strategy, auth)
+	if err != nil {
+		return err
+	}
 	public := handlers.NewPublicRouter(handlers.Public{
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
-		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge,
+		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge, Users: users,
 	})
 	admin := handlers.NewAdminRouter(handlers.Admin{
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
 		SigningKeys: s.Keys,
 		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
+		Users: s.usersAdmin(),
 	})
-	var err error
 	if s.publicLn == nil {
 		if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {
 			return fmt.Errorf("public listener: %w", err)
@@ -280,7 +289,7 @@ func (s *Server) StoreURI() string {
 func (s *Server) Serve() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopLoops = cancel
-	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run} {
+	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run, s.users.assertions.Run} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()

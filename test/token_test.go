@@ -321,7 +321,7 @@ func TestDiscovery(t *testing.T) {
 	if md["issuer"] != in.PublicURL || md["token_endpoint"] != in.PublicURL+"/oauth2/token" || md["jwks_uri"] != in.PublicURL+"/.well-known/jwks.json" {
 		t.Fatalf("metadata %v", md)
 	}
-	if !reflect.DeepEqual(md["grant_types_supported"], []any{"client_credentials"}) {
+	if !reflect.DeepEqual(md["grant_types_supported"], []any{"client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"}) {
 		t.Fatalf("grant_types_supported %v", md["grant_types_supported"])
 	}
 	methods := md["token_endpoint_auth_methods_supported"].([]any)

@@ -77,16 +77,7 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 	}
 	cors := opts.CORS
 	if cors != nil {
-		c := *cors
-		if len(c.AllowMethods) == 0 {
-			c.AllowMethods = []string{http.MethodPost, http.MethodGet}
-		}
-		if len(c.AllowHeaders) == 0 {
-			c.AllowHeaders = []string{"Authorization", "Content-Type"}
-		}
-		if c.MaxAge <= 0 {
-			c.MaxAge = 10 * time.Minute
-		}
+		c := cors.withDefaults()
 		cors = &c
 	}
 	return func(next http.Handler) http.Handler {
@@ -96,7 +87,11 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 				w.Header().Add("Vary", "Origin")
 			}
 			if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
-				preflight(w, r, cors, origin)
+				if cors == nil {
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+				cors.preflight(w, r, origin)
 				return
 			}
 			token := BearerToken(r)
@@ -139,14 +134,39 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 	}
 }
 
-// preflight answers a CORS preflight: the CORS headers only when some app
-// allows origin and the method and headers asked for are allowed;
-// otherwise 204 without them, which the browser treats as a refusal.
-func preflight(w http.ResponseWriter, r *http.Request, cors *CORS, origin string) {
+func (c CORS) withDefaults() CORS {
+	if len(c.AllowMethods) == 0 {
+		c.AllowMethods = []string{http.MethodPost, http.MethodGet}
+	}
+	if len(c.AllowHeaders) == 0 {
+		c.AllowHeaders = []string{"Authorization", "Content-Type"}
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 10 * time.Minute
+	}
+	return c
+}
+
+// ServePreflight answers the CORS preflight r (an OPTIONS request with
+// Origin and Access-Control-Request-Method; Fetch §3.2.2) with 204: with
+// the CORS headers only when AllowPreflight allows its origin and the
+// method and headers asked for are allowed, otherwise without them, which
+// the browser treats as a refusal. It is what Middleware does with
+// preflights, for endpoints that need no token.
+func (c CORS) ServePreflight(w http.ResponseWriter, r *http.Request) {
+	c = c.withDefaults()
+	if r.Header.Get("Origin") != "" {
+		w.Header().Add("Vary", "Origin")
+	}
+	c.preflight(w, r, r.Header.Get("Origin"))
+}
+
+func (c *CORS) preflight(w http.ResponseWriter, r *http.Request, origin string) {
+	cors := c
 	h := w.Header()
 	h.Add("Vary", "Access-Control-Request-Method")
 	h.Add("Vary", "Access-Control-Request-Headers")
-	if cors == nil || cors.AllowPreflight == nil || !cors.AllowPreflight(r.Context(), origin) ||
+	if origin == "" || cors.AllowPreflight == nil || !cors.AllowPreflight(r.Context(), origin) ||
 		!slices.Contains(cors.AllowMethods, r.Header.Get("Access-Control-Request-Method")) {
 		w.WriteHeader(http.StatusNoContent)
 		return
