@@ -213,7 +213,9 @@ func (g *DelegatedGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosi
 }
 
 // CanSkipClientAuth implements fosite.TokenEndpointHandler: never.
-func (g *DelegatedGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+func (g *DelegatedGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 // Errors: invalid_request (missing or malformed customer_id),
