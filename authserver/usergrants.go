@@ -96,10 +96,13 @@ func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.A
 		CredentialScope: ScopeAppUser, SecretID: secretID,
 	}
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(lifetime))
-	// The request names its app even when no client authenticated, so that
-	// the endpoint can answer CORS for it.
-	if ar, ok := request.(*fosite.AccessRequest); ok && ar.Client == nil {
-		ar.Client = &Client{app: app}
+	// The request names its app even when no client authenticated (fosite
+	// then leaves an empty DefaultClient), so that the endpoint can answer
+	// CORS for it.
+	if ar, ok := request.(*fosite.AccessRequest); ok {
+		if _, authenticated := ar.Client.(*Client); !authenticated {
+			ar.Client = &Client{app: app}
+		}
 	}
 	return nil
 }

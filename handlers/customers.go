@@ -161,7 +161,7 @@ func (h *customerAuthHandler) cors(w http.ResponseWriter, r *http.Request, req f
 		return
 	}
 	appID := r.PostForm.Get("client_id")
-	if req != nil && req.GetClient() != nil {
+	if req != nil && req.GetClient() != nil && req.GetClient().GetID() != "" {
 		appID = req.GetClient().GetID()
 	}
 	if h.origins.AppAllows(r.Context(), appID, origin) {
