@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -107,6 +108,18 @@ func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.A
 	return nil
 }
 
+// checkRepeated refuses a repeated parameter (RFC 6749 §3.2). The client
+// authenticator checks it too, but fosite ignores its error for grants
+// that may skip client authentication.
+func checkRepeated(form url.Values) error {
+	for _, p := range singleValued {
+		if len(form[p]) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
+		}
+	}
+	return nil
+}
+
 // checkOrigin refuses a browser request whose Origin the app does not
 // allow (seed 000: appUser credentials go to the app's own front end only).
 // Requests without Origin are server-to-server and pass.
@@ -151,6 +164,9 @@ func (g *TestUserGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessRe
 // temporarily_unavailable.
 func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	form := request.GetRequestForm()
+	if err := checkRepeated(form); err != nil {
+		return err
+	}
 	appID := form.Get("client_id")
 	if c, ok := request.GetClient().(*Client); ok {
 		if appID != "" && appID != c.GetID() {
@@ -274,6 +290,9 @@ func (g *JWTBearerGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessR
 // (anything wrong with the assertion: RFC 7523 §3.1), invalid_scope,
 // invalid_target, temporarily_unavailable.
 func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
+	if err := checkRepeated(request.GetRequestForm()); err != nil {
+		return err
+	}
 	raw := request.GetRequestForm().Get("assertion")
 	if raw == "" {
 		return fosite.ErrInvalidRequest.WithHint("The assertion parameter is required.")

@@ -74,6 +74,7 @@ func TestTestUserLogin(t *testing.T) {
 		{"unknown app", url.Values{"client_id": {"app_test_0000000000000000000000"}, "username": {"alice"}, "password": {password}}, nil, 401, "invalid_client"},
 		{"no client_id", url.Values{"username": {"alice"}, "password": {password}}, nil, 400, "invalid_request"},
 		{"no password", url.Values{"client_id": {app.ClientID}, "username": {"alice"}}, nil, 400, "invalid_request"},
+		{"repeated username", url.Values{"client_id": {app.ClientID}, "username": {"bob", "alice"}, "password": {password}}, nil, 400, "invalid_request"},
 		{"wrong app secret sent along", url.Values{"client_id": {app.ClientID}, "username": {"alice"}, "password": {password}},
 			map[string]string{"Authorization": basic(app.ClientID, other.ClientSecret)}, 401, "invalid_client"},
 		{"origin the app does not allow", url.Values{"client_id": {app.ClientID}, "username": {"alice"}, "password": {password}},

@@ -285,3 +285,13 @@ func unchanged(t testing.TB, in *testserver.Instance, before map[string][]string
 		}
 	}
 }
+
+// mustB64 decodes unpadded base64url.
+func mustB64(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
