@@ -30,6 +30,7 @@ const defaultConfigPath = "configs/authserver.yaml"
 var clientEnv = map[string]bool{
 	"AUTHSERVER_ADMIN_URL": true, "AUTHSERVER_ADMIN_KEY": true, "AUTHSERVER_ADMIN_KEY_FILE": true,
 	"AUTHSERVER_TOKEN_URL": true, "AUTHSERVER_TEST_MONGODB_URI": true,
+	"AUTHSERVER_USER_PASSWORD": true, "AUTHSERVER_CUSTOMER_AUTH_URL": true,
 }
 
 // configKeys returns every option's key ("public.addr", "data_dir", ...).

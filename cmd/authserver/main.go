@@ -42,5 +42,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand(), newAppsCommand(), newTokenCommand())
 	root.AddCommand(newKeysCommand(), newKEKCommand())
 	root.AddCommand(newAccountKeysCommand(), newAuditCommand())
+	root.AddCommand(newUsersCommand(), newAssertionKeysCommand(), newCustomerTokenCommand())
 	return root
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authserver/authserver/authserver"
+)
+
+// readSecretInput reads one line from r (a password or secret piped in),
+// without its line ending.
+func readSecretInput(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// randomPassword returns 20 random characters from a 62-letter alphabet
+// (about 119 bits).
+func randomPassword() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 20)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b)
+}
+
+func newUsersCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Manage test users of test-environment apps (for customer_authenticate)"}
+	cf := addClientFlags(cmd)
+	cmd.AddCommand(newUsersCreateCommand(cf), newUsersListCommand(cf), newUsersDeleteCommand(cf))
+	return cmd
+}
+
+func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
+	var appID, customerID string
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "create --app APP_ID USERNAME",
+		Short: "Register a test user; the password is read from stdin (--password-stdin), AUTHSERVER_USER_PASSWORD, or generated and shown once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			password, generated := os.Getenv("AUTHSERVER_USER_PASSWORD"), false
+			if passwordStdin {
+				if password, err = readSecretInput(cmd.InOrStdin()); err != nil {
+					return fmt.Errorf("read the password from stdin: %w", err)
+				}
+			}
+			if password == "" {
+				password, generated = randomPassword(), true
+			}
+			in := authserver.NewCustomer{Username: args[0], Password: password, CustomerID: customerID}
+			var created authserver.CustomerView
+			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps/"+url.PathEscape(appID)+"/users", in, &created); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cf.output == "json" {
+				v := map[string]any{"user": created}
+				if generated {
+					v["password"] = password
+				}
+				return printJSON(out, v)
+			}
+			fields := [][2]string{
+				{"user_id", created.ID}, {"app_id", created.AppID}, {"username", created.Username},
+				{"subject", created.Subject},
+			}
+			if generated {
+				fields = append(fields, [2]string{"password", password}, [2]string{"note", "the password is shown only once"})
+			}
+			return printFields(out, fields)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&appID, "app", "", "the test app's App ID (required)")
+	f.StringVar(&customerID, "customer-id", "", "the app's own id for the user, from which the opaque sub derives (default: the username)")
+	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	_ = cmd.MarkFlagRequired("app")
+	return cmd
+}
+
+func newUsersListCommand(cf *clientFlags) *cobra.Command {
+	var appID, after string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list --app APP_ID",
+		Short: "List an app's test users, a page at a time",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if after != "" {
+				q.Set("after", after)
+			}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			var page struct {
+				Items     []authserver.CustomerView `json:"items"`
+				NextAfter string                    `json:"next_after,omitempty"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/apps/"+url.PathEscape(appID)+"/users?"+q.Encode(), nil, &page); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cf.output == "json" {
+				return printJSON(out, page)
+			}
+			rows := make([][]string, 0, len(page.Items))
+			for _, u := range page.Items {
+				rows = append(rows, []string{u.Username, u.ID, u.Subject, u.CreatedAt.Format(time.RFC3339)})
+			}
+			if err := printTable(out, []string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"}, rows); err != nil {
+				return err
+			}
+			if page.NextAfter != "" {
+				_, err = fmt.Fprintln(out, "more: --after "+page.NextAfter)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&appID, "app", "", "the app's App ID (required)")
+	f.StringVar(&after, "after", "", "cursor: list users after this username")
+	f.IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 100)")
+	_ = cmd.MarkFlagRequired("app")
+	return cmd
+}
+
+func newUsersDeleteCommand(cf *clientFlags) *cobra.Command {
+	var appID string
+	cmd := &cobra.Command{
+		Use:   "delete --app APP_ID USERNAME",
+		Short: "Delete a test user (tokens already issued stay valid until they expire)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, "/admin/v1/apps/"+url.PathEscape(appID)+"/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&appID, "app", "", "the app's App ID (required)")
+	_ = cmd.MarkFlagRequired("app")
+	return cmd
+}
+
+func newAssertionKeysCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "assertion-keys",
+		Short: "Show or set how an app signs its own JWTs (RFC 7523 client assertions and secure-mode user assertions)",
+	}
+	cf := addClientFlags(cmd)
+	get := &cobra.Command{
+		Use:   "get APP_ID",
+		Short: "Show an app's assertion keys: inline JWKS, jwks_uri, secret signing",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var v authserver.AssertionKeysView
+			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", nil, &v); err != nil {
+				return err
+			}
+			return printAssertionKeys(cmd.OutOrStdout(), cf.output, v)
+		},
+	}
+	var jwksFile, jwksURI string
+	var secretSigning bool
+	set := &cobra.Command{
+		Use:   "set APP_ID [--jwks-file FILE | --jwks-uri URL] [--secret-signing]",
+		Short: "Replace an app's assertion keys (what is not given is removed)",
+		Long: "Replace an app's assertion-key settings at once. --jwks-file is a JWK Set of public\n" +
+			"keys (\"-\" reads stdin); --jwks-uri is where the app publishes one (https). They\n" +
+			"exclude each other. --secret-signing lets the app sign HS256 assertions with its\n" +
+			"secrets (kid = secret id): secrets created from then on are kept encrypted as\n" +
+			"well as hashed; earlier ones cannot sign (only their hash was ever kept), so\n" +
+			"create or rotate a secret after opting in. Leaving it out erases every\n" +
+			"encrypted copy.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"jwks_uri": jwksURI, "secret_signing": secretSigning}
+			if jwksFile != "" {
+				var data []byte
+				if jwksFile == "-" {
+					data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+				} else {
+					data, err = os.ReadFile(jwksFile)
+				}
+				if err != nil {
+					return fmt.Errorf("read the JWKS: %w", err)
+				}
+				if !json.Valid(data) {
+					return fmt.Errorf("%s is not JSON", jwksFile)
+				}
+				body["jwks"] = json.RawMessage(data)
+			}
+			var v authserver.AssertionKeysView
+			if err := c.do(cmd.Context(), http.MethodPut, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", body, &v); err != nil {
+				return err
+			}
+			return printAssertionKeys(cmd.OutOrStdout(), cf.output, v)
+		},
+	}
+	f := set.Flags()
+	f.StringVar(&jwksFile, "jwks-file", "", "file holding the app's public JWK Set (\"-\" for stdin)")
+	f.StringVar(&jwksURI, "jwks-uri", "", "https URL where the app publishes its JWK Set")
+	f.BoolVar(&secretSigning, "secret-signing", false, "allow HS256 assertions signed with the app's secrets")
+	set.MarkFlagsMutuallyExclusive("jwks-file", "jwks-uri")
+	cmd.AddCommand(get, set)
+	return cmd
+}
+
+func printAssertionKeys(out io.Writer, format string, v authserver.AssertionKeysView) error {
+	if format == "json" {
+		return printJSON(out, v)
+	}
+	kids := []string{}
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+			Alg string `json:"alg"`
+		} `json:"keys"`
+	}
+	if len(v.JWKS) > 0 && json.Unmarshal(v.JWKS, &set) == nil {
+		for _, k := range set.Keys {
+			kids = append(kids, k.KID+" ("+k.Alg+")")
+		}
+	}
+	return printFields(out, [][2]string{
+		{"app_id", v.AppID},
+		{"jwks", strings.Join(kids, ", ")},
+		{"jwks_uri", v.JWKSURI},
+		{"secret_signing", strconv.FormatBool(v.SecretSigning)},
+		{"signing_secrets", strings.Join(v.SigningSecrets, ", ")},
+	})
+}
