@@ -297,3 +297,54 @@ func mustClaim(t *testing.T, token, name string) any {
 	}
 	return m[name]
 }
+
+// An app's jwks_uri is fetched once and cached (Cache-Control max-age), an
+// unknown kid refetches at most once per 30s, and changing the app (here:
+// re-saving its key settings) drops the cached copy.
+func TestJWKSURICache(t *testing.T) {
+	in := startUsers(t)
+	app := createTestApp(t, in, "shop")
+	k1, k2 := newAppKey(t, jose.RS256, "k1"), newAppKey(t, jose.RS256, "k2")
+	host := newJWKSHost(t, k1)
+	settings := map[string]any{"jwks_uri": host.URL + "/jwks.json"}
+	setAssertionKeys(t, in, app.ClientID, settings)
+	// The app's first user token also creates its customer-identifier key,
+	// a change of the app; count from there.
+	delegatedSub(t, in, app, "u")
+	fetches := func(want int) {
+		t.Helper()
+		if n := host.count(); n != want {
+			t.Fatalf("jwks_uri fetched %d times, want %d", n, want)
+		}
+	}
+	for range 3 {
+		if r := exchange(t, in, signJWT(t, jose.RS256, k1.priv, "k1", assertionClaims(in, app.ClientID, "u")), nil); r.status != http.StatusOK {
+			t.Fatalf("exchange: %d %v", r.status, r.body)
+		}
+	}
+	fetches(1)
+	// The app publishes k2: the first unknown kid refetches and finds it...
+	in.Clock.Advance(31 * time.Second)
+	host.set(k1, k2)
+	if r := exchange(t, in, signJWT(t, jose.RS256, k2.priv, "k2", assertionClaims(in, app.ClientID, "u")), nil); r.status != http.StatusOK {
+		t.Fatalf("new key: %d %v", r.status, r.body)
+	}
+	fetches(2)
+	// ...but unknown kids do not turn into a flood of fetches.
+	for range 3 {
+		if r := exchange(t, in, signJWT(t, jose.RS256, k2.priv, "k3", assertionClaims(in, app.ClientID, "u")), nil); r.status != 400 {
+			t.Fatalf("unknown kid: %d %v", r.status, r.body)
+		}
+	}
+	fetches(2)
+	in.Clock.Advance(31 * time.Second)
+	if r := exchange(t, in, signJWT(t, jose.RS256, k2.priv, "k3", assertionClaims(in, app.ClientID, "u")), nil); r.status != 400 || r.str("error") != "invalid_grant" {
+		t.Fatalf("unknown kid after the interval: %d %v", r.status, r.body)
+	}
+	fetches(3)
+	setAssertionKeys(t, in, app.ClientID, settings)
+	if r := exchange(t, in, signJWT(t, jose.RS256, k1.priv, "k1", assertionClaims(in, app.ClientID, "u")), nil); r.status != http.StatusOK {
+		t.Fatalf("after re-saving: %d %v", r.status, r.body)
+	}
+	fetches(4)
+}
