@@ -130,7 +130,9 @@ func TestNormalizeJWKS(t *testing.T) {
 		}
 		return b
 	}
-	pub := func(k any, kid, alg string) jose.JSONWebKey { return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: alg, Use: "sig"} }
+	pub := func(k any, kid, alg string) jose.JSONWebKey {
+		return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: alg, Use: "sig"}
+	}
 	tests := []struct {
 		name string
 		raw  json.RawMessage
