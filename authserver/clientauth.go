@@ -65,9 +65,11 @@ func errUnavailable() error {
 // Authenticate implements fosite.ClientAuthenticationStrategy. It returns a
 // *Client, or a fosite error: invalid_request for a repeated parameter or
 // more than one authentication method (RFC 6749 §2.3: "The client MUST NOT
-// use more than one authentication method in each request"),
-// invalid_client (401) for anything wrong with the credentials or none at
-// all, temporarily_unavailable (503) when the store cannot answer.
+// use more than one authentication method in each request") or for any
+// credential sent by a browser (seed 000), invalid_client (401) for
+// anything wrong with the credentials or none at all,
+// temporarily_unavailable (503) when the store cannot answer. A
+// client_assertion (RFC 7523 §2.2) is checked by authenticateAssertion.
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	for _, p := range singleValued {
 		if len(form[p]) > 1 {
