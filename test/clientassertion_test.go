@@ -156,3 +156,30 @@ func TestClientAssertionRejects(t *testing.T) {
 	}
 	unchanged(t, in, before)
 }
+
+// The metadata (RFC 8414) advertises JWT client authentication, its
+// algorithms, the JWT bearer grant and the customer_authenticate endpoint.
+func TestEndUserMetadata(t *testing.T) {
+	in := startUsers(t)
+	r := do(t, http.MethodGet, in.PublicURL+"/.well-known/oauth-authorization-server", nil, nil)
+	has := func(field string, want ...string) {
+		t.Helper()
+		list, _ := r.body[field].([]any)
+		for _, w := range want {
+			if !slices.Contains(list, any(w)) {
+				t.Errorf("%s %v lacks %s", field, list, w)
+			}
+		}
+	}
+	has("token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt")
+	has("token_endpoint_auth_signing_alg_values_supported", "RS256", "ES256", "HS256")
+	has("grant_types_supported", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+	has("customer_authenticate_grant_types_supported", "urn:authserver:params:oauth:grant-type:test-user",
+		"urn:authserver:params:oauth:grant-type:delegated", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+	if r.str("customer_authenticate_endpoint") != in.PublicURL+"/customer_authenticate" {
+		t.Errorf("customer_authenticate_endpoint %q", r.str("customer_authenticate_endpoint"))
+	}
+	if list, _ := r.body["token_endpoint_auth_signing_alg_values_supported"].([]any); slices.Contains(list, any("none")) {
+		t.Error("alg none advertised")
+	}
+}
