@@ -29,14 +29,24 @@ const (
 // Every one but ErrKeySetUnavailable means the token is invalid (RFC 6750
 // §3.1 invalid_token).
 var (
-	ErrMalformed     = errors.New("verifier: malformed token")
-	ErrAlgorithm     = errors.New("verifier: signing algorithm not allowed")
-	ErrType          = errors.New("verifier: token type is not at+jwt")
-	ErrSignature     = errors.New("verifier: invalid signature")
-	ErrIssuer        = errors.New("verifier: wrong issuer")
-	ErrAudience      = errors.New("verifier: wrong audience")
-	ErrExpired       = errors.New("verifier: token expired")
-	ErrNotYetValid   = errors.New("verifier: token not yet valid")
+	// ErrMalformed: not a compact JWS with one signature and JSON claims.
+	ErrMalformed = errors.New("verifier: malformed token")
+	// ErrAlgorithm: the alg is not on the allow-list ("none" and HMAC
+	// never are).
+	ErrAlgorithm = errors.New("verifier: signing algorithm not allowed")
+	// ErrType: the typ header is not at+jwt (RFC 9068 §4).
+	ErrType = errors.New("verifier: token type is not at+jwt")
+	// ErrSignature: no key of the kid fits the alg and verifies.
+	ErrSignature = errors.New("verifier: invalid signature")
+	// ErrIssuer: iss is not the configured issuer.
+	ErrIssuer = errors.New("verifier: wrong issuer")
+	// ErrAudience: aud does not contain the configured audience.
+	ErrAudience = errors.New("verifier: wrong audience")
+	// ErrExpired: exp has passed, leeway included.
+	ErrExpired = errors.New("verifier: token expired")
+	// ErrNotYetValid: nbf or iat is in the future, leeway included.
+	ErrNotYetValid = errors.New("verifier: token not yet valid")
+	// ErrMissingClaims: exp, iat, sub, client_id or jti is missing.
 	ErrMissingClaims = errors.New("verifier: required claim missing")
 )
 
