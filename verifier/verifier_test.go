@@ -52,7 +52,7 @@ type jwksServer struct {
 	conditional  int
 }
 
-func newJWKSServer(t *testing.T, cacheControl string, keys ...jose.JSONWebKey) *jwksServer {
+func newJWKSServer(t testing.TB, cacheControl string, keys ...jose.JSONWebKey) *jwksServer {
 	s := &jwksServer{cacheControl: cacheControl, keys: jose.JSONWebKeySet{Keys: keys}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -87,7 +87,7 @@ type signingKey struct {
 	alg  jose.SignatureAlgorithm
 }
 
-func newRSAKey(t *testing.T, kid string) signingKey {
+func newRSAKey(t testing.TB, kid string) signingKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func newECKey(t *testing.T, kid string) signingKey {
 }
 
 // sign makes a token with go-jose, as an authorization server would.
-func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
+func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
 	if typ != "" {
@@ -421,5 +421,22 @@ func TestMiddleware(t *testing.T) {
 				t.Fatal("no Access-Control-Allow-Credentials")
 			}
 		})
+	}
+}
+
+// BenchmarkVerify measures the offline verification of an RS256 token with
+// a warm JWKS cache.
+func BenchmarkVerify(b *testing.B) {
+	k := newRSAKey(b, "k1")
+	srv := newJWKSServer(b, "max-age=300", k.pub)
+	v, err := verifier.New(verifier.Config{Issuer: issuer, Audience: audience, JWKSURL: srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := sign(b, jose.RS256, k.priv, "k1", "at+jwt", baseClaims(time.Now()))
+	for b.Loop() {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
