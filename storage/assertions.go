@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,13 +27,21 @@ type AssertionJTI struct {
 }
 
 // AssertionJTISeen reports whether id is recorded with an exp after now.
+//
+// It is a find led by _id, not a count: FerretDB answers counts through
+// an aggregation that scans the collection (about 20 ms at a few hundred
+// records, measured), a find by _id from its index (about 0.6 ms).
 func (s *Store) AssertionJTISeen(ctx context.Context, id string, now time.Time) (bool, error) {
-	n, err := s.db.Collection(colAssertionJTI).CountDocuments(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}})
-	if err != nil {
+	var rec AssertionJTI
+	err := s.db.Collection(colAssertionJTI).FindOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}}).Decode(&rec)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("look up assertion jti: %w", mapErr(err))
 	}
-	return n > 0, nil
+	return true, nil
 }
 
 // ClaimAssertionJTI records r unless a record with its id and an exp after
