@@ -81,11 +81,13 @@ type Assertions struct {
 	keyring *Keyring
 	jwks    *AppJWKS
 	replay  ReplayStore
+	usage   *UsageRecorder
 	log     *slog.Logger
 }
 
-// NewAssertions returns the assertion verifier.
-func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, jwks *AppJWKS, replay ReplayStore, log *slog.Logger) *Assertions {
+// NewAssertions returns the assertion verifier; usage records the use of
+// secrets that sign HS256 assertions.
+func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, jwks *AppJWKS, replay ReplayStore, usage *UsageRecorder, log *slog.Logger) *Assertions {
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = 30 * time.Second
 	}
@@ -98,7 +100,7 @@ func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Assertions{cfg: cfg, clients: clients, keyring: keyring, jwks: jwks, replay: replay, log: log}
+	return &Assertions{cfg: cfg, clients: clients, keyring: keyring, jwks: jwks, replay: replay, usage: usage, log: log}
 }
 
 // Run deletes expired jti records every SweepInterval until ctx ends.
@@ -170,6 +172,16 @@ func (p *pendingJTI) consume(ctx context.Context) error {
 	default:
 		return fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
 	}
+}
+
+// secretUse returns what records the use of the secret that signed va, to
+// run once a token is issued; nil when no secret signed it.
+func (a *Assertions) secretUse(va *verifiedAssertion) func() {
+	if va.secretID == "" || a.usage == nil {
+		return nil
+	}
+	appID, secretID, now := va.app.ID, va.secretID, a.cfg.Now()
+	return func() { a.usage.Touch(appID, secretID, now) }
 }
 
 // jtiRecordID scopes a jti to its issuer (RFC 7519 §4.1.7: unique per

@@ -42,7 +42,7 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT, assertion: va.jti}
 	if va.secretID != "" {
 		client.SecretID, client.AuthMethod = va.secretID, AuthMethodClientSecretJWT
-		a.usage.Touch(va.app.ID, va.secretID, a.now())
+		client.used = a.assertions.secretUse(va)
 	}
 	return client, nil
 }

@@ -318,6 +318,11 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	}
 	sess := request.GetSession().(*Session) // grantUser checked the type
 	sess.assertions = append(sess.assertions, va.jti)
+	// Without client authentication the request's client is the one
+	// grantSubject named; the secret that signed the assertion was used.
+	if c, ok := request.GetClient().(*Client); ok && c.used == nil {
+		c.used = g.Assertions.secretUse(va)
+	}
 	return nil
 }
 

@@ -38,7 +38,7 @@ func (s *Server) initUsers() {
 		Audiences:   []string{cfg.Issuer, metadata.TokenEndpoint, cfg.Issuer + "/access_token", metadata.CustomerAuthenticateEndpoint},
 		ClockSkew:   a.ClockSkew,
 		MaxLifetime: a.MaxLifetime, SweepInterval: a.SweepInterval, Now: s.now,
-	}, s.Clients, s.keyring, jwks, s.store, s.log)
+	}, s.Clients, s.keyring, jwks, s.store, s.Usage, s.log)
 	u.origins = authserver.NewOrigins(s.Clients, s.store, cfg.Cache.RefreshInterval, s.now, s.log)
 }
 

@@ -98,6 +98,22 @@ func TestClientAssertion(t *testing.T) {
 	if r.status != http.StatusOK || userClaims(t, in, r.str("access_token"), app.ClientID).SecretID != secretID {
 		t.Fatalf("delegated with client_secret_jwt: %d %v", r.status, r.body)
 	}
+	// Secrets that existed before the opt-in were only hashed: they cannot
+	// sign. Opting out erases the sealed copies at once.
+	if r := clientCredentials(t, in, signJWT(t, jose.HS256, []byte(app.ClientSecret), app.SecretID, clientAssertionClaims(in, app.ClientID)), nil, nil); r.status != 401 {
+		t.Fatalf("secret from before the opt-in: %d %v", r.status, r.body)
+	}
+	setAssertionKeys(t, in, app.ClientID, map[string]any{"jwks": jwksJSON(t, k)})
+	var keys struct {
+		SigningSecrets []string `json:"signing_secrets"`
+	}
+	in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+app.ClientID+"/assertion-keys", nil, &keys)
+	if len(keys.SigningSecrets) != 0 {
+		t.Fatalf("sealed secrets after opting out: %v", keys.SigningSecrets)
+	}
+	if r := clientCredentials(t, in, signJWT(t, jose.HS256, []byte(secret), secretID, clientAssertionClaims(in, app.ClientID)), nil, nil); r.status != 401 || r.str("error") != "invalid_client" {
+		t.Fatalf("after opting out: %d %v", r.status, r.body)
+	}
 }
 
 // Every hostile client assertion is refused with the right error and

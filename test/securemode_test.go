@@ -8,8 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,60 +16,32 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/authserver/authserver/authserver"
-	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
 )
 
 const jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-// signingSecret opts app into HS256 assertions and gives it a secret
-// created after the opt-in, the only kind that is kept sealed. It returns
-// the secret's id and plaintext.
-//
-// The secret is made the way the credential lifecycle makes one (random,
-// SHA-256 digest, sealed under the instance's KEK with AAD app/secret) and
-// stored with the store's atomic update, because the admin route that
-// creates secrets belongs to the credential-lifecycle work.
+// signingSecret opts app into HS256 assertions and creates a secret
+// through the admin API: only secrets created after the opt-in are kept
+// sealed, so only they can sign. It returns the secret's id and plaintext.
 func signingSecret(t *testing.T, in *testserver.Instance, appID string) (id, secret string) {
 	t.Helper()
 	setAssertionKeys(t, in, appID, map[string]any{"secret_signing": true})
-	kekText, err := os.ReadFile(filepath.Join(in.Config.DataDir, "kek"))
-	if err != nil {
-		t.Fatal(err)
+	var created struct {
+		ID     string `json:"secret_id"`
+		Secret string `json:"client_secret"`
 	}
-	kek, err := authserver.ParseKEK(string(kekText))
-	if err != nil {
-		t.Fatal(err)
+	if s := in.Admin(t, "", http.MethodPost, "/admin/v1/apps/"+appID+"/secrets", nil, &created); s != http.StatusCreated || created.Secret == "" {
+		t.Fatalf("create secret: status %d", s)
 	}
-	keyring, err := authserver.NewKeyring(kek)
-	if err != nil {
-		t.Fatal(err)
+	var keys struct {
+		SigningSecrets []string `json:"signing_secrets"`
 	}
-	st, err := storage.Open(context.Background(), storage.Options{URI: in.Server.StoreURI(), Database: in.Config.MongoDB.Database})
-	if err != nil {
-		t.Fatal(err)
+	in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+appID+"/assertion-keys", nil, &keys)
+	if !slices.Contains(keys.SigningSecrets, created.ID) {
+		t.Fatalf("the secret created after the opt-in is not sealed: %v", keys.SigningSecrets)
 	}
-	defer st.Close(context.Background())
-	secret = authserver.NewSecret(authserver.EnvTest)
-	id = "sec_signing" + strings.ToLower(randomJTI()[:6])
-	digest := authserver.Digest(secret)
-	sealed := keyring.Seal([]byte(secret), []byte(appID+"/"+id))
-	stored, err := st.UpdateApp(context.Background(), appID, func(a *storage.App) error {
-		if !a.SecretSigning {
-			t.Error("secret signing is off")
-		}
-		a.Secrets = append(a.Secrets, storage.Secret{
-			ID: id, Digest: digest[:], Prefix: "sk_test_", Last4: secret[len(secret)-4:],
-			Status: storage.SecretActive, CreatedAt: time.Now().UTC(), Sealed: &sealed,
-		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.Server.Clients.Put(stored)
-	return id, secret
+	return created.ID, created.Secret
 }
 
 // exchange posts an assertion to the token endpoint (JWT bearer grant, no
@@ -158,7 +129,11 @@ func TestSecureMode(t *testing.T) {
 		}},
 		{"HS256 secret", func(t *testing.T, app testserver.App) setup {
 			id, secret := signingSecret(t, in, app.ClientID)
-			return setup{jose.HS256, []byte(secret), id, func() { setAssertionKeys(t, in, app.ClientID, map[string]any{"secret_signing": false}) }}
+			return setup{jose.HS256, []byte(secret), id, func() {
+				if s := in.Admin(t, "", http.MethodPost, "/admin/v1/apps/"+app.ClientID+"/secrets/"+id+"/discard", nil, nil); s != http.StatusOK {
+					t.Fatalf("discard: %d", s)
+				}
+			}}
 		}},
 	}
 	for _, tc := range tests {

@@ -23,16 +23,14 @@ import (
 )
 
 // startUsers starts an instance for the end-user tests: jwks_uri may be a
-// loopback httptest server, no background write (usage flush, jti sweep)
-// runs between the two dumps of a no-state-change check, and moving the
-// clock by minutes does not make the client cache count as stale.
+// loopback httptest server, and no background write (usage flush, jti
+// sweep) runs between the two dumps of a no-state-change check.
 func startUsers(t *testing.T, opts ...testserver.Option) *testserver.Instance {
 	t.Helper()
 	base := func(c *server.Config) {
 		c.Assertions.JWKSAllowLoopback = true
 		c.Assertions.SweepInterval = time.Hour
 		c.Cache.UsageFlushInterval = time.Hour
-		c.Cache.MaxStaleness = time.Hour
 	}
 	return testserver.Start(t, append([]testserver.Option{base}, opts...)...)
 }
