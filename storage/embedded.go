@@ -2,23 +2,33 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
 // Embedded is an in-process FerretDB (SQLite backend, pure Go) listening on
 // a loopback port. It is the default database when no MongoDB URI is
-// configured, and what the tests run against.
+// configured, and what the tests run against. It can be stopped and
+// started again on the same address and files, which is how the tests
+// take the database away from a running server and give it back.
 type Embedded struct {
-	db     *ferretdb.FerretDB
-	cancel context.CancelFunc
-	done   chan struct{}
-	uri    string
+	dir    string // absolute
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	addr    string // the bound host:port, kept across restarts
+	uri     string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	running bool
 }
 
 // StartEmbedded starts FerretDB with its files under dir (created with mode
@@ -35,29 +45,67 @@ func StartEmbedded(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-		Logger:    logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start embedded ferretdb: %w", err)
+	e := &Embedded{dir: abs, logger: logger, addr: addr}
+	if err := e.start(); err != nil {
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{db: db, cancel: cancel, done: make(chan struct{}), uri: db.MongoDBURI()}
-	go func() {
-		defer close(e.done)
-		_ = db.Run(ctx)
-	}()
 	return e, nil
 }
 
-// URI is the mongodb:// connection string of the embedded server.
-func (e *Embedded) URI() string { return e.uri }
+// start runs FerretDB on e.addr; e.mu must be held or e unshared.
+func (e *Embedded) start() error {
+	db, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: e.addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + e.dir + "/",
+		Logger:    e.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start embedded ferretdb: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e.uri = db.MongoDBURI()
+	if u, err := url.Parse(e.uri); err == nil {
+		e.addr = u.Host // a restart must come back on the same port
+	}
+	e.cancel, e.done, e.running = cancel, done, true
+	go func() {
+		defer close(done)
+		_ = db.Run(ctx)
+	}()
+	return nil
+}
 
-// Stop shuts FerretDB down and waits until its files are closed.
+// URI is the mongodb:// connection string of the embedded server. It stays
+// the same across Stop and Restart.
+func (e *Embedded) URI() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.uri
+}
+
+// Stop shuts FerretDB down and waits until its listener, its connections
+// and its files are closed. Stopping a stopped database does nothing.
 func (e *Embedded) Stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.running {
+		return
+	}
 	e.cancel()
 	<-e.done
+	e.running = false
+}
+
+// Restart starts a stopped FerretDB again on the same address and files,
+// so that clients connected to URI reconnect to the same data. It fails if
+// the database is running or the address has been taken meanwhile.
+func (e *Embedded) Restart() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running {
+		return errors.New("restart embedded ferretdb: it is running")
+	}
+	return e.start()
 }

@@ -283,12 +283,41 @@ func (s *Store) casReplace(ctx context.Context, col string, id any, oldVersion i
 	return res.MatchedCount == 1, nil
 }
 
-// insertStamped inserts doc and sets updated_at from the server clock.
+// insertStamped inserts doc and has the server set its updated_at, in one
+// command: an upsert whose filter no stored document matches (every stored
+// document has updated_at), so that the unique _id turns a second insert
+// into ErrDuplicate. An insert followed by a separate stamp could leave a
+// document without updated_at, invisible to every cache's change poll, if
+// the database went away in between.
 func (s *Store) insertStamped(ctx context.Context, col string, id any, doc any) error {
-	if _, err := s.db.Collection(col).InsertOne(ctx, doc); err != nil {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", col, err)
+	}
+	var fields bson.D
+	if err := bson.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("decode %s: %w", col, err)
+	}
+	set := make(bson.D, 0, len(fields))
+	for _, f := range fields {
+		if f.Key != "_id" && f.Key != "updated_at" {
+			set = append(set, f)
+		}
+	}
+	res, err := s.db.Collection(col).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "updated_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{
+			{Key: "$setOnInsert", Value: set},
+			{Key: "$currentDate", Value: bson.D{{Key: "updated_at", Value: true}}},
+		},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
 		return mapErr(err)
 	}
-	_, err := s.db.Collection(col).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$currentDate", Value: bson.D{{Key: "updated_at", Value: true}}}})
-	return mapErr(err)
+	if res.UpsertedCount != 1 {
+		// Only a document left without updated_at by an older version
+		// matches; it has now been stamped, and it exists.
+		return fmt.Errorf("%w: %s %v exists", ErrDuplicate, col, id)
+	}
+	return nil
 }

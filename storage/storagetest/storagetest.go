@@ -74,6 +74,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"Customers", testCustomers},
 		{"AssertionJTI", testAssertionJTI},
 		{"AppOrigins", testAppOrigins},
+		{"RevokeIdempotent", testRevokeIdempotent},
+		{"RevokedPagingAndSweep", testRevokedPagingAndSweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
