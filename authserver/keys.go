@@ -80,6 +80,8 @@ type KeyManager struct {
 	state   atomic.Pointer[keyState]
 	// checked is the clock reading of the last completed scheduler pass.
 	checked atomic.Pointer[time.Time]
+	// rotations counts changes of the active key seen by this instance.
+	rotations atomic.Uint64
 }
 
 // keyState is an immutable snapshot of the key set.
@@ -217,6 +219,9 @@ func (m *KeyManager) apply(ks storage.KeySet) error {
 			return nil
 		}
 		if m.state.CompareAndSwap(cur, st) {
+			if cur != nil && cur.active.kid != st.active.kid {
+				m.rotations.Add(1)
+			}
 			if cur == nil || cur.active.kid != st.active.kid {
 				m.log.Info("signing with key", "kid", st.active.kid, "alg", st.active.alg, "key_set_version", st.version)
 			}
@@ -349,6 +354,10 @@ func (m *KeyManager) VerificationKey(kid string) (key crypto.PublicKey, alg stri
 	}
 	return k.public, k.alg, true
 }
+
+// Rotations returns how many times this instance has seen the active key
+// change since it started.
+func (m *KeyManager) Rotations() uint64 { return m.rotations.Load() }
 
 // Version is the version of the loaded key set.
 func (m *KeyManager) Version() int64 { return m.state.Load().version }

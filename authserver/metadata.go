@@ -28,7 +28,7 @@ type Metadata struct {
 // NewMetadata returns the metadata of a server at issuer with the endpoints
 // built so far. Paths are fixed by the handlers package.
 func NewMetadata(issuer string) Metadata {
-	return Metadata{
+	m := Metadata{
 		Issuer:                            issuer,
 		TokenEndpoint:                     issuer + "/oauth2/token",
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
@@ -38,5 +38,12 @@ func NewMetadata(issuer string) Metadata {
 		TokenEndpointAuthSigningAlgValuesSupported: AssertionSigningAlgs(),
 		CustomerAuthenticateEndpoint:               issuer + "/customer_authenticate",
 		CustomerAuthenticateGrantTypesSupported:    CustomerGrantTypes,
+		IntrospectionEndpoint:                      issuer + "/oauth2/introspect",
+		RevocationEndpoint:                         issuer + "/oauth2/revoke",
 	}
+	// Introspection (RFC 7662) and revocation (RFC 7009) authenticate
+	// clients exactly as the token endpoint does (ClientAuthenticator).
+	m.IntrospectionEndpointAuthMethodsSupported = m.TokenEndpointAuthMethodsSupported
+	m.RevocationEndpointAuthMethodsSupported = m.TokenEndpointAuthMethodsSupported
+	return m
 }

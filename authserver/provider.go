@@ -18,16 +18,22 @@ type ProviderConfig struct {
 	// TokenURL is the token endpoint's absolute URL; client assertions
 	// must name it (or the issuer) as audience (RFC 7523 §3).
 	TokenURL string
+	// Limiter, if set, limits failed client authentication (429).
+	Limiter *AuthLimiter
 }
 
 // NewProvider composes fosite with our client authentication and only the
 // grant handlers we use (never ComposeAllEnabled: no authorization code,
 // implicit or password flows). handlers run in order.
 func NewProvider(cfg ProviderConfig, auth *ClientAuthenticator, clients *ClientCache, handlers ...fosite.TokenEndpointHandler) fosite.OAuth2Provider {
+	strategy := fosite.ClientAuthenticationStrategy(auth.Authenticate)
+	if cfg.Limiter != nil {
+		strategy = cfg.Limiter.Wrap(strategy)
+	}
 	fc := &fosite.Config{
 		AccessTokenIssuer:            cfg.Issuer,
 		TokenURL:                     cfg.TokenURL,
-		ClientAuthenticationStrategy: auth.Authenticate,
+		ClientAuthenticationStrategy: strategy,
 		ClientSecretsHasher:          digestHasher{},
 		ScopeStrategy:                fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,

@@ -4,19 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/gorilla/mux"
 )
 
 type ctxKey int
 
 const reqInfoKey ctxKey = iota
 
-// reqInfo is per-request state the access log reads after the handler:
-// the request id and the error code a handler answered with.
+// reqInfo is per-request state the access log and the metrics read after
+// the handler: the request id, the matched route's template and the error
+// code a handler answered with.
 type reqInfo struct {
 	id        string
+	route     string
 	errorCode string
 }
 
@@ -57,9 +62,27 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// chain wraps h with, outermost first: request id, access log, panic
-// recovery and the body size limit.
-func chain(h http.Handler, log *slog.Logger, maxBody int64) http.Handler {
+// chain wraps router with, outermost first: request id, access log and
+// metrics, panic recovery, the cap on concurrent requests, and the body
+// size limit (a declared length over it is refused before any byte is
+// read; an undeclared one is cut at the limit). It records each request's
+// route template through a mux middleware; call it once every route is
+// mounted.
+func chain(router *mux.Router, log *slog.Logger, l *listener) http.Handler {
+	l.instruments = instrumentsOrNone(l.instruments)
+	if l.maxBody <= 0 {
+		l.maxBody = defaultMaxBody
+	}
+	router.Use(stampRoute)
+	observers := routeObservers(router, l)
+	inner := l.concurrencyCap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > l.maxBody {
+			l.writeError(w, r, l.tooLarge.status, l.tooLarge.code, fmt.Sprintf("The request body exceeds %d bytes.", l.maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, l.maxBody)
+		router.ServeHTTP(w, r)
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: requestID(r)}
@@ -68,20 +91,26 @@ func chain(h http.Handler, log *slog.Logger, maxBody int64) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("handler panic", "request_id", ri.id, "path", r.URL.Path, "panic", p)
+				log.Error("handler panic", "request_id", ri.id, "route", ri.route, "panic", p)
 				if sw.status == 0 {
 					http.Error(sw, `{"error":"server_error"}`, http.StatusInternalServerError)
 				}
 			}
-			// Only the path: a query string could carry a credential.
+			elapsed := time.Since(start)
+			observe, ok := observers[ri.route]
+			if !ok {
+				observe = observers[""]
+			}
+			observe(sw.status, elapsed, ri.errorCode)
+			// Only the path, never the query string or a header: either
+			// could carry a credential. See loggablePath for the path.
 			log.Info("request",
-				"request_id", ri.id, "method", r.Method, "path", r.URL.Path,
+				"request_id", ri.id, "method", r.Method, "route", ri.route, "path", loggablePath(r.URL.Path),
 				"status", sw.status, "bytes", sw.bytes, "error", ri.errorCode,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"duration_ms", float64(elapsed.Microseconds())/1000,
 				"remote", r.RemoteAddr)
 		}()
-		r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
-		h.ServeHTTP(sw, r)
+		inner.ServeHTTP(sw, r)
 	})
 }
 

@@ -44,6 +44,21 @@ type Public struct {
 	JWKSMaxAge time.Duration
 	// Users, if set, serves /customer_authenticate and /getprofile.
 	Users *Users
+	// Authenticate authenticates the clients of introspection and
+	// revocation: the token endpoint's strategy, rate limit included.
+	Authenticate authserver.ClientAuthenticationStrategy
+	Introspector Introspector
+	Revoker      Revoker
+	// Signer names the signing algorithm counted with each token issued.
+	Signer SigningKeySource
+	// Instruments receives per-route and per-token measurements; nil
+	// measures nothing.
+	Instruments Instruments
+	// Metrics, if set, is served at GET /metrics (Prometheus).
+	Metrics http.Handler
+	// MaxConcurrent caps the requests served at once (default 1024);
+	// more get 503 temporarily_unavailable with Retry-After.
+	MaxConcurrent int
 }
 
 // Admin is what the admin listener serves.
@@ -64,6 +79,10 @@ type Admin struct {
 	Audit       AuditLog
 	// Users, if set, serves test users and assertion-key settings.
 	Users *UserAdmin
+	// Instruments receives per-route measurements; nil measures nothing.
+	Instruments Instruments
+	// MaxConcurrent caps the requests served at once (default 1024).
+	MaxConcurrent int
 }
 
 const defaultMaxBody = 64 << 10
@@ -71,7 +90,8 @@ const defaultMaxBody = 64 << 10
 // NewPublicRouter mounts every public route.
 func NewPublicRouter(p Public) http.Handler {
 	r := mux.NewRouter()
-	token := &tokenHandler{provider: p.Provider, newSession: func() fosite.Session { return authserver.NewSession() }}
+	token := &tokenHandler{provider: p.Provider, newSession: func() fosite.Session { return authserver.NewSession() },
+		instruments: instrumentsOrNone(p.Instruments), signer: p.Signer}
 	r.Handle("/oauth2/token", token).Methods(http.MethodPost)
 	r.Handle("/access_token", token).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", jwksHandler(p.Keys, p.JWKSMaxAge)).Methods(http.MethodGet, http.MethodHead)
@@ -81,9 +101,16 @@ func NewPublicRouter(p Public) http.Handler {
 	if p.Users != nil {
 		mountUsers(r, p.Users)
 	}
+	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, introspector: p.Introspector}).Methods(http.MethodPost)
+	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, revoker: p.Revoker}).Methods(http.MethodPost)
+	if p.Metrics != nil {
+		r.Handle("/metrics", p.Metrics).Methods(http.MethodGet)
+	}
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
-	return chain(r, p.Log, orDefault(p.MaxBodyBytes))
+	l := &listener{name: "public", maxBody: p.MaxBodyBytes, concurrency: p.MaxConcurrent, instruments: p.Instruments, writeError: writeOAuthError}
+	l.tooLarge.status, l.tooLarge.code = http.StatusBadRequest, "invalid_request"
+	return chain(r, p.Log, l)
 }
 
 // NewAdminRouter mounts every admin route under /admin/v1; each checks the
@@ -129,12 +156,7 @@ func NewAdminRouter(a Admin) http.Handler {
 	api.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)
-	return chain(r, a.Log, orDefault(a.MaxBodyBytes))
-}
-
-func orDefault(n int64) int64 {
-	if n <= 0 {
-		return defaultMaxBody
-	}
-	return n
+	l := &listener{name: "admin", maxBody: a.MaxBodyBytes, concurrency: a.MaxConcurrent, instruments: a.Instruments, writeError: writeAdminError}
+	l.tooLarge.status, l.tooLarge.code = http.StatusRequestEntityTooLarge, "body_too_large"
+	return chain(r, a.Log, l)
 }

@@ -10,8 +10,15 @@ import (
 // our grant handlers decide, write. It serves /oauth2/token and its alias
 // /access_token.
 type tokenHandler struct {
-	provider   TokenProvider
-	newSession func() fosite.Session
+	provider    TokenProvider
+	newSession  func() fosite.Session
+	instruments Instruments
+	signer      SigningKeySource
+}
+
+// SigningKeySource names the key that signs tokens now.
+type SigningKeySource interface {
+	ActiveKey() (kid, alg string)
 }
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -27,19 +34,19 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.provider.WriteAccessResponse(ctx, w, req, resp)
+	if h.signer != nil {
+		_, alg := h.signer.ActiveKey()
+		h.instruments.TokenIssued(req.GetGrantTypes()[0], alg)
+	}
 }
 
 // writeError writes an RFC 6749 §5.2 error. fosite leaves out the
 // WWW-Authenticate header that §5.2 requires with a 401 invalid_client; it
-// is added here, naming the Basic scheme that clients may use.
+// is added here, naming the Basic scheme that clients may use, and so is
+// Retry-After with a 429 (rate limit) or a 503.
 func (h *tokenHandler) writeError(w http.ResponseWriter, r *http.Request, req fosite.AccessRequester, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	setErrorCode(r, rfc.ErrorField)
-	if rfc.CodeField == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
-	}
-	if rfc.CodeField == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-	}
+	setErrorHeaders(w, rfc.CodeField, err)
 	h.provider.WriteAccessError(r.Context(), w, req, err)
 }

@@ -35,6 +35,10 @@ type Config struct {
 	Assertions AssertionsConfig `koanf:"assertions"`
 	// Customers shapes /customer_authenticate.
 	Customers CustomersConfig `koanf:"customers"`
+	// Limits bound failed client authentication (server/protect.go).
+	Limits LimitsConfig `koanf:"limits"`
+	// Revocation drives the token denylist (server/protect.go).
+	Revocation RevocationConfig `koanf:"revocation"`
 }
 
 // ListenConfig is one HTTP listener.
@@ -47,6 +51,9 @@ type ListenConfig struct {
 	IdleTimeout       time.Duration `koanf:"idle_timeout"`
 	// MaxBodyBytes bounds every request body.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// MaxConcurrentRequests caps the requests served at once; more get
+	// 503 with Retry-After at once.
+	MaxConcurrentRequests int `koanf:"max_concurrent_requests"`
 }
 
 // MongoDBConfig selects the database.
@@ -119,17 +126,18 @@ type LogConfig struct {
 
 // DefaultConfig returns the defaults of every option.
 func DefaultConfig() Config {
-	listener := func(addr string) ListenConfig {
+	listener := func(addr string, concurrent int) ListenConfig {
 		return ListenConfig{
 			Addr: addr, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxBodyBytes: 64 << 10,
+			MaxConcurrentRequests: concurrent,
 		}
 	}
 	return Config{
 		Issuer:  "http://localhost:8080",
 		DataDir: "./data",
-		Public:  listener(":8080"),
-		Admin:   listener("127.0.0.1:8081"),
+		Public:  listener(":8080", 1024),
+		Admin:   listener("127.0.0.1:8081", 64),
 		MongoDB: MongoDBConfig{Database: "authserver", Timeout: 5 * time.Second, EmbeddedAddr: "127.0.0.1:0"},
 		Tokens: TokensConfig{
 			Algorithm: "RS256", RSABits: 2048,
@@ -144,6 +152,12 @@ func DefaultConfig() Config {
 
 		Assertions: defaultAssertionsConfig(),
 		Customers:  defaultCustomersConfig(),
+		Limits: LimitsConfig{
+			ClientFailureBurst: 10, ClientFailureInterval: 6 * time.Second,
+			SourceFailureBurst: 30, SourceFailureInterval: 2 * time.Second,
+			Tracked: 50_000,
+		},
+		Revocation: RevocationConfig{RefreshInterval: 2 * time.Second, SweepInterval: 10 * time.Minute},
 	}
 }
 
@@ -209,5 +223,6 @@ func (c *Config) Validate() error {
 		bad("log.format %q must be text or json", c.Log.Format)
 	}
 	errs = append(errs, c.validateUsers()...)
+	c.validateProtection(bad)
 	return errors.Join(errs...)
 }

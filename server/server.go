@@ -16,6 +16,7 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/handlers"
+	"github.com/authserver/authserver/metrics"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -54,6 +55,12 @@ type Server struct {
 	Idempotency *authserver.Idempotency
 	// users are the end-user services (server/users.go).
 	users userServices
+
+	Revocations  *authserver.Revocations
+	Introspector *authserver.Introspector
+	Limiter      *authserver.AuthLimiter
+	Metrics      *metrics.Metrics
+	monitor      *storage.Monitor
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
@@ -101,6 +108,10 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 }
 
 func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error {
+	if monitor == nil {
+		monitor = storage.NewMonitor() // the metrics read it
+	}
+	s.monitor = monitor
 	uri := s.cfg.MongoDB.URI
 	if uri == "" {
 		dir := filepath.Join(s.cfg.DataDir, "db")
@@ -204,7 +215,7 @@ func (s *Server) initServices(ctx context.Context) error {
 	}
 	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
 	s.initUsers()
-	return nil
+	return s.initProtection(ctx)
 }
 
 func (s *Server) listen() error {
@@ -222,7 +233,7 @@ func (s *Server) listen() error {
 	auth := authserver.NewClientAuthenticator(s.Clients, s.Usage, s.now)
 	auth.UseAssertions(s.users.assertions)
 	metadata := authserver.NewMetadata(cfg.Issuer)
-	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint},
+	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
 		&authserver.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
 		s.users.jwtBearer(s.users.userTokens(policy, strategy)),
@@ -235,12 +246,15 @@ func (s *Server) listen() error {
 	public := handlers.NewPublicRouter(handlers.Public{
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
 		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge, Users: users,
+		Authenticate: s.Limiter.Wrap(auth.Authenticate), Introspector: s.Introspector, Revoker: s.Revocations,
+		Signer: s.Keys, Instruments: s.Metrics, Metrics: s.Metrics.Handler(), MaxConcurrent: cfg.Public.MaxConcurrentRequests,
 	})
 	admin := handlers.NewAdminRouter(handlers.Admin{
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
 		SigningKeys: s.Keys,
 		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
-		Users: s.usersAdmin(),
+		Users:       s.usersAdmin(),
+		Instruments: s.Metrics, MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
 	})
 	if s.publicLn == nil {
 		if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {
@@ -284,12 +298,16 @@ func (s *Server) StoreURI() string {
 	return s.embedded.URI()
 }
 
+// Embedded is the embedded database, nil with an external MongoDB. Tests
+// stop and restart it under a running server.
+func (s *Server) Embedded() *storage.Embedded { return s.embedded }
+
 // Serve runs the background loops and both listeners until Shutdown. It
 // returns nil after a clean shutdown.
 func (s *Server) Serve() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopLoops = cancel
-	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run, s.users.assertions.Run} {
+	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run, s.users.assertions.Run, s.Revocations.Run} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()

@@ -14,6 +14,10 @@ type Monitor struct {
 	mu       sync.Mutex
 	started  map[string]int
 	failures int
+	// heartbeatFailures counts failed server checks: while the database
+	// is unreachable commands often fail before they are sent, so
+	// failures alone would under-count an outage.
+	heartbeatFailures int
 }
 
 // NewMonitor returns an empty Monitor.
@@ -64,4 +68,22 @@ func (m *Monitor) Failures() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.failures
+}
+
+func (m *Monitor) serverMonitor() *event.ServerMonitor {
+	return &event.ServerMonitor{
+		ServerHeartbeatFailed: func(*event.ServerHeartbeatFailedEvent) {
+			m.mu.Lock()
+			m.heartbeatFailures++
+			m.mu.Unlock()
+		},
+	}
+}
+
+// HeartbeatFailures returns how many of the driver's periodic server
+// checks failed: it grows while the database is unreachable.
+func (m *Monitor) HeartbeatFailures() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.heartbeatFailures
 }

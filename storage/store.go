@@ -76,6 +76,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		SetTimeout(o.Timeout)
 	if o.Monitor != nil {
 		co.SetMonitor(o.Monitor.commandMonitor())
+		co.SetServerMonitor(o.Monitor.serverMonitor())
 	}
 	client, err := mongo.Connect(co)
 	if err != nil {

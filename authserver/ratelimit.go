@@ -1,0 +1,266 @@
+package authserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/ory/fosite"
+	"golang.org/x/time/rate"
+)
+
+// AuthLimitConfig bounds failed client authentication. Each limit is a
+// token bucket: Burst failures at once, then one more per Interval.
+type AuthLimitConfig struct {
+	// ClientBurst and ClientInterval limit failures per presented client
+	// id, whether or not such a client exists (default 10, 6s).
+	ClientBurst    int
+	ClientInterval time.Duration
+	// SourceBurst and SourceInterval limit failures per source address:
+	// an IPv4 address or an IPv6 /64 (default 30, 2s).
+	SourceBurst    int
+	SourceInterval time.Duration
+	// Tracked is how many client ids and how many sources are remembered,
+	// least recently failing forgotten first: it bounds the limiter's
+	// memory however many distinct ids an attacker sends (default 50,000
+	// each, a few MB).
+	Tracked int
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For names the real source; empty trusts none.
+	TrustedProxies []netip.Prefix
+}
+
+// maxLimitKey bounds the length of a remembered client id: ids are at most
+// maxClientIDLen, anything longer is remembered by its first bytes.
+const maxLimitKey = maxClientIDLen + 1
+
+// AuthLimiter limits failed client authentication per presented client id
+// and per source address (DESIGN.md; issue 6). Only failures (401
+// invalid_client) count; a limited request gets 429 with Retry-After in
+// the RFC 6749 §5.2 error shape before any credential is looked at.
+//
+// The App ID is public by design (seed 003: safe in front-end code), so
+// anyone can send failures for any app: a per-id lock that also stopped
+// the app's own backend would hand every visitor a switch to turn it off.
+// So an exhausted client id stops only sources that have themselves
+// failed recently; a source with a clean record still gets its request
+// evaluated (and one failure makes it unclean). An exhausted source is
+// stopped for every id. Nothing depends on whether the id exists.
+type AuthLimiter struct {
+	cfg     AuthLimitConfig
+	now     func() time.Time
+	clients *lru.Cache[string, *rate.Limiter]
+	sources *lru.Cache[string, *rate.Limiter]
+
+	limitedSource, limitedClient atomic.Uint64
+}
+
+// NewAuthLimiter returns a limiter; zero fields of cfg take their defaults.
+func NewAuthLimiter(cfg AuthLimitConfig, now func() time.Time) *AuthLimiter {
+	if cfg.ClientBurst <= 0 {
+		cfg.ClientBurst = 10
+	}
+	if cfg.ClientInterval <= 0 {
+		cfg.ClientInterval = 6 * time.Second
+	}
+	if cfg.SourceBurst <= 0 {
+		cfg.SourceBurst = 30
+	}
+	if cfg.SourceInterval <= 0 {
+		cfg.SourceInterval = 2 * time.Second
+	}
+	if cfg.Tracked <= 0 {
+		cfg.Tracked = 50_000
+	}
+	clients, _ := lru.New[string, *rate.Limiter](cfg.Tracked)
+	sources, _ := lru.New[string, *rate.Limiter](cfg.Tracked)
+	return &AuthLimiter{cfg: cfg, now: now, clients: clients, sources: sources}
+}
+
+// ErrRateLimited is the answer to a limited request: 429 in the RFC 6749
+// §5.2 shape. RFC 6749 has no code of its own for it; temporarily_unavailable
+// says what it means to a client (retry later, after Retry-After) without
+// saying anything about the client id. Use it through RetryAfter.
+var ErrRateLimited = &fosite.RFC6749Error{
+	ErrorField:       "temporarily_unavailable",
+	DescriptionField: "Too many failed client authentication attempts.",
+	HintField:        "Retry after the number of seconds in the Retry-After header.",
+	CodeField:        http.StatusTooManyRequests,
+}
+
+// retryAfter carries the wait of a limited request inside ErrRateLimited.
+type retryAfter time.Duration
+
+func (r retryAfter) Error() string { return fmt.Sprintf("retry after %v", time.Duration(r)) }
+
+// RetryAfter returns the whole seconds a client should wait (Retry-After,
+// RFC 9110 §10.2.3) if err is a rate-limit answer.
+func RetryAfter(err error) (seconds int, ok bool) {
+	var r retryAfter
+	if !errors.As(err, &r) {
+		return 0, false
+	}
+	return max(1, int(math.Ceil(time.Duration(r).Seconds()))), true
+}
+
+func rateLimited(wait time.Duration) error {
+	return ErrRateLimited.WithWrap(retryAfter(wait))
+}
+
+// ClientAuthenticationStrategy is fosite's client authentication hook,
+// also used by the introspection and revocation endpoints.
+type ClientAuthenticationStrategy = fosite.ClientAuthenticationStrategy
+
+// Wrap returns next guarded by the limiter: limited requests fail with
+// ErrRateLimited before next runs, failures of next are counted.
+func (l *AuthLimiter) Wrap(next ClientAuthenticationStrategy) ClientAuthenticationStrategy {
+	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		now := l.now()
+		src := l.Source(r)
+		if wait, limited := l.exhausted(l.sources, src, now); limited {
+			l.limitedSource.Add(1)
+			return nil, rateLimited(wait)
+		}
+		id := limitKey(presentedClientID(r, form))
+		if wait, limited := l.exhausted(l.clients, id, now); limited && !l.clean(src, now) {
+			l.limitedClient.Add(1)
+			return nil, rateLimited(wait)
+		}
+		client, err := next(ctx, r, form)
+		if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
+			l.fail(l.sources, src, l.cfg.SourceBurst, l.cfg.SourceInterval, now)
+			if id != "" {
+				l.fail(l.clients, id, l.cfg.ClientBurst, l.cfg.ClientInterval, now)
+			}
+		}
+		return client, err
+	}
+}
+
+// exhausted reports whether key has no failure left, and how long until
+// it has one.
+func (l *AuthLimiter) exhausted(c *lru.Cache[string, *rate.Limiter], key string, now time.Time) (time.Duration, bool) {
+	lim, ok := c.Peek(key)
+	if !ok {
+		return 0, false
+	}
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0, false
+	}
+	return time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)), true
+}
+
+// clean reports whether src has no failure on record: unknown, or its
+// bucket refilled.
+func (l *AuthLimiter) clean(src string, now time.Time) bool {
+	lim, ok := l.sources.Peek(src)
+	return !ok || lim.TokensAt(now) >= float64(l.cfg.SourceBurst)
+}
+
+func (l *AuthLimiter) fail(c *lru.Cache[string, *rate.Limiter], key string, burst int, interval time.Duration, now time.Time) {
+	lim, ok := c.Get(key)
+	if !ok {
+		fresh := rate.NewLimiter(rate.Every(interval), burst)
+		if prev, found, _ := c.PeekOrAdd(key, fresh); found {
+			lim = prev
+		} else {
+			lim = fresh
+		}
+	}
+	lim.AllowN(now, 1)
+}
+
+// Source returns the key of r's source: its IPv4 address or IPv6 /64,
+// taken from X-Forwarded-For when the peer is a trusted proxy (the
+// right-most address not itself a trusted proxy).
+func (l *AuthLimiter) Source(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return "unknown"
+	}
+	addr := ap.Addr().Unmap()
+	if l.trusted(addr) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
+			addr = hop.Unmap()
+			if !l.trusted(addr) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+func (l *AuthLimiter) trusted(a netip.Addr) bool {
+	for _, p := range l.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Limited returns how many requests were refused, by reason.
+func (l *AuthLimiter) Limited() (bySource, byClient uint64) {
+	return l.limitedSource.Load(), l.limitedClient.Load()
+}
+
+// Tracked returns how many client ids and sources are remembered.
+func (l *AuthLimiter) Tracked() (clients, sources int) {
+	return l.clients.Len(), l.sources.Len()
+}
+
+func limitKey(id string) string {
+	if len(id) > maxLimitKey {
+		return id[:maxLimitKey]
+	}
+	return id
+}
+
+// presentedClientID returns the client id a request claims, unverified:
+// the Basic user name, else the client_id parameter, else the "sub" of a
+// client assertion (RFC 7523 §3).
+func presentedClientID(r *http.Request, form url.Values) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return u
+		}
+		return id
+	}
+	if id := form.Get("client_id"); id != "" {
+		return id
+	}
+	if a := form.Get("client_assertion"); a != "" && len(a) <= maxTokenLen {
+		parts := strings.Split(a, ".")
+		if len(parts) == 3 {
+			if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
+				var c struct {
+					Sub string `json:"sub"`
+				}
+				if json.Unmarshal(payload, &c) == nil {
+					return c.Sub
+				}
+			}
+		}
+	}
+	return ""
+}
