@@ -1,0 +1,140 @@
+package authserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+func failingStrategy(context.Context, *http.Request, url.Values) (fosite.Client, error) {
+	return nil, errClientAuthFailed()
+}
+
+func requestFrom(remote, clientID string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", nil)
+	r.RemoteAddr = remote
+	r.SetBasicAuth(clientID, "wrong")
+	return r
+}
+
+// However many distinct client ids and sources an attacker sends, the
+// limiter remembers at most Tracked of each, and ids are remembered by a
+// bounded prefix.
+func TestAuthLimiterMemoryIsBounded(t *testing.T) {
+	now := time.Now()
+	l := NewAuthLimiter(AuthLimitConfig{Tracked: 100, SourceBurst: 1 << 30, ClientBurst: 1}, func() time.Time { return now })
+	auth := l.Wrap(failingStrategy)
+	for i := range 20_000 {
+		id := fmt.Sprintf("app_live_%d%s", i, strings.Repeat("x", 1000))
+		remote := fmt.Sprintf("10.%d.%d.%d:1234", i>>16&255, i>>8&255, i&255)
+		if _, err := auth(context.Background(), requestFrom(remote, id), url.Values{}); err == nil {
+			t.Fatal("a failing strategy succeeded")
+		}
+	}
+	clients, sources := l.Tracked()
+	if clients > 100 || sources > 100 {
+		t.Fatalf("tracked %d client ids and %d sources, want at most 100 each", clients, sources)
+	}
+	for _, k := range l.clients.Keys() {
+		if len(k) > maxLimitKey {
+			t.Fatalf("a remembered client id is %d bytes long", len(k))
+		}
+	}
+}
+
+// The limit is on failures only, keyed on the presented id whether or not
+// it exists, and the wait it announces is when the next failure is allowed.
+func TestAuthLimiterRetryAfter(t *testing.T) {
+	now := time.Now()
+	l := NewAuthLimiter(AuthLimitConfig{ClientBurst: 2, ClientInterval: 10 * time.Second, SourceBurst: 100, SourceInterval: time.Hour}, func() time.Time { return now })
+	auth := l.Wrap(failingStrategy)
+	call := func() error {
+		_, err := auth(context.Background(), requestFrom("192.0.2.1:1", "app_live_x"), url.Values{})
+		return err
+	}
+	for i := range 2 {
+		if err := call(); fosite.ErrorToRFC6749Error(err).CodeField != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	err := call()
+	secs, ok := RetryAfter(err)
+	if !ok || secs != 10 || fosite.ErrorToRFC6749Error(err).CodeField != http.StatusTooManyRequests {
+		t.Fatalf("third: %v, Retry-After %d %v", err, secs, ok)
+	}
+	now = now.Add(4 * time.Second)
+	if secs, _ := RetryAfter(call()); secs != 6 {
+		t.Fatalf("4 s later: Retry-After %d, want 6", secs)
+	}
+	now = now.Add(6 * time.Second)
+	if err := call(); fosite.ErrorToRFC6749Error(err).CodeField != http.StatusUnauthorized {
+		t.Fatalf("after the wait: %v", err)
+	}
+	if _, ok := RetryAfter(errClientAuthFailed()); ok {
+		t.Fatal("RetryAfter on a plain invalid_client")
+	}
+}
+
+func TestAuthLimiterSource(t *testing.T) {
+	l := NewAuthLimiter(AuthLimitConfig{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, time.Now)
+	tests := []struct {
+		name, remote, xff, want string
+	}{
+		{"ipv4", "192.0.2.7:5555", "", "192.0.2.7"},
+		{"ipv6 by /64", "[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64"},
+		{"ipv4-mapped ipv6", "[::ffff:192.0.2.7]:1", "", "192.0.2.7"},
+		{"untrusted peer's X-Forwarded-For ignored", "192.0.2.7:1", "198.51.100.1", "192.0.2.7"},
+		{"trusted proxy", "10.1.2.3:1", "198.51.100.1", "198.51.100.1"},
+		{"right-most untrusted hop", "10.1.2.3:1", "203.0.113.9, 198.51.100.1, 10.9.9.9", "198.51.100.1"},
+		{"spoofed left-most hop ignored", "10.1.2.3:1", "1.2.3.4, 198.51.100.1", "198.51.100.1"},
+		{"garbage hop", "10.1.2.3:1", "nonsense", "10.1.2.3"},
+		{"unparsable peer", "pipe", "", "unknown"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if got := l.Source(r); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPresentedClientID(t *testing.T) {
+	assertion := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhcHBfbGl2ZV9hc3NlcnRlZCJ9.sig" // {"sub":"app_live_asserted"}
+	tests := []struct {
+		name  string
+		basic string
+		form  url.Values
+		want  string
+	}{
+		{"basic", "app_live_b", url.Values{"client_id": {"app_live_f"}}, "app_live_b"},
+		{"form", "", url.Values{"client_id": {"app_live_f"}}, "app_live_f"},
+		{"assertion", "", url.Values{"client_assertion": {assertion}}, "app_live_asserted"},
+		{"garbage assertion", "", url.Values{"client_assertion": {"a.b.c"}}, ""},
+		{"none", "", url.Values{}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			if tc.basic != "" {
+				r.SetBasicAuth(tc.basic, "s")
+			}
+			if got := presentedClientID(r, tc.form); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
