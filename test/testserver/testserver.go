@@ -97,6 +97,7 @@ func Config(dir string) server.Config {
 	cfg.Cache.RefreshInterval = 200 * time.Millisecond
 	cfg.Keys.ReloadInterval = 200 * time.Millisecond
 	cfg.Cache.UsageFlushInterval = 500 * time.Millisecond
+	cfg.Revocation.RefreshInterval = 200 * time.Millisecond
 	cfg.Log.Level = "debug"
 	return cfg
 }
