@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -144,4 +146,35 @@ func loggablePath(p string) string {
 func writeOAuthError(w http.ResponseWriter, r *http.Request, status int, code, description string) {
 	setErrorCode(r, code)
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// methodAwareNotFound is the NotFoundHandler of a subrouter: it answers
+// notAllowed when some route of router has the request's path (with
+// another method), notFound otherwise. gorilla/mux v1.8.1 loses the
+// method mismatch when a later route of the subrouter shares its prefix,
+// and would answer 404 to DELETE /admin/v1/apps.
+func methodAwareNotFound(router *mux.Router, notFound, notAllowed http.HandlerFunc) http.Handler {
+	var once sync.Once
+	var paths []*regexp.Regexp
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every route is mounted by the time a request arrives.
+		once.Do(func() {
+			_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+				if _, err := route.GetMethods(); err != nil {
+					return nil // a subrouter's prefix, not an endpoint
+				}
+				if re, err := route.GetPathRegexp(); err == nil {
+					paths = append(paths, regexp.MustCompile(re))
+				}
+				return nil
+			})
+		})
+		for _, re := range paths {
+			if re.MatchString(r.URL.Path) {
+				notAllowed(w, r)
+				return
+			}
+		}
+		notFound(w, r)
+	})
 }

@@ -153,7 +153,8 @@ func NewAdminRouter(a Admin) http.Handler {
 	if a.Users != nil {
 		mountUserAdmin(api, a.Users)
 	}
-	api.NotFoundHandler = http.HandlerFunc(adminNotFound)
+	api.NotFoundHandler = methodAwareNotFound(r, adminNotFound, adminMethodNotAllowed)
+	api.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)
 	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)
 	l := &listener{name: "admin", maxBody: a.MaxBodyBytes, concurrency: a.MaxConcurrent, instruments: a.Instruments, writeError: writeAdminError}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"mime"
 	"net/http"
 
 	"github.com/ory/fosite"
@@ -23,6 +24,12 @@ type SigningKeySource interface {
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// RFC 6749 §3.2: the body is application/x-www-form-urlencoded.
+	// fosite would also parse multipart/form-data; we do not.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+		return
+	}
 	req, err := h.provider.NewAccessRequest(ctx, r, h.newSession())
 	if err != nil {
 		h.writeError(w, r, req, err)
