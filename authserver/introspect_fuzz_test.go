@@ -110,7 +110,7 @@ func FuzzIntrospect(f *testing.F) {
 		if decodeErr != nil {
 			t.Fatalf("active, but Decode fails: %v", decodeErr)
 		}
-		jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+		jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil || len(jws.Signatures) != 1 {
 			t.Fatalf("active, but go-jose cannot parse it: %v", err)
 		}

@@ -68,6 +68,8 @@ func (m *KeyManager) Decode(_ context.Context, token string) (*jwt.Token, error)
 }
 
 // verify checks token's signature and returns its payload and header.
+// Only the compact serialization is a JWT (RFC 7519 §1); the JWS JSON
+// serialization is refused.
 func (m *KeyManager) verify(token string) ([]byte, jose.Header, error) {
 	jws, err := jose.ParseSignedCompact(token, signingAlgs)
 	if err != nil {
