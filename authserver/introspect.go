@@ -176,18 +176,13 @@ func (in *Introspector) introspect(ctx context.Context, token string) (Introspec
 	if revoked {
 		return Introspection{}, errInactive
 	}
-	entry, err := in.clients.get(ctx, c.ClientID)
-	switch {
-	case errors.Is(err, ErrStoreUnavailable):
+	// Seed 000: deleting a secret invalidates every token minted with it;
+	// discarding it, or disabling the app, does too until undone.
+	backed, err := in.clients.CredentialActive(ctx, c.ClientID, c.SecretID)
+	if err != nil {
 		return Introspection{}, err
-	case err != nil:
-		return Introspection{}, errInactive // unknown or deleted app
-	case !entry.app.Enabled:
-		return Introspection{}, errInactive
 	}
-	if c.SecretID != "" && !entry.secretActive(c.SecretID) {
-		// Seed 000: deleting a secret invalidates every token minted with
-		// it; discarding it does too, until it is reactivated.
+	if !backed {
 		return Introspection{}, errInactive
 	}
 	res := Introspection{
@@ -202,18 +197,6 @@ func (in *Introspector) introspect(ctx context.Context, token string) (Introspec
 		res.NotBefore = nbf.Unix()
 	}
 	return res, nil
-}
-
-// secretActive reports whether the app still has secret id and it is not
-// discarded. A rotated secret past its grace period no longer
-// authenticates, but tokens it obtained while usable live out their exp.
-func (c *cachedApp) secretActive(id string) bool {
-	for i := range c.secrets {
-		if c.secrets[i].id == id {
-			return c.secrets[i].active
-		}
-	}
-	return false
 }
 
 // Counts returns how many introspections answered active and inactive.

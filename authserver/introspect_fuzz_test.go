@@ -29,7 +29,7 @@ func fuzzIntrospector(t testing.TB) (*Introspector, *KeyManager, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := NewKeyManager(store, keyring, KeyConfig{Algorithm: ES256}, time.Now, log)
+	keys := NewKeyManager(store, keyring, NewAuditor(store, time.Now, log), KeyConfig{Algorithm: ES256}, time.Now, log)
 	if err := keys.Init(ctx); err != nil {
 		t.Fatal(err)
 	}

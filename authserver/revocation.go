@@ -55,9 +55,12 @@ type Revocations struct {
 	mu   sync.RWMutex
 	jtis map[string]time.Time // jti -> the token's exp
 
-	cursor      storage.RevokedCursor // owned by Refresh
-	lastRefresh atomic.Int64          // unix nanos of the last good refresh
-	revoked     atomic.Uint64         // revocations stored by this instance
+	cursor storage.RevokedCursor // owned by Refresh
+	// lastRefresh is when the last refresh succeeded, on the process's
+	// own clock (as the client cache's): staleness is an operational
+	// bound in elapsed time, not a decision on the injected clock.
+	lastRefresh atomic.Int64  // unix nanos
+	revoked     atomic.Uint64 // revocations stored by this instance
 }
 
 // NewRevocations returns the denylist; call Init, then Run.
@@ -118,7 +121,7 @@ func (r *Revocations) load(ctx context.Context, from storage.RevokedCursor) erro
 			break
 		}
 	}
-	r.lastRefresh.Store(r.now().UnixNano())
+	r.lastRefresh.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -167,7 +170,7 @@ func (r *Revocations) Run(ctx context.Context) {
 // been refreshed for MaxStaleness: revocations made elsewhere since then
 // are unknown.
 func (r *Revocations) IsRevoked(jti string) (bool, error) {
-	if r.now().Sub(time.Unix(0, r.lastRefresh.Load())) > r.cfg.MaxStaleness {
+	if time.Since(time.Unix(0, r.lastRefresh.Load())) > r.cfg.MaxStaleness {
 		return false, ErrStoreUnavailable
 	}
 	r.mu.RLock()
