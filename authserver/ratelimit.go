@@ -60,7 +60,9 @@ type AuthLimiter struct {
 	cfg     AuthLimitConfig
 	now     func() time.Time
 	clients *lru.Cache[string, *rate.Limiter]
-	sources *lru.Cache[string, *rate.Limiter]
+	// sources are keyed by an IPv4 /32 or an IPv6 /64: a comparable value,
+	// no allocation per request.
+	sources *lru.Cache[netip.Prefix, *rate.Limiter]
 
 	limitedSource, limitedClient atomic.Uint64
 }
@@ -83,7 +85,7 @@ func NewAuthLimiter(cfg AuthLimitConfig, now func() time.Time) *AuthLimiter {
 		cfg.Tracked = 50_000
 	}
 	clients, _ := lru.New[string, *rate.Limiter](cfg.Tracked)
-	sources, _ := lru.New[string, *rate.Limiter](cfg.Tracked)
+	sources, _ := lru.New[netip.Prefix, *rate.Limiter](cfg.Tracked)
 	return &AuthLimiter{cfg: cfg, now: now, clients: clients, sources: sources}
 }
 
@@ -126,49 +128,42 @@ type ClientAuthenticationStrategy = fosite.ClientAuthenticationStrategy
 func (l *AuthLimiter) Wrap(next ClientAuthenticationStrategy) ClientAuthenticationStrategy {
 	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		now := l.now()
-		src := l.Source(r)
-		if wait, limited := l.exhausted(l.sources, src, now); limited {
-			l.limitedSource.Add(1)
-			return nil, rateLimited(wait)
-		}
-		id := limitKey(presentedClientID(r, form))
-		if wait, limited := l.exhausted(l.clients, id, now); limited && !l.clean(src, now) {
-			l.limitedClient.Add(1)
-			return nil, rateLimited(wait)
+		src := l.source(r)
+		// A source with a clean record (the common case: not tracked)
+		// costs one look-up; the client id is read only for a source that
+		// has failed recently.
+		if lim, tracked := l.sources.Peek(src); tracked {
+			tokens := lim.TokensAt(now)
+			if tokens < 1 {
+				l.limitedSource.Add(1)
+				return nil, rateLimited(wait(lim, tokens))
+			}
+			if tokens < float64(l.cfg.SourceBurst) {
+				if lim, ok := l.clients.Peek(limitKey(presentedClientID(r, form))); ok {
+					if tokens := lim.TokensAt(now); tokens < 1 {
+						l.limitedClient.Add(1)
+						return nil, rateLimited(wait(lim, tokens))
+					}
+				}
+			}
 		}
 		client, err := next(ctx, r, form)
 		if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
-			l.fail(l.sources, src, l.cfg.SourceBurst, l.cfg.SourceInterval, now)
-			if id != "" {
-				l.fail(l.clients, id, l.cfg.ClientBurst, l.cfg.ClientInterval, now)
+			fail(l.sources, src, l.cfg.SourceBurst, l.cfg.SourceInterval, now)
+			if id := limitKey(presentedClientID(r, form)); id != "" {
+				fail(l.clients, id, l.cfg.ClientBurst, l.cfg.ClientInterval, now)
 			}
 		}
 		return client, err
 	}
 }
 
-// exhausted reports whether key has no failure left, and how long until
-// it has one.
-func (l *AuthLimiter) exhausted(c *lru.Cache[string, *rate.Limiter], key string, now time.Time) (time.Duration, bool) {
-	lim, ok := c.Peek(key)
-	if !ok {
-		return 0, false
-	}
-	tokens := lim.TokensAt(now)
-	if tokens >= 1 {
-		return 0, false
-	}
-	return time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)), true
+// wait is how long until lim, holding tokens, has one.
+func wait(lim *rate.Limiter, tokens float64) time.Duration {
+	return time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))
 }
 
-// clean reports whether src has no failure on record: unknown, or its
-// bucket refilled.
-func (l *AuthLimiter) clean(src string, now time.Time) bool {
-	lim, ok := l.sources.Peek(src)
-	return !ok || lim.TokensAt(now) >= float64(l.cfg.SourceBurst)
-}
-
-func (l *AuthLimiter) fail(c *lru.Cache[string, *rate.Limiter], key string, burst int, interval time.Duration, now time.Time) {
+func fail[K comparable](c *lru.Cache[K, *rate.Limiter], key K, burst int, interval time.Duration, now time.Time) {
 	lim, ok := c.Get(key)
 	if !ok {
 		fresh := rate.NewLimiter(rate.Every(interval), burst)
@@ -181,13 +176,26 @@ func (l *AuthLimiter) fail(c *lru.Cache[string, *rate.Limiter], key string, burs
 	lim.AllowN(now, 1)
 }
 
-// Source returns the key of r's source: its IPv4 address or IPv6 /64,
-// taken from X-Forwarded-For when the peer is a trusted proxy (the
-// right-most address not itself a trusted proxy).
+// Source returns r's source as the limiter counts it: its IPv4 address
+// or IPv6 /64, taken from X-Forwarded-For when the peer is a trusted proxy
+// (the right-most address not itself a trusted proxy).
 func (l *AuthLimiter) Source(r *http.Request) string {
+	p := l.source(r)
+	if !p.IsValid() {
+		return "unknown"
+	}
+	if p.Addr().Is4() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// source is Source as a comparable key; the zero Prefix for an
+// unparsable peer address.
+func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return "unknown"
+		return netip.Prefix{}
 	}
 	addr := ap.Addr().Unmap()
 	if l.trusted(addr) {
@@ -203,11 +211,12 @@ func (l *AuthLimiter) Source(r *http.Request) string {
 			}
 		}
 	}
+	bits := 32
 	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
+		bits = 64
 	}
-	return addr.String()
+	p, _ := addr.Prefix(bits)
+	return p
 }
 
 func (l *AuthLimiter) trusted(a netip.Addr) bool {
