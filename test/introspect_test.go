@@ -315,3 +315,64 @@ func TestIntrospectionRequiresClientAuthentication(t *testing.T) {
 		})
 	}
 }
+
+// The same answers through the lifecycle APIs of the admin listener: the
+// secret rotated, discarded, reactivated, deleted; the signing key rotated
+// at once, discarded, reactivated, deleted; the app disabled and enabled.
+// Each applies at once on the instance that made it.
+func TestIntrospectionFollowsTheLifecycleAPIs(t *testing.T) {
+	in := testserver.Start(t)
+	rs := in.CreateApp(t, map[string]any{"name": "resource server"})
+	app := in.CreateApp(t, map[string]any{"name": "a"})
+	admin := func(method, path string, body any, wantStatus int) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if status := in.Admin(t, "", method, path, body, &out); status != wantStatus {
+			t.Fatalf("%s %s: %d %v", method, path, status, out)
+		}
+		return out
+	}
+	check := func(what, tok string, want bool) {
+		t.Helper()
+		if got := active(t, in, rs, tok); got != want {
+			t.Fatalf("%s: active %v, want %v", what, got, want)
+		}
+	}
+	appPath := "/admin/v1/apps/" + app.ClientID
+	first := token(t, in, app)
+	check("fresh", first, true)
+
+	// Secrets.
+	rotated := admin(http.MethodPost, appPath+"/secrets/rotate", map[string]any{"grace_period": "1h"}, http.StatusCreated)
+	second := testserver.App{ClientID: app.ClientID, ClientSecret: rotated["client_secret"].(string)}
+	check("first secret rotating", first, true)
+	secretPath := appPath + "/secrets/" + app.SecretID
+	admin(http.MethodPost, secretPath+"/discard", nil, http.StatusOK)
+	check("first secret discarded", first, false)
+	admin(http.MethodPost, secretPath+"/reactivate", nil, http.StatusOK)
+	check("first secret reactivated", first, true)
+	admin(http.MethodPost, secretPath+"/discard", nil, http.StatusOK)
+	admin(http.MethodDelete, secretPath+"?confirm="+app.SecretID, nil, http.StatusNoContent)
+	check("first secret deleted", first, false)
+
+	// Signing keys.
+	tok := token(t, in, second)
+	oldKID, _ := in.Server.Keys.ActiveKey()
+	admin(http.MethodPost, "/admin/v1/signing-keys/rotate", map[string]any{"immediate": true}, http.StatusOK)
+	check("its key retired by an immediate rotation", tok, true)
+	keyPath := "/admin/v1/signing-keys/" + oldKID
+	admin(http.MethodPost, keyPath+"/discard", nil, http.StatusOK)
+	check("its key discarded", tok, false)
+	admin(http.MethodPost, keyPath+"/reactivate", nil, http.StatusOK)
+	check("its key reactivated", tok, true)
+	admin(http.MethodPost, keyPath+"/discard", nil, http.StatusOK)
+	admin(http.MethodDelete, keyPath+"?confirm="+oldKID, nil, http.StatusNoContent)
+	check("its key deleted", tok, false)
+
+	// The app.
+	tok = token(t, in, second)
+	admin(http.MethodPost, appPath+"/disable", nil, http.StatusOK)
+	check("app disabled", tok, false)
+	admin(http.MethodPost, appPath+"/enable", nil, http.StatusOK)
+	check("app enabled", tok, true)
+}
