@@ -140,6 +140,15 @@ func TestHostileInput(t *testing.T) {
 		{name: "admin: client secret as account key", admin: true, method: "POST", path: "/admin/v1/apps", ctype: jsonType, body: `{"name":"a"}`, authorization: "Bearer " + app.ClientSecret, status: 401, code: "unauthenticated"},
 		{name: "admin: Basic credentials", admin: true, method: "POST", path: "/admin/v1/apps", ctype: jsonType, body: `{"name":"a"}`, authorization: good, status: 401, code: "unauthenticated"},
 		{name: "admin: DELETE the collection", admin: true, method: "DELETE", path: "/admin/v1/apps", status: 405, code: "method_not_allowed"},
+		// Admin API: the lifecycle routes.
+		{name: "admin: update with an operator", admin: true, method: "PATCH", path: "/admin/v1/apps/" + app.ClientID, ctype: jsonType, body: `{"scopes":{"$set":["admin"]}}`, status: 400, code: "invalid_json"},
+		{name: "admin: rotate with a grace period object", admin: true, method: "POST", path: "/admin/v1/apps/" + app.ClientID + "/secrets/rotate", ctype: jsonType, body: `{"grace_period":{"$gt":""}}`, status: 400, code: "invalid_json"},
+		{name: "admin: discard a secret named by an operator", admin: true, method: "POST", path: "/admin/v1/apps/" + app.ClientID + "/secrets/" + url.PathEscape(`{"$ne":1}`) + "/discard", status: 404, code: "secret_not_found"},
+		{name: "admin: delete a secret, confirm as an operator", admin: true, method: "DELETE", path: "/admin/v1/apps/" + app.ClientID + "/secrets/" + app.SecretID + "?confirm[$ne]=x", status: 400, code: "confirmation_required"},
+		{name: "admin: immediate as a string", admin: true, method: "POST", path: "/admin/v1/signing-keys/rotate", ctype: jsonType, body: `{"immediate":"yes"}`, status: 400, code: "invalid_json"},
+		{name: "admin: delete a key, confirm as an operator", admin: true, method: "DELETE", path: "/admin/v1/signing-keys/x?confirm[$ne]=x", status: 400, code: "confirmation_required"},
+		{name: "admin: account key with an operator role", admin: true, method: "POST", path: "/admin/v1/account-keys", ctype: jsonType, body: `{"name":"k","role":{"$ne":"viewer"}}`, status: 400, code: "invalid_json"},
+		{name: "admin: 10 MB body to rotate", admin: true, method: "POST", path: "/admin/v1/apps/" + app.ClientID + "/secrets/rotate", ctype: jsonType, body: `{"grace_period":"` + tenMB + `"}`, status: 413, code: "body_too_large"},
 	}
 	if len(tests) < 40 {
 		t.Fatalf("only %d hostile requests", len(tests))
