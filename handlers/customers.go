@@ -52,9 +52,10 @@ type Users struct {
 }
 
 // mountUsers adds the end-user routes.
-func mountUsers(r *mux.Router, u *Users) {
+func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer SigningKeySource) {
 	ca := &customerAuthHandler{
-		token:   tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return authserver.NewSession() }},
+		token: tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return authserver.NewSession() },
+			instruments: instruments, signer: signer},
 		origins: u.Origins,
 		cookie:  u.Cookie,
 	}
@@ -136,6 +137,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	h.cors(w, r, req)
+	h.token.countIssued(req)
 	if mode != responseModeCookie {
 		h.token.provider.WriteAccessResponse(ctx, w, req, resp)
 		return

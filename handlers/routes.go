@@ -99,7 +99,7 @@ func NewPublicRouter(p Public) http.Handler {
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
 	if p.Users != nil {
-		mountUsers(r, p.Users)
+		mountUsers(r, p.Users, instrumentsOrNone(p.Instruments), p.Signer)
 	}
 	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, introspector: p.Introspector}).Methods(http.MethodPost)
 	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, revoker: p.Revoker}).Methods(http.MethodPost)

@@ -41,10 +41,16 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.provider.WriteAccessResponse(ctx, w, req, resp)
-	if h.signer != nil {
-		_, alg := h.signer.ActiveKey()
-		h.instruments.TokenIssued(req.GetGrantTypes()[0], alg)
+	h.countIssued(req)
+}
+
+// countIssued counts the token issued for req by grant and algorithm.
+func (h *tokenHandler) countIssued(req fosite.AccessRequester) {
+	if h.instruments == nil || h.signer == nil || len(req.GetGrantTypes()) == 0 {
+		return
 	}
+	_, alg := h.signer.ActiveKey()
+	h.instruments.TokenIssued(req.GetGrantTypes()[0], alg)
 }
 
 // writeError writes an RFC 6749 §5.2 error. fosite leaves out the

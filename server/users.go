@@ -62,7 +62,7 @@ func (s *Server) usersPublic(policy *authserver.TokenPolicy, strategy oauth2.Acc
 	cfg := s.cfg
 	metadata := authserver.NewMetadata(cfg.Issuer)
 	users := u.userTokens(policy, strategy)
-	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint},
+	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
 		&authserver.TestUserGrant{Users: users, Customers: u.customers, Clients: s.Clients},
 		&authserver.DelegatedGrant{Users: users},

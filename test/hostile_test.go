@@ -98,6 +98,14 @@ func TestHostileInput(t *testing.T) {
 		{name: "revoke another client's token", method: "POST", path: "/oauth2/revoke", ctype: form, body: "token=" + otherToken, authorization: good, status: 400, code: "unauthorized_client"},
 		{name: "revoke with a bearer token as credential", method: "POST", path: "/oauth2/revoke", ctype: form, body: "token=" + otherToken, authorization: "Bearer " + otherToken, status: 401, code: "invalid_client"},
 		{name: "revoke text/plain", method: "POST", path: "/oauth2/revoke", ctype: "text/plain", body: "token=" + otherToken, authorization: basic(other.ClientID, other.ClientSecret), status: 400, code: "invalid_request"},
+		// End-user routes.
+		{name: "customer_authenticate username[$ne]", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + app.ClientID + "&username[$ne]=x&password[$ne]=x", status: 400, code: "invalid_request"},
+		{name: "customer_authenticate username as an object", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + app.ClientID + "&username=" + url.QueryEscape(`{"$gt":""}`) + "&password=x", status: 400, code: "invalid_grant"},
+		{name: "customer_authenticate JSON", method: "POST", path: "/customer_authenticate", ctype: jsonType, body: `{"client_id":"` + app.ClientID + `","username":{"$ne":""}}`, status: 400, code: "invalid_request"},
+		{name: "customer_authenticate 10 MB body", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + app.ClientID + "&username=" + tenMB, status: 400, code: "invalid_request"},
+		{name: "customer_authenticate customer_id twice", method: "POST", path: "/customer_authenticate", ctype: form, body: "customer_id=a&customer_id=b", authorization: good, status: 400, code: "invalid_request"},
+		{name: "getprofile without a token", method: "POST", path: "/getprofile", ctype: form, body: "x=1", status: 401, code: "unauthorized"},
+		{name: "getprofile with a client secret as token", method: "POST", path: "/getprofile", ctype: form, body: "x=1", authorization: "Bearer " + app.ClientSecret, status: 401, code: "invalid_token"},
 		// Other public routes.
 		{name: "POST to the JWKS", method: "POST", path: "/.well-known/jwks.json", ctype: form, body: "x=1", status: 405, code: "invalid_request"},
 		{name: "8 KB unknown path", method: "GET", path: "/" + strings.Repeat("x", 8<<10), status: 404, code: "not_found"},

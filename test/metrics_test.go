@@ -99,6 +99,14 @@ func TestMetrics(t *testing.T) {
 	}
 	var view map[string]any
 	in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+app.ClientID, nil, &view)
+	// A user token from /customer_authenticate counts under its grant.
+	shop := createTestApp(t, in, "shop")
+	createUser(t, in, shop.ClientID, "alice", "correct horse battery", "")
+	if r := postFormTo(t, in.PublicURL+"/customer_authenticate", url.Values{
+		"client_id": {shop.ClientID}, "username": {"alice"}, "password": {"correct horse battery"},
+	}, nil); r.status != http.StatusOK {
+		t.Fatalf("customer_authenticate: %d %v", r.status, r.body)
+	}
 
 	fams := scrape(t, in)
 	checks := []struct {
@@ -107,6 +115,8 @@ func TestMetrics(t *testing.T) {
 		want   func(float64) bool
 	}{
 		{"authserver_tokens_issued_total", map[string]string{"grant": "client_credentials", "alg": "ES256"}, eq(3)},
+		{"authserver_tokens_issued_total", map[string]string{"grant": "urn:authserver:params:oauth:grant-type:test-user", "alg": "ES256"}, eq(1)},
+		{"authserver_http_request_duration_seconds", map[string]string{"listener": "public", "route": "/customer_authenticate"}, eq(1)},
 		{"authserver_http_errors_total", map[string]string{"listener": "public", "route": "/oauth2/token", "error": "invalid_client"}, eq(1)},
 		{"authserver_http_errors_total", map[string]string{"listener": "public", "route": "/oauth2/token", "error": "temporarily_unavailable"}, eq(1)},
 		{"authserver_http_errors_total", map[string]string{"listener": "public", "route": "unmatched", "error": "not_found"}, eq(3)},
