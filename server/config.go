@@ -155,7 +155,7 @@ func DefaultConfig() Config {
 		Limits: LimitsConfig{
 			ClientFailureBurst: 10, ClientFailureInterval: 6 * time.Second,
 			SourceFailureBurst: 30, SourceFailureInterval: 2 * time.Second,
-			Tracked: 50_000,
+			Tracked: 20_000,
 		},
 		Revocation: RevocationConfig{RefreshInterval: 2 * time.Second, SweepInterval: 10 * time.Minute},
 	}
