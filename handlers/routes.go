@@ -83,6 +83,9 @@ type Admin struct {
 	Instruments Instruments
 	// MaxConcurrent caps the requests served at once (default 1024).
 	MaxConcurrent int
+
+	// Console, if set, serves the admin console under /console.
+	Console http.Handler
 }
 
 const defaultMaxBody = 64 << 10
@@ -155,6 +158,9 @@ func NewAdminRouter(a Admin) http.Handler {
 	}
 	api.NotFoundHandler = methodAwareNotFound(r, adminNotFound, adminMethodNotAllowed)
 	api.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)
+	if a.Console != nil {
+		r.PathPrefix("/console").Handler(a.Console)
+	}
 	r.NotFoundHandler = http.HandlerFunc(adminNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(adminMethodNotAllowed)
 	l := &listener{name: "admin", maxBody: a.MaxBodyBytes, concurrency: a.MaxConcurrent, instruments: a.Instruments, writeError: writeAdminError}

@@ -39,6 +39,8 @@ type Config struct {
 	Limits LimitsConfig `koanf:"limits"`
 	// Revocation drives the token denylist (server/protect.go).
 	Revocation RevocationConfig `koanf:"revocation"`
+	// Console is the admin console (server/console.go).
+	Console ConsoleConfig `koanf:"console"`
 }
 
 // ListenConfig is one HTTP listener.
@@ -158,6 +160,8 @@ func DefaultConfig() Config {
 			Tracked: 20_000,
 		},
 		Revocation: RevocationConfig{RefreshInterval: 2 * time.Second, SweepInterval: 10 * time.Minute},
+
+		Console: defaultConsole(),
 	}
 }
 
@@ -203,6 +207,7 @@ func (c *Config) Validate() error {
 		bad("token lifetimes must be at most 24h")
 	}
 	c.validateKeySchedule(bad)
+	c.validateConsole(bad)
 	if c.Cache.Apps < 1 {
 		bad("cache.apps must be at least 1")
 	}

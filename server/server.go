@@ -249,12 +249,17 @@ func (s *Server) listen() error {
 		Authenticate: s.Limiter.Wrap(auth.Authenticate), Introspector: s.Introspector, Revoker: s.Revocations,
 		Signer: s.Keys, Instruments: s.Metrics, Metrics: s.Metrics.Handler(), MaxConcurrent: cfg.Public.MaxConcurrentRequests,
 	})
+	cons, err := s.newConsole(public)
+	if err != nil {
+		return err
+	}
 	admin := handlers.NewAdminRouter(handlers.Admin{
 		Accounts: s.Accounts, Apps: s.Apps, Store: s.store, Log: s.log, MaxBodyBytes: cfg.Admin.MaxBodyBytes,
 		SigningKeys: s.Keys,
 		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
 		Users:       s.usersAdmin(),
 		Instruments: s.Metrics, MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
+		Console:     cons,
 	})
 	if s.publicLn == nil {
 		if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {

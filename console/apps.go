@@ -1,0 +1,180 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/authserver/authserver/authserver"
+)
+
+// appsPageSize is how many apps one page of the listing shows.
+const appsPageSize = 20
+
+// appsData is the data of apps.html.
+type appsData struct {
+	Query string
+	Apps  []appRow
+	// Next is the URL of the following page ("" on the last); First
+	// that of the first page ("" on it).
+	Next, First string
+}
+
+type appRow struct {
+	authserver.AppView
+	Active int
+}
+
+// appsPage lists apps by id, optionally those whose name starts with ?q=,
+// one page at a time (?after= is the previous page's last id).
+func (c *Console) appsPage(q *request) {
+	query := strings.TrimSpace(q.r.URL.Query().Get("q"))
+	after := q.r.URL.Query().Get("after")
+	apps, next, err := c.o.Apps.List(q.r.Context(), query, authserver.Page{After: after, Limit: appsPageSize})
+	if err != nil {
+		c.failPage(q, err)
+		return
+	}
+	d := appsData{Query: query}
+	for _, a := range apps {
+		row := appRow{AppView: a}
+		for _, s := range a.Secrets {
+			if s.Status == authserver.StatusActive {
+				row.Active++
+			}
+		}
+		d.Apps = append(d.Apps, row)
+	}
+	if next != "" {
+		d.Next = "/console/apps?" + url.Values{"q": {query}, "after": {next}}.Encode()
+	}
+	if after != "" {
+		d.First = "/console/apps?" + url.Values{"q": {query}}.Encode()
+	}
+	c.show(q, http.StatusOK, "apps", "Apps", "apps", d)
+}
+
+// appForm is the create form's values, kept to refill it after a refusal.
+type appForm struct {
+	Name, Environment, Scopes, Audiences, Origins string
+	AccessTokenLifetime, UserTokenLifetime        string
+	// IdempotencyKey makes a resubmitted form (reload, double click)
+	// replay the first create instead of making a second app.
+	IdempotencyKey string
+	Error          string
+}
+
+func newIdempotencyKey() string { return "console-" + randomToken() }
+
+func (c *Console) newAppPage(q *request) {
+	c.show(q, http.StatusOK, "app_new", "New app", "apps", appForm{Environment: authserver.EnvLive, IdempotencyKey: newIdempotencyKey()})
+}
+
+// fields splits a list typed as words separated by spaces, commas or
+// new lines.
+func fields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// secretShown is the data of secret_shown.html: a plaintext secret shown
+// this once, or a replay notice when the form was submitted before.
+type secretShown struct {
+	Heading  string
+	App      authserver.AppView
+	SecretID string
+	Secret   string
+	Replay   *authserver.Replay
+	// Rotated is the secret being rotated out, with its end.
+	Rotated *authserver.SecretView
+}
+
+// createApp registers an app with its first secret and shows the secret
+// once (seed 003). The answer is the page itself, not a redirect, so that
+// the plaintext is kept nowhere, not even for the next request.
+func (c *Console) createApp(q *request) {
+	f := appForm{
+		Name: q.r.PostFormValue("name"), Environment: q.r.PostFormValue("environment"),
+		Scopes: q.r.PostFormValue("scopes"), Audiences: q.r.PostFormValue("audiences"), Origins: q.r.PostFormValue("origins"),
+		AccessTokenLifetime: strings.TrimSpace(q.r.PostFormValue("access_token_lifetime")),
+		UserTokenLifetime:   strings.TrimSpace(q.r.PostFormValue("user_token_lifetime")),
+		IdempotencyKey:      q.r.PostFormValue("idempotency_key"),
+	}
+	in := authserver.NewApp{
+		Name: f.Name, Environment: f.Environment,
+		Scopes: fields(f.Scopes), Audiences: fields(f.Audiences), Origins: fields(f.Origins),
+		IdempotencyKey: f.IdempotencyKey,
+	}
+	for _, l := range []struct {
+		in  string
+		out *time.Duration
+	}{{f.AccessTokenLifetime, &in.AccessTokenLifetime}, {f.UserTokenLifetime, &in.UserTokenLifetime}} {
+		if l.in == "" {
+			continue
+		}
+		d, err := time.ParseDuration(l.in)
+		if err != nil {
+			f.Error = `Token lifetimes are durations such as "15m" or "1h", or empty for the server default.`
+			c.show(q, http.StatusBadRequest, "app_new", "New app", "apps", f)
+			return
+		}
+		*l.out = d
+	}
+	created, err := c.o.Apps.Create(q.r.Context(), q.actor, in)
+	if err != nil {
+		status, _, msg := describe(err)
+		f.Error = msg
+		c.show(q, status, "app_new", "New app", "apps", f)
+		return
+	}
+	c.show(q, http.StatusOK, "secret_shown", "App created", "apps", secretShown{
+		Heading: "App " + created.Name + " created", App: created.AppView,
+		SecretID: created.SecretID, Secret: created.ClientSecret, Replay: created.Replay,
+	})
+}
+
+// appData is the data of app.html.
+type appData struct {
+	App authserver.AppView
+	// Live counts active secrets (rotating ones included), Inactive the
+	// discarded one: the page says which buttons the rules allow.
+	Live, Inactive int
+	// CreateKey and RotateKey are the idempotency keys of the secret
+	// forms rendered on this page.
+	CreateKey, RotateKey string
+}
+
+// appPage shows an app: what it may ask for, and its secrets, masked.
+func (c *Console) appPage(q *request) {
+	app, err := c.o.Apps.Get(q.r.Context(), q.r.PathValue("id"))
+	if err != nil {
+		c.failPage(q, err)
+		return
+	}
+	d := appData{App: app, CreateKey: newIdempotencyKey(), RotateKey: newIdempotencyKey()}
+	for _, s := range app.Secrets {
+		switch s.Status {
+		case authserver.StatusActive:
+			d.Live++
+		case authserver.StatusInactive:
+			d.Inactive++
+		}
+	}
+	c.show(q, http.StatusOK, "app", app.Name, "apps", d)
+}
+
+func appURL(id string) string { return "/console/apps/" + url.PathEscape(id) }
+
+// setEnabled disables or enables an app: a disabled app gets no token and
+// its tokens fail online checks (docs/admin-api.md, "When changes apply").
+func (c *Console) setEnabled(enabled bool) func(*request) {
+	return func(q *request) {
+		id := q.r.PathValue("id")
+		app, err := c.o.Apps.SetEnabled(q.r.Context(), q.actor, id, enabled)
+		verb := "disabled: it gets no new token, and its tokens fail online checks"
+		if enabled {
+			verb = "enabled"
+		}
+		c.done(q, appURL(id), err, "App "+app.Name+" "+verb+".")
+	}
+}
