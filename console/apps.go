@@ -135,13 +135,62 @@ func (c *Console) createApp(q *request) {
 
 // appData is the data of app.html.
 type appData struct {
-	App authserver.AppView
-	// Live counts active secrets (rotating ones included), Inactive the
-	// discarded one: the page says which buttons the rules allow.
-	Live, Inactive int
+	App     authserver.AppView
+	Secrets []secretRow
+	// NoCreate and NoRotate say why a new secret cannot be added now ("":
+	// it can).
+	NoCreate, NoRotate string
 	// CreateKey and RotateKey are the idempotency keys of the secret
 	// forms rendered on this page.
 	CreateKey, RotateKey string
+}
+
+// secretRow is a masked secret with the actions its state allows.
+type secretRow struct {
+	authserver.SecretView
+	Rotating bool
+	// NoDiscard and NoReactivate say why the action is refused now ("":
+	// it is allowed), so that the page disables the button and says why
+	// (seed 002: "the Discard action for the other Active service key is
+	// automatically disabled"). They are hints: the domain decides.
+	NoDiscard, NoReactivate string
+}
+
+// secretRows describes the buttons of each secret from the rules of
+// docs/admin-api.md ("Secrets: the rules").
+func secretRows(secrets []authserver.SecretView, now time.Time) (rows []secretRow, noCreate string) {
+	live, permanent, inactive := 0, 0, 0
+	for _, s := range secrets {
+		switch s.Status {
+		case authserver.StatusActive:
+			live++
+			if s.ExpiresAt == nil {
+				permanent++
+			}
+		case authserver.StatusInactive:
+			inactive++
+		}
+	}
+	if live >= authserver.MaxActiveSecrets {
+		noCreate = "The app has two active secrets: discard one, or wait until the rotated one expires."
+	}
+	for _, s := range secrets {
+		r := secretRow{SecretView: s, Rotating: s.Status == authserver.StatusActive && s.ExpiresAt != nil}
+		switch {
+		case s.Status == authserver.StatusInactive:
+			if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
+				r.NoReactivate = "its grace period has ended"
+			} else if live >= authserver.MaxActiveSecrets {
+				r.NoReactivate = "two secrets are active already"
+			}
+		case inactive >= authserver.MaxInactiveSecrets:
+			r.NoDiscard = "another secret is inactive: delete or reactivate it first"
+		case s.Status == authserver.StatusActive && s.ExpiresAt == nil && permanent <= 1:
+			r.NoDiscard = "the last active secret: rotate it first"
+		}
+		rows = append(rows, r)
+	}
+	return rows, noCreate
 }
 
 // appPage shows an app: what it may ask for, and its secrets, masked.
@@ -152,14 +201,8 @@ func (c *Console) appPage(q *request) {
 		return
 	}
 	d := appData{App: app, CreateKey: newIdempotencyKey(), RotateKey: newIdempotencyKey()}
-	for _, s := range app.Secrets {
-		switch s.Status {
-		case authserver.StatusActive:
-			d.Live++
-		case authserver.StatusInactive:
-			d.Inactive++
-		}
-	}
+	d.Secrets, d.NoCreate = secretRows(app.Secrets, c.o.Now())
+	d.NoRotate = d.NoCreate
 	c.show(q, http.StatusOK, "app", app.Name, "apps", d)
 }
 

@@ -17,7 +17,35 @@ type keysData struct {
 	// NextWhat what happens then.
 	NextRotation time.Time
 	NextWhat     string
-	HasInactive  bool
+	Rows         []keyRow
+}
+
+// keyRow is a signing key with the actions its state allows; NoDiscard
+// and NoReactivate say why not ("": allowed). They are hints for the
+// buttons: the domain decides (authserver/keyset.go).
+type keyRow struct {
+	authserver.SigningKeyView
+	NoDiscard, NoReactivate string
+}
+
+func keyRows(keys []authserver.SigningKeyView) []keyRow {
+	inactive, next := false, false
+	for _, k := range keys {
+		inactive = inactive || k.State == storage.KeyInactive
+		next = next || k.State == storage.KeyNext
+	}
+	rows := make([]keyRow, 0, len(keys))
+	for _, k := range keys {
+		r := keyRow{SigningKeyView: k}
+		switch {
+		case k.State == storage.KeyInactive && k.PriorState == storage.KeyNext && next:
+			r.NoReactivate = "another key is next now"
+		case k.State != storage.KeyInactive && k.State != storage.KeyActive && inactive:
+			r.NoDiscard = "another key is inactive: delete or reactivate it first"
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 // keysPage shows the signing keys: the timeline, the schedule and a row
@@ -31,12 +59,7 @@ func (c *Console) keysPage(q *request) {
 	}
 	now := c.o.Now()
 	s := scheduleOf(l)
-	d := keysData{Listing: l, Timeline: buildTimeline(l, now), NextRotation: s.next, NextWhat: s.nextWhat}
-	for _, k := range l.Items {
-		if k.State == storage.KeyInactive {
-			d.HasInactive = true
-		}
-	}
+	d := keysData{Listing: l, Timeline: buildTimeline(l, now), NextRotation: s.next, NextWhat: s.nextWhat, Rows: keyRows(l.Items)}
 	c.show(q, http.StatusOK, "keys", "Signing keys", "keys", d)
 }
 
@@ -84,10 +107,10 @@ func keyDeletion(kid string) confirmDelete {
 	return confirmDelete{
 		Heading: "Delete signing key " + shortKID(kid),
 		Subject: kid,
-		Consequence: "Deleting a signing key cannot be undone: its private key is destroyed and no token it signed " +
+		Consequence: "Its private key is destroyed and no token it signed " +
 			"will ever verify again. Only a discarded (inactive) key can be deleted.",
 		Expected: kid, Label: "Type the key's kid to confirm",
-		Action: keyURL(kid) + "/delete", Back: keysURL,
+		Action: keyURL(kid) + "/delete", Back: keysURL, BackLabel: "Signing keys",
 	}
 }
 

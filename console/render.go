@@ -51,6 +51,7 @@ var funcs = template.FuncMap{
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"status": statusClass,
 	"deref":  func(t *time.Time) time.Time { return derefTime(t) },
+	"dur":    humanDuration,
 	"f1":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 	"add":    func(a, b float64) float64 { return a + b },
 	"sub":    func(a, b float64) float64 { return a - b },
@@ -250,6 +251,23 @@ func whenHTML(now time.Time, v any) template.HTML {
 		template.HTMLEscapeString(t.UTC().Format(time.RFC3339)),
 		template.HTMLEscapeString(formatTime(t)),
 		template.HTMLEscapeString(relative(now, t))))
+}
+
+// humanDuration renders a Go duration string ("720h0m0s") as "30 days",
+// "24 hours" or, when not whole hours, as Go writes it; "0s" as "off".
+func humanDuration(s string) string {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return s
+	case d == 0:
+		return "off"
+	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return d.String()
 }
 
 // statusClass is the CSS class of a status badge.

@@ -78,7 +78,9 @@ type confirmDelete struct {
 	Label    string
 	Action   string
 	Back     string
-	Error    string
+	// BackLabel names the page Back leads to, for the breadcrumb.
+	BackLabel string
+	Error     string
 }
 
 // deleteSecretPage asks for the app's name before deleting an inactive
@@ -113,10 +115,10 @@ func (c *Console) secretDeletion(q *request, id, sid string) (confirmDelete, boo
 	return confirmDelete{
 		Heading: "Delete secret " + sec.Masked + " of " + app.Name,
 		Subject: sec.Masked + " (" + sec.ID + ", " + sec.Status + ")",
-		Consequence: "Deleting a secret cannot be undone: it can never authenticate again, and every token it minted " +
+		Consequence: "The secret can never authenticate again, and every token it minted " +
 			"fails online checks from now on (offline verifiers accept them until they expire).",
 		Expected: app.Name, Label: "Type the app's name, " + app.Name + ", to confirm",
-		Action: appURL(id) + "/secrets/" + url.PathEscape(sid) + "/delete", Back: appURL(id),
+		Action: appURL(id) + "/secrets/" + url.PathEscape(sid) + "/delete", Back: appURL(id), BackLabel: app.Name,
 	}, true
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func (c *Console) decodeTokenResponse(rec *recorder) *tokenResult {
 		case string:
 			return v
 		case float64:
-			return (time.Duration(v) * time.Second).String()
+			return strconv.FormatFloat(v, 'f', -1, 64) + " s (" + (time.Duration(v) * time.Second).String() + ")"
 		}
 		return ""
 	}
