@@ -1,0 +1,426 @@
+package test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authserver/authserver/server"
+	"github.com/authserver/authserver/test/testserver"
+)
+
+// The admin console without a browser (issue 8, item 2): sessions, CSRF,
+// same-origin checks and roles, through net/http against a real server.
+
+// consoleClient is a browser stand-in: a cookie jar, no redirect
+// following, and the Origin header a browser sends on a same-origin post.
+type consoleClient struct {
+	t    *testing.T
+	in   *testserver.Instance
+	http *http.Client
+}
+
+func newConsoleClient(t *testing.T, in *testserver.Instance) *consoleClient {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &consoleClient{t: t, in: in, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type consoleResp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (c *consoleClient) do(req *http.Request) consoleResp {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return consoleResp{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func (c *consoleClient) get(path string) consoleResp {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.in.AdminURL+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+// post sends a form with Origin set to the console's own origin; headers
+// (name, value pairs) replace it or add others; an empty value removes
+// the header.
+func (c *consoleClient) post(path string, form url.Values, headers ...string) consoleResp {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.in.AdminURL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.in.AdminURL)
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	return c.do(req)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrfIn returns the CSRF token of the first form in a page.
+func csrfIn(t testing.TB, body string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page:\n%s", body)
+	}
+	return m[1]
+}
+
+// signIn signs in with key and returns the session's CSRF token.
+func (c *consoleClient) signIn(key string) string {
+	c.t.Helper()
+	page := c.get("/console/signin")
+	r := c.post("/console/signin", url.Values{"csrf": {csrfIn(c.t, page.body)}, "account_key": {key}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/apps" {
+		c.t.Fatalf("sign-in: status %d, Location %q", r.status, r.header.Get("Location"))
+	}
+	apps := c.get("/console/apps")
+	if apps.status != http.StatusOK {
+		c.t.Fatalf("after sign-in: status %d", apps.status)
+	}
+	return csrfIn(c.t, apps.body)
+}
+
+// sessionCookie is the console session cookie the jar holds ("" if none).
+func (c *consoleClient) sessionCookie() string {
+	u, _ := url.Parse(c.in.AdminURL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == "authserver_console" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// Every console response carries the security headers, the session
+// cookie is HttpOnly and SameSite=Strict (not Secure: the admin listener
+// is plain http on loopback here), holds a random id and never the key,
+// and the pages load nothing from elsewhere.
+func TestConsoleHeadersAndCookie(t *testing.T) {
+	in := testserver.Start(t)
+	c := newConsoleClient(t, in)
+	for _, path := range []string{"/console/signin", "/console/apps", "/console/nowhere", "/console/static/console.css"} {
+		r := c.get(path)
+		h := r.header
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP allows inline code: %q", path, csp)
+		}
+		for name, want := range map[string]string{
+			"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+		} {
+			if got := h.Get(name); got != want {
+				t.Errorf("%s: %s %q, want %q", path, name, got, want)
+			}
+		}
+	}
+	if cc := c.get("/console/signin").header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("pages are cacheable: Cache-Control %q", cc)
+	}
+
+	page := c.get("/console/signin")
+	r := c.post("/console/signin", url.Values{"csrf": {csrfIn(t, page.body)}, "account_key": {in.AdminKey}})
+	var session *http.Cookie
+	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
+		if ck.Name == "authserver_console" {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatalf("no session cookie after sign-in: %v", r.header["Set-Cookie"])
+	}
+	if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure {
+		t.Fatalf("session cookie %+v", session)
+	}
+	if len(session.Value) != 43 || strings.Contains(session.Value, in.AdminKey[3:12]) {
+		t.Fatalf("session cookie value is not a 256-bit random id (%d characters)", len(session.Value))
+	}
+
+	for _, path := range []string{"/console/apps", "/console/keys", "/console/audit", "/console/token", "/console/apps/new"} {
+		body := c.get(path).body
+		assertNoneIn(t, path, body, in.AdminKey)
+		if m := regexp.MustCompile(`(?:src|href|action)="(?:https?:)?//`).FindString(body); m != "" {
+			t.Errorf("%s refers to another site: %s", path, m)
+		}
+	}
+	for _, asset := range []string{"/console/static/console.css", "/console/static/console.js"} {
+		r := c.get(asset)
+		if r.status != http.StatusOK || regexp.MustCompile(`https?://|@import|url\(`).MatchString(r.body) {
+			t.Errorf("%s: status %d, or it loads something", asset, r.status)
+		}
+	}
+}
+
+// Sign-in refuses, with nothing stored and no session: a wrong key (401),
+// a form without its token or from another origin (403).
+func TestConsoleSignInRefusals(t *testing.T) {
+	in := testserver.Start(t)
+	wrongKey := "ak_" + strings.Repeat("A", 55)
+	cases := []struct {
+		name    string
+		key     string
+		token   bool
+		headers []string
+		want    int
+	}{
+		{"wrong key", wrongKey, true, nil, http.StatusUnauthorized},
+		{"malformed key", "not-a-key", true, nil, http.StatusUnauthorized},
+		{"no form token", in.AdminKey, false, nil, http.StatusForbidden},
+		{"another origin", in.AdminKey, true, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"cross-site fetch", in.AdminKey, true, []string{"Sec-Fetch-Site", "cross-site", "Origin", "null"}, http.StatusForbidden},
+		{"no origin at all", in.AdminKey, true, []string{"Origin", ""}, http.StatusForbidden},
+		{"another referer", in.AdminKey, true, []string{"Origin", "", "Referer", "https://evil.example/x"}, http.StatusForbidden},
+	}
+	before := in.DumpStore(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newConsoleClient(t, in)
+			form := url.Values{"account_key": {tc.key}}
+			if tc.token {
+				form.Set("csrf", csrfIn(t, c.get("/console/signin").body))
+			}
+			r := c.post("/console/signin", form, tc.headers...)
+			if r.status != tc.want {
+				t.Fatalf("status %d, want %d", r.status, tc.want)
+			}
+			if c.sessionCookie() != "" {
+				t.Fatal("a refused sign-in got a session cookie")
+			}
+			if got := c.get("/console/apps"); got.status != http.StatusSeeOther {
+				t.Fatalf("after a refused sign-in /console/apps is %d", got.status)
+			}
+		})
+	}
+	assertStoreUnchanged(t, in, before)
+
+	// The same-origin form with a Referer (no Origin) and one with a
+	// browser's "Origin: null" plus Sec-Fetch-Site are accepted.
+	for _, headers := range [][]string{
+		{"Origin", "", "Referer", in.AdminURL + "/console/signin"},
+		{"Origin", "null", "Sec-Fetch-Site", "same-origin"},
+	} {
+		c := newConsoleClient(t, in)
+		r := c.post("/console/signin", url.Values{"csrf": {csrfIn(t, c.get("/console/signin").body)}, "account_key": {in.AdminKey}}, headers...)
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("headers %v: status %d", headers, r.status)
+		}
+	}
+}
+
+// Every form needs the session's CSRF token and a same-origin post, and
+// the role of the session's key: a viewer's forged posts, and an admin's
+// posts without the token or from another origin, are 403 and change
+// nothing; the same post done right goes through.
+func TestConsoleFormsNeedTokenOriginAndRole(t *testing.T) {
+	in := testserver.Start(t)
+	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}})
+	second := createSecret(t, in, app.ClientID)
+	kid := keyListing(t, in).Items[0].KID
+	_, viewerKey := createAccountKey(t, in, "auditor", "viewer")
+
+	admin := newConsoleClient(t, in)
+	adminToken := admin.signIn(in.AdminKey)
+	viewer := newConsoleClient(t, in)
+	viewerToken := viewer.signIn(viewerKey)
+
+	appPath := "/console/apps/" + app.ClientID
+	forms := []struct {
+		path   string
+		fields url.Values
+	}{
+		{"/console/apps", url.Values{"name": {"forged"}, "environment": {"live"}}},
+		{appPath + "/disable", nil},
+		{appPath + "/secrets", nil},
+		{appPath + "/secrets/rotate", url.Values{"grace_period": {"0s"}}},
+		{appPath + "/secrets/" + second.ID + "/discard", nil},
+		{appPath + "/secrets/" + app.SecretID + "/reactivate", nil},
+		{appPath + "/secrets/" + app.SecretID + "/delete", url.Values{"confirm": {"billing"}}},
+		{"/console/keys/rotate", url.Values{"immediate": {"1"}, "acknowledge": {"yes"}}},
+		{"/console/keys/" + kid + "/discard", nil},
+		{"/console/keys/" + kid + "/delete", url.Values{"confirm": {kid}}},
+		{"/console/token", url.Values{"client_id": {app.ClientID}, "client_secret": {app.ClientSecret}}},
+		{"/console/signout", nil},
+	}
+	with := func(fields url.Values, token string) url.Values {
+		v := url.Values{}
+		for k, vs := range fields {
+			v[k] = vs
+		}
+		if token != "" {
+			v.Set("csrf", token)
+		}
+		return v
+	}
+	before := in.DumpStore(t)
+	for _, f := range forms {
+		t.Run(strings.TrimPrefix(f.path, "/console/"), func(t *testing.T) {
+			cases := []struct {
+				name    string
+				c       *consoleClient
+				form    url.Values
+				headers []string
+			}{
+				{"admin without token", admin, with(f.fields, ""), nil},
+				{"admin with another session's token", admin, with(f.fields, viewerToken), nil},
+				{"admin from another origin", admin, with(f.fields, adminToken), []string{"Origin", "https://evil.example"}},
+				{"admin cross-site", admin, with(f.fields, adminToken), []string{"Origin", "null", "Sec-Fetch-Site", "cross-site"}},
+				{"viewer with its token", viewer, with(f.fields, viewerToken), nil},
+			}
+			for _, tc := range cases {
+				if tc.c == viewer && f.path == "/console/signout" {
+					continue // a viewer may sign itself out
+				}
+				if r := tc.c.post(f.path, tc.form, tc.headers...); r.status != http.StatusForbidden {
+					t.Errorf("%s: status %d, want 403", tc.name, r.status)
+				}
+			}
+		})
+	}
+	assertStoreUnchanged(t, in, before)
+	for _, p := range []string{"/console/apps/new", "/console/token", appPath + "/secrets/" + app.SecretID + "/delete", "/console/keys/" + kid + "/delete"} {
+		if r := viewer.get(p); r.status != http.StatusForbidden {
+			t.Errorf("viewer GET %s: %d, want 403", p, r.status)
+		}
+	}
+	if r := viewer.get(appPath); r.status != http.StatusOK || strings.Count(r.body, `method="post"`) != 1 {
+		t.Errorf("viewer's app page: status %d, %d post forms (want only sign-out)", r.status, strings.Count(r.body, `method="post"`))
+	}
+
+	// Done right, the same post works: both sessions are still signed in.
+	if r := admin.post(appPath+"/disable", with(nil, adminToken)); r.status != http.StatusSeeOther {
+		t.Fatalf("admin disable: status %d", r.status)
+	}
+	var got struct {
+		Enabled bool `json:"enabled"`
+	}
+	mustAdmin(t, in, http.StatusOK, http.MethodGet, "/admin/v1/apps/"+app.ClientID, nil, &got)
+	if got.Enabled {
+		t.Fatal("the admin's disable did not apply")
+	}
+	if r := viewer.get("/console/apps"); r.status != http.StatusOK {
+		t.Fatalf("viewer session after the refusals: %d", r.status)
+	}
+}
+
+// Sessions end after the idle timeout, after their lifetime however
+// active, at sign-out (the old cookie is then worthless), and when their
+// account key is deleted.
+func TestConsoleSessionsEnd(t *testing.T) {
+	in := testserver.Start(t, func(c *server.Config) {
+		c.Console.SessionIdleTimeout = 10 * time.Minute
+		c.Console.SessionLifetime = time.Hour
+		// The clock jumps here while caches refresh in real time.
+		c.Cache.MaxStaleness = 1000 * time.Hour
+	})
+	signedIn := func(c *consoleClient) bool {
+		t.Helper()
+		switch r := c.get("/console/apps"); r.status {
+		case http.StatusOK:
+			return true
+		case http.StatusSeeOther:
+			return false
+		default:
+			t.Fatalf("GET /console/apps: %d", r.status)
+			return false
+		}
+	}
+
+	t.Run("idle", func(t *testing.T) {
+		c := newConsoleClient(t, in)
+		c.signIn(in.AdminKey)
+		in.Clock.Advance(9 * time.Minute)
+		if !signedIn(c) {
+			t.Fatal("signed out before the idle timeout")
+		}
+		in.Clock.Advance(9 * time.Minute) // 18 min after sign-in, 9 after use
+		if !signedIn(c) {
+			t.Fatal("use did not restart the idle timer")
+		}
+		in.Clock.Advance(10 * time.Minute)
+		if signedIn(c) {
+			t.Fatal("still signed in after 10 idle minutes")
+		}
+	})
+	t.Run("lifetime", func(t *testing.T) {
+		c := newConsoleClient(t, in)
+		c.signIn(in.AdminKey)
+		for elapsed := 5 * time.Minute; elapsed < time.Hour; elapsed += 5 * time.Minute {
+			in.Clock.Advance(5 * time.Minute)
+			if !signedIn(c) {
+				t.Fatalf("signed out %v after sign-in, while active", elapsed)
+			}
+		}
+		in.Clock.Advance(5 * time.Minute)
+		if signedIn(c) {
+			t.Fatal("still signed in an hour after sign-in")
+		}
+	})
+	t.Run("sign-out", func(t *testing.T) {
+		c := newConsoleClient(t, in)
+		token := c.signIn(in.AdminKey)
+		old := c.sessionCookie()
+		if r := c.post("/console/signout", url.Values{}); r.status != http.StatusForbidden {
+			t.Fatalf("sign-out without the token: %d, want 403", r.status)
+		}
+		if !signedIn(c) {
+			t.Fatal("a refused sign-out ended the session")
+		}
+		r := c.post("/console/signout", url.Values{"csrf": {token}})
+		if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/console/signin") {
+			t.Fatalf("sign-out: %d %q", r.status, r.header.Get("Location"))
+		}
+		if c.sessionCookie() != "" {
+			t.Fatal("the cookie survived the sign-out")
+		}
+		replay := newConsoleClient(t, in)
+		u, _ := url.Parse(in.AdminURL)
+		replay.http.Jar.SetCookies(u, []*http.Cookie{{Name: "authserver_console", Value: old, Path: "/"}})
+		if signedIn(replay) {
+			t.Fatal("the signed-out session id still works")
+		}
+	})
+	t.Run("deleted key", func(t *testing.T) {
+		id, key := createAccountKey(t, in, "temp", "admin")
+		c := newConsoleClient(t, in)
+		c.signIn(key)
+		mustAdmin(t, in, http.StatusNoContent, http.MethodDelete, "/admin/v1/account-keys/"+id, nil, nil)
+		if signedIn(c) {
+			t.Fatal("the session of a deleted account key goes on")
+		}
+	})
+}
