@@ -424,3 +424,94 @@ func TestConsoleSessionsEnd(t *testing.T) {
 		}
 	})
 }
+
+// What the rules refuse is refused through the console too, said on the
+// page, and changes nothing: discarding the last active secret, a
+// deletion whose typed confirmation does not match, deleting an active
+// secret or key. A resubmitted create form (reload, double click) makes
+// nothing new and shows no secret (the Idempotency-Key the form carries).
+func TestConsoleRefusalsAndResubmission(t *testing.T) {
+	in := testserver.Start(t)
+	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}})
+	kid := keyListing(t, in).Items[0].KID
+	c := newConsoleClient(t, in)
+	token := c.signIn(in.AdminKey)
+	appPath := "/console/apps/" + app.ClientID
+	form := func(kv ...string) url.Values {
+		v := url.Values{"csrf": {token}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+
+	before := in.DumpStore(t)
+	cases := []struct {
+		name, path string
+		form       url.Values
+		status     int
+		// notice is what the answer, or the page it redirects to, says.
+		notice string
+	}{
+		{"discard the last active secret", appPath + "/secrets/" + app.SecretID + "/discard", form(), http.StatusSeeOther, "last_active_secret"},
+		{"delete an active secret", appPath + "/secrets/" + app.SecretID + "/delete", form("confirm", "billing"), http.StatusSeeOther, "secret_active"},
+		{"delete with another name typed", appPath + "/secrets/" + app.SecretID + "/delete", form("confirm", "Billing"), http.StatusBadRequest, "does not match"},
+		{"delete a key with another kid typed", "/console/keys/" + kid + "/delete", form("confirm", kid[:10]), http.StatusBadRequest, "does not match"},
+		{"discard the active key", "/console/keys/" + kid + "/discard", form(), http.StatusSeeOther, "key_active"},
+		{"delete the active key", "/console/keys/" + kid + "/delete", form("confirm", kid), http.StatusSeeOther, "key_not_inactive"},
+		{"immediate rotation without the acknowledgement", "/console/keys/rotate", form("immediate", "1"), http.StatusSeeOther, "acknowledgement"},
+		{"an invalid app", "/console/apps", form("name", "x", "scopes", "bad\"scope"), http.StatusBadRequest, "invalid_scope"},
+		{"a bad lifetime", "/console/apps", form("name", "x", "access_token_lifetime", "soon"), http.StatusBadRequest, "durations"},
+		{"an unknown app", "/console/apps/app_live_nope/disable", form(), http.StatusSeeOther, "not_found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.post(tc.path, tc.form)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d", r.status, tc.status)
+			}
+			page := r.body
+			if r.status == http.StatusSeeOther {
+				page = c.get(r.header.Get("Location")).body
+				if !strings.Contains(page, `class="flash flash-error"`) {
+					t.Fatalf("the next page shows no error notice")
+				}
+			}
+			if !strings.Contains(page, tc.notice) {
+				t.Fatalf("the page does not say %q", tc.notice)
+			}
+		})
+	}
+	assertStoreUnchanged(t, in, before)
+
+	// A create form submitted twice: one app, and the second answer
+	// shows no secret.
+	newForm := c.get("/console/apps/new").body
+	key := regexp.MustCompile(`name="idempotency_key" value="([^"]+)"`).FindStringSubmatch(newForm)
+	if key == nil {
+		t.Fatal("the create form carries no idempotency key")
+	}
+	create := form("name", "payments", "environment", "test", "scopes", "read write", "idempotency_key", key[1])
+	first := c.post("/console/apps", create)
+	secretShape := regexp.MustCompile(`sk_test_[0-9A-Za-z]{49}`)
+	secret := secretShape.FindString(first.body)
+	if first.status != http.StatusOK || secret == "" {
+		t.Fatalf("create: status %d, secret shown: %v", first.status, secret != "")
+	}
+	second := c.post("/console/apps", create)
+	if second.status != http.StatusOK || !strings.Contains(second.body, "submitted before") || secretShape.MatchString(second.body) {
+		t.Fatalf("resubmitted create: status %d, replay notice %v", second.status, strings.Contains(second.body, "submitted before"))
+	}
+	var list struct {
+		Items []struct {
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	mustAdmin(t, in, http.StatusOK, http.MethodGet, "/admin/v1/apps?name=payments", nil, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d apps named payments after a resubmitted form, want 1", len(list.Items))
+	}
+	if _, err := tokenFor(in.PublicURL+"/oauth2/token", regexp.MustCompile(`app_test_[0-9A-Za-z]+`).FindString(first.body), secret); err != nil {
+		t.Fatalf("the secret the console showed does not work: %v", err)
+	}
+}
