@@ -129,7 +129,7 @@ func (c *Console) page(role string, h func(*request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sid, s, actor, ok := c.session(r)
 		if !ok {
-			http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+			http.Redirect(w, r, "/console/signin?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
 			return
 		}
 		q := &request{w: w, r: r, sid: sid, sess: s, actor: actor}

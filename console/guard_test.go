@@ -42,3 +42,24 @@ func TestCheckSameOrigin(t *testing.T) {
 		})
 	}
 }
+
+// Sign-in returns to the console page asked for, and never leaves the
+// console (no open redirect).
+func TestNextPage(t *testing.T) {
+	for _, tc := range []struct{ next, want string }{
+		{"", "/console/apps"},
+		{"/console/keys", "/console/keys"},
+		{"/console/audit?app=app_live_x&action=secret.delete", "/console/audit?app=app_live_x&action=secret.delete"},
+		{"/console/signin?next=/console/keys", "/console/apps"},
+		{"//evil.example/console/", "/console/apps"},
+		{"https://evil.example/console/", "/console/apps"},
+		{"/console/\\evil.example", "/console/apps"},
+		{"/console/x\r\nSet-Cookie: a=b", "/console/apps"},
+		{"/admin/v1/apps", "/console/apps"},
+		{"/console", "/console/apps"},
+	} {
+		if got := nextPage(tc.next); got != tc.want {
+			t.Errorf("nextPage(%q) = %q, want %q", tc.next, got, tc.want)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 // signInData is the data of signin.html.
 type signInData struct {
 	Token string
+	// Next is the console page to show after sign-in.
+	Next  string
 	Error string
 	// NeedsHTTPS: the cookie is Secure but this request came over plain
 	// http, so the browser would drop it.
@@ -34,7 +36,7 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 		notice = &flash{Kind: "ok", Text: "You are signed out."}
 	}
 	c.render(w, status, "signin", view{Title: "Sign in", Flash: notice, Data: signInData{
-		Token: token, Error: msg,
+		Token: token, Error: msg, Next: nextPage(r.FormValue("next")),
 		NeedsHTTPS: c.o.SecureCookie && r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https",
 	}})
 }
@@ -61,11 +63,24 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor.Source = clientHost(r.RemoteAddr)
+	if old, err := r.Cookie(c.cookieName()); err == nil {
+		c.sessions.delete(old.Value) // one browser, one session
+	}
 	id, _ := c.sessions.create(actor)
 	c.setCookie(w, c.signInCookieName(), "", -1)
 	c.setCookie(w, c.cookieName(), id, int(c.o.Lifetime.Seconds()))
 	c.o.Audit.Record(r.Context(), actor, "console.signin", actor.ID, "", "success", nil)
-	http.Redirect(w, r, "/console/apps", http.StatusSeeOther)
+	http.Redirect(w, r, nextPage(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// nextPage is where sign-in leads: the console page the operator asked
+// for before signing in, if next names one, else the apps. Only a path
+// under /console/ is followed, never another site ("//host", "/\host").
+func nextPage(next string) string {
+	if !strings.HasPrefix(next, "/console/") || strings.ContainsAny(next, "\\\r\n") || strings.HasPrefix(next, "/console/signin") {
+		return "/console/apps"
+	}
+	return next
 }
 
 // signOut ends the session on the server and clears the cookie.

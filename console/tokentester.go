@@ -136,7 +136,7 @@ func (c *Console) decodeTokenResponse(rec *recorder) *tokenResult {
 // verify checks the token's signature against the published JWKS, as an
 // offline resource server would (RFC 7515 §5.2, the key chosen by kid).
 func (c *Console) verify(token string) (ok bool, kid, note string) {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil || len(jws.Signatures) != 1 {
 		return false, "", "the token does not parse as a JWS"
 	}

@@ -228,6 +228,21 @@ func TestConsoleSignInRefusals(t *testing.T) {
 	}
 	assertStoreUnchanged(t, in, before)
 
+	// A page asked for before sign-in is where sign-in leads.
+	c := newConsoleClient(t, in)
+	r := c.get("/console/keys")
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/signin?next=%2Fconsole%2Fkeys" {
+		t.Fatalf("signed out GET /console/keys: %d %q", r.status, r.header.Get("Location"))
+	}
+	page := c.get(r.header.Get("Location")).body
+	if !strings.Contains(page, `name="next" value="/console/keys"`) {
+		t.Fatal("the sign-in form does not carry the page asked for")
+	}
+	r = c.post("/console/signin", url.Values{"csrf": {csrfIn(t, page)}, "account_key": {in.AdminKey}, "next": {"/console/keys"}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/keys" {
+		t.Fatalf("sign-in with next: %d %q", r.status, r.header.Get("Location"))
+	}
+
 	// The same-origin form with a Referer (no Origin) and one with a
 	// browser's "Origin: null" plus Sec-Fetch-Site are accepted.
 	for _, headers := range [][]string{
