@@ -55,8 +55,13 @@ func (c *Console) appsPage(q *request) {
 	c.show(q, http.StatusOK, "apps", "Apps", "apps", d)
 }
 
-// appForm is the create form's values, kept to refill it after a refusal.
+// appForm is the create or edit form's values, kept to refill it after
+// a refusal.
 type appForm struct {
+	// Edit: the form changes app AppID instead of creating one.
+	Edit  bool
+	AppID string
+
 	Name, Environment, Scopes, Audiences, Origins string
 	AccessTokenLifetime, UserTokenLifetime        string
 	// IdempotencyKey makes a resubmitted form (reload, double click)
@@ -89,36 +94,46 @@ type secretShown struct {
 	Rotated *authserver.SecretView
 }
 
-// createApp registers an app with its first secret and shows the secret
-// once (seed 003). The answer is the page itself, not a redirect, so that
-// the plaintext is kept nowhere, not even for the next request.
-func (c *Console) createApp(q *request) {
-	f := appForm{
-		Name: q.r.PostFormValue("name"), Environment: q.r.PostFormValue("environment"),
-		Scopes: q.r.PostFormValue("scopes"), Audiences: q.r.PostFormValue("audiences"), Origins: q.r.PostFormValue("origins"),
-		AccessTokenLifetime: strings.TrimSpace(q.r.PostFormValue("access_token_lifetime")),
-		UserTokenLifetime:   strings.TrimSpace(q.r.PostFormValue("user_token_lifetime")),
-		IdempotencyKey:      q.r.PostFormValue("idempotency_key"),
-	}
-	in := authserver.NewApp{
-		Name: f.Name, Environment: f.Environment,
-		Scopes: fields(f.Scopes), Audiences: fields(f.Audiences), Origins: fields(f.Origins),
-		IdempotencyKey: f.IdempotencyKey,
+// readAppForm reads the create or edit form and parses its lifetimes
+// ("" is the server default). Errors: the message for the operator.
+func readAppForm(r *http.Request) (f appForm, at, ut time.Duration, msg string) {
+	f = appForm{
+		Name: r.PostFormValue("name"), Environment: r.PostFormValue("environment"),
+		Scopes: r.PostFormValue("scopes"), Audiences: r.PostFormValue("audiences"), Origins: r.PostFormValue("origins"),
+		AccessTokenLifetime: strings.TrimSpace(r.PostFormValue("access_token_lifetime")),
+		UserTokenLifetime:   strings.TrimSpace(r.PostFormValue("user_token_lifetime")),
+		IdempotencyKey:      r.PostFormValue("idempotency_key"),
 	}
 	for _, l := range []struct {
 		in  string
 		out *time.Duration
-	}{{f.AccessTokenLifetime, &in.AccessTokenLifetime}, {f.UserTokenLifetime, &in.UserTokenLifetime}} {
+	}{{f.AccessTokenLifetime, &at}, {f.UserTokenLifetime, &ut}} {
 		if l.in == "" {
 			continue
 		}
 		d, err := time.ParseDuration(l.in)
 		if err != nil {
-			f.Error = `Token lifetimes are durations such as "15m" or "1h", or empty for the server default.`
-			c.show(q, http.StatusBadRequest, "app_new", "New app", "apps", f)
-			return
+			return f, 0, 0, `Token lifetimes are durations such as "15m" or "1h", or empty for the server default.`
 		}
 		*l.out = d
+	}
+	return f, at, ut, ""
+}
+
+// createApp registers an app with its first secret and shows the secret
+// once (seed 003). The answer is the page itself, not a redirect, so that
+// the plaintext is kept nowhere, not even for the next request.
+func (c *Console) createApp(q *request) {
+	f, at, ut, msg := readAppForm(q.r)
+	if msg != "" {
+		f.Error = msg
+		c.show(q, http.StatusBadRequest, "app_new", "New app", "apps", f)
+		return
+	}
+	in := authserver.NewApp{
+		Name: f.Name, Environment: f.Environment,
+		Scopes: fields(f.Scopes), Audiences: fields(f.Audiences), Origins: fields(f.Origins),
+		AccessTokenLifetime: at, UserTokenLifetime: ut, IdempotencyKey: f.IdempotencyKey,
 	}
 	created, err := c.o.Apps.Create(q.r.Context(), q.actor, in)
 	if err != nil {
@@ -220,4 +235,82 @@ func (c *Console) setEnabled(enabled bool) func(*request) {
 		}
 		c.done(q, appURL(id), err, "App "+app.Name+" "+verb+".")
 	}
+}
+
+// editAppPage shows the app's settings in a form.
+func (c *Console) editAppPage(q *request) {
+	app, err := c.o.Apps.Get(q.r.Context(), q.r.PathValue("id"))
+	if err != nil {
+		c.failPage(q, err)
+		return
+	}
+	c.show(q, http.StatusOK, "app_new", "Edit "+app.Name, "apps", appForm{
+		Edit: true, AppID: app.ID, Name: app.Name, Environment: app.Environment,
+		Scopes: strings.Join(app.Scopes, " "), Audiences: strings.Join(app.Audiences, "\n"), Origins: strings.Join(app.Origins, "\n"),
+		AccessTokenLifetime: app.AccessTokenLifetime, UserTokenLifetime: app.UserTokenLifetime,
+	})
+}
+
+// editApp changes what differs between the form and the app: name,
+// allowed scopes, audiences, origins, token lifetimes. The App ID and the
+// environment never change (seed 003).
+func (c *Console) editApp(q *request) {
+	id := q.r.PathValue("id")
+	app, err := c.o.Apps.Get(q.r.Context(), id)
+	if err != nil {
+		c.failPage(q, err)
+		return
+	}
+	f, at, ut, msg := readAppForm(q.r)
+	f.Edit, f.AppID, f.Environment = true, app.ID, app.Environment
+	if msg != "" {
+		f.Error = msg
+		c.show(q, http.StatusBadRequest, "app_new", "Edit "+app.Name, "apps", f)
+		return
+	}
+	var u authserver.AppUpdate
+	var changed []string
+	if name := strings.TrimSpace(f.Name); name != app.Name {
+		u.Name, changed = &name, append(changed, "name")
+	}
+	for _, l := range []struct {
+		name      string
+		form, was []string
+		out       **[]string
+	}{
+		{"scopes", fields(f.Scopes), app.Scopes, &u.Scopes},
+		{"audiences", fields(f.Audiences), app.Audiences, &u.Audiences},
+		{"origins", fields(f.Origins), app.Origins, &u.Origins},
+	} {
+		if strings.Join(l.form, " ") != strings.Join(l.was, " ") {
+			v := l.form
+			*l.out, changed = &v, append(changed, l.name)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		form time.Duration
+		was  string
+		out  **time.Duration
+	}{
+		{"access token lifetime", at, app.AccessTokenLifetime, &u.AccessTokenLifetime},
+		{"user token lifetime", ut, app.UserTokenLifetime, &u.UserTokenLifetime},
+	} {
+		was, _ := time.ParseDuration(l.was) // "" (server default) is 0
+		if l.form != was {
+			v := l.form
+			*l.out, changed = &v, append(changed, l.name)
+		}
+	}
+	if len(changed) == 0 {
+		c.done(q, appURL(id), nil, "Nothing changed.")
+		return
+	}
+	if _, err := c.o.Apps.Update(q.r.Context(), q.actor, id, u); err != nil {
+		status, _, msg := describe(err)
+		f.Error = msg
+		c.show(q, status, "app_new", "Edit "+app.Name, "apps", f)
+		return
+	}
+	c.done(q, appURL(id), nil, "App updated: "+strings.Join(changed, ", ")+". New tokens follow at once.")
 }

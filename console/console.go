@@ -22,6 +22,7 @@ type Accounts interface {
 type AppService interface {
 	Create(ctx context.Context, actor authserver.Actor, in authserver.NewApp) (authserver.CreatedApp, error)
 	Get(ctx context.Context, id string) (authserver.AppView, error)
+	Update(ctx context.Context, actor authserver.Actor, id string, u authserver.AppUpdate) (authserver.AppView, error)
 	List(ctx context.Context, namePrefix string, page authserver.Page) ([]authserver.AppView, string, error)
 	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (authserver.AppView, error)
 }
@@ -149,6 +150,8 @@ func (c *Console) routes() {
 	m.Handle("GET /console/apps/new", c.page(authserver.RoleAdmin, c.newAppPage))
 	m.Handle("POST /console/apps", c.action(authserver.RoleAdmin, c.createApp))
 	m.Handle("GET /console/apps/{id}", c.page(authserver.RoleViewer, c.appPage))
+	m.Handle("GET /console/apps/{id}/edit", c.page(authserver.RoleAdmin, c.editAppPage))
+	m.Handle("POST /console/apps/{id}/edit", c.action(authserver.RoleAdmin, c.editApp))
 	m.Handle("POST /console/apps/{id}/disable", c.action(authserver.RoleAdmin, c.setEnabled(false)))
 	m.Handle("POST /console/apps/{id}/enable", c.action(authserver.RoleAdmin, c.setEnabled(true)))
 	m.Handle("POST /console/apps/{id}/secrets", c.action(authserver.RoleAdmin, c.createSecret))

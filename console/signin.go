@@ -29,7 +29,12 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	// Several sign-in tabs share one token, so that the one opened first
+	// still works.
 	token := randomToken()
+	if ck, err := r.Cookie(c.signInCookieName()); err == nil && len(ck.Value) == len(token) {
+		token = ck.Value
+	}
 	c.setCookie(w, c.signInCookieName(), token, 3600)
 	var notice *flash
 	if r.URL.Query().Get("signed_out") != "" && msg == "" {

@@ -280,6 +280,7 @@ func TestConsoleFormsNeedTokenOriginAndRole(t *testing.T) {
 	}{
 		{"/console/apps", url.Values{"name": {"forged"}, "environment": {"live"}}},
 		{appPath + "/disable", nil},
+		{appPath + "/edit", url.Values{"name": {"forged"}, "scopes": {"read admin"}}},
 		{appPath + "/secrets", nil},
 		{appPath + "/secrets/rotate", url.Values{"grace_period": {"0s"}}},
 		{appPath + "/secrets/" + second.ID + "/discard", nil},
@@ -327,7 +328,7 @@ func TestConsoleFormsNeedTokenOriginAndRole(t *testing.T) {
 		})
 	}
 	assertStoreUnchanged(t, in, before)
-	for _, p := range []string{"/console/apps/new", "/console/token", appPath + "/secrets/" + app.SecretID + "/delete", "/console/keys/" + kid + "/delete"} {
+	for _, p := range []string{"/console/apps/new", "/console/token", appPath + "/edit", appPath + "/secrets/" + app.SecretID + "/delete", "/console/keys/" + kid + "/delete"} {
 		if r := viewer.get(p); r.status != http.StatusForbidden {
 			t.Errorf("viewer GET %s: %d, want 403", p, r.status)
 		}
@@ -528,5 +529,54 @@ func TestConsoleRefusalsAndResubmission(t *testing.T) {
 	}
 	if _, err := tokenFor(in.PublicURL+"/oauth2/token", regexp.MustCompile(`app_test_[0-9A-Za-z]+`).FindString(first.body), secret); err != nil {
 		t.Fatalf("the secret the console showed does not work: %v", err)
+	}
+}
+
+// The edit form changes what differs, with the rules of the admin API's
+// PATCH; an unchanged form writes nothing, a refused one neither.
+func TestConsoleEditApp(t *testing.T) {
+	in := testserver.Start(t)
+	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}, "audiences": []string{api}})
+	c := newConsoleClient(t, in)
+	token := c.signIn(in.AdminKey)
+	path := "/console/apps/" + app.ClientID + "/edit"
+	page := c.get(path)
+	if page.status != http.StatusOK || !strings.Contains(page.body, `value="billing"`) || !strings.Contains(page.body, api+"</textarea>") {
+		t.Fatalf("edit form: status %d, not filled with the app's values", page.status)
+	}
+	same := url.Values{"csrf": {token}, "name": {"billing"}, "scopes": {"read"}, "audiences": {api}}
+
+	before := in.DumpStore(t)
+	r := c.post(path, same)
+	if r.status != http.StatusSeeOther || !strings.Contains(c.get(r.header.Get("Location")).body, "Nothing changed.") {
+		t.Fatalf("unchanged form: %d", r.status)
+	}
+	bad := url.Values{"csrf": {token}, "name": {"billing"}, "scopes": {"read"}, "audiences": {api}, "origins": {"not-an-origin"}}
+	if r := c.post(path, bad); r.status != http.StatusBadRequest || !strings.Contains(r.body, "invalid_origin") || !strings.Contains(r.body, "not-an-origin") {
+		t.Fatalf("invalid origin: %d", r.status)
+	}
+	assertStoreUnchanged(t, in, before)
+
+	changed := url.Values{"csrf": {token}, "name": {"billing-v2"}, "scopes": {"read write"}, "audiences": {api},
+		"origins": {"https://app.example.com"}, "access_token_lifetime": {"15m"}}
+	if r := c.post(path, changed); r.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", r.status, r.body)
+	}
+	var got struct {
+		Name                string   `json:"name"`
+		Scopes              []string `json:"scopes"`
+		Origins             []string `json:"origins"`
+		AccessTokenLifetime string   `json:"access_token_lifetime"`
+	}
+	mustAdmin(t, in, http.StatusOK, http.MethodGet, "/admin/v1/apps/"+app.ClientID, nil, &got)
+	if got.Name != "billing-v2" || strings.Join(got.Scopes, " ") != "read write" || strings.Join(got.Origins, " ") != "https://app.example.com" || got.AccessTokenLifetime != "15m0s" {
+		t.Fatalf("after the edit: %+v", got)
+	}
+	tok, err := tokenFor(in.PublicURL+"/oauth2/token", app.ClientID, app.ClientSecret)
+	if err != nil {
+		t.Fatalf("a token after the edit: %v", err)
+	}
+	if d := time.Until(tok.Expiry); d > 16*time.Minute {
+		t.Fatalf("a token after the lifetime change expires in %v, want 15m", d)
 	}
 }
