@@ -476,7 +476,7 @@ func TestConsoleViewerInBrowser(t *testing.T) {
 		if status := b.open(p); status != http.StatusOK {
 			t.Fatalf("viewer GET %s: %d", p, status)
 		}
-		if n := b.count(`main form[method=post], main [data-action], main a[href$="/delete"], #new-app, #rotate-key`); n != 0 {
+		if n := b.count(`main form[method=post], main [data-action], main a[href$="/delete"], main a[href$="/edit"], #new-app, #rotate-key`); n != 0 {
 			t.Errorf("viewer sees %d action controls on %s", n, p)
 		}
 	}
