@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/authserver/authserver/test/testserver"
@@ -42,6 +44,10 @@ type browserTab struct {
 	t    *testing.T
 	ctx  context.Context
 	base string
+
+	mu sync.Mutex
+	// requested is every URL the tab requested.
+	requested []string
 }
 
 // actionTimeout bounds every browser step, so that a page that never
@@ -85,7 +91,64 @@ func newBrowser(t *testing.T, in *testserver.Instance) *browserTab {
 			t.Fatalf("grant %s: %v", name, err)
 		}
 	}
-	return &browserTab{t: t, ctx: ctx, base: in.AdminURL}
+	b := &browserTab{t: t, ctx: ctx, base: in.AdminURL}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if ev, ok := ev.(*network.EventRequestWillBeSent); ok {
+			b.mu.Lock()
+			b.requested = append(b.requested, ev.Request.URL)
+			b.mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkRequestsStayHome fails the test if the pages made any request
+// other than to the console's own origin (issue 8, item 9).
+func (b *browserTab) checkRequestsStayHome() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.requested) == 0 {
+		b.t.Fatal("no request was recorded")
+	}
+	for _, u := range b.requested {
+		if !strings.HasPrefix(u, b.base+"/") {
+			b.t.Errorf("the page requested %s", u)
+		}
+	}
+}
+
+// checkAccessible checks what a page needs for screen readers and the
+// keyboard (issue 8, item 9): one h1, every form control labelled, every
+// picture named, no positive tabindex.
+func (b *browserTab) checkAccessible(page string) {
+	b.t.Helper()
+	var problems []string
+	b.eval(`(() => {
+		const p = [];
+		const h1 = document.querySelectorAll("h1").length;
+		if (h1 !== 1) p.push(h1 + " h1 elements");
+		for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+			if (el.labels.length === 0 && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby")) p.push("unlabelled " + el.tagName + "#" + el.id);
+		}
+		for (const el of document.querySelectorAll("button, a[href]")) {
+			const name = (el.getAttribute("aria-label") || el.textContent).trim();
+			if (!name && !el.hidden) p.push("nameless " + el.tagName);
+		}
+		for (const el of document.querySelectorAll("svg[role=img]")) {
+			if (!el.getAttribute("aria-labelledby") && !el.getAttribute("aria-label")) p.push("unnamed picture");
+		}
+		for (const el of document.querySelectorAll("[tabindex]")) {
+			if (el.tabIndex > 0) p.push("positive tabindex on " + el.tagName);
+		}
+		if (document.documentElement.lang !== "en") p.push("no page language");
+		return p;
+	})()`, &problems)
+	for _, p := range problems {
+		b.t.Errorf("%s: %s", page, p)
+	}
 }
 
 func (b *browserTab) timeout() (context.Context, context.CancelFunc) {
@@ -175,6 +238,26 @@ func (b *browserTab) eval(expr string, out any) {
 	}
 }
 
+// waitFor polls a JavaScript condition until it holds, for at most
+// actionTimeout.
+func (b *browserTab) waitFor(what, cond string) {
+	b.t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(actionTimeout)
+	for {
+		var ok bool
+		if b.eval(cond, &ok); ok {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			b.t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
 // count is how many elements match a CSS selector.
 func (b *browserTab) count(sel string) int {
 	b.t.Helper()
@@ -191,9 +274,11 @@ func (b *browserTab) attr(sel, name string) string {
 	return v
 }
 
-// screenshot saves the whole page as test/artifacts/console-<name>.png.
+// screenshot saves the whole page as test/artifacts/console-<name>.png,
+// after checking its accessibility basics.
 func (b *browserTab) screenshot(name string) {
 	b.t.Helper()
+	b.checkAccessible(name)
 	ctx, cancel := b.timeout()
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -213,14 +298,18 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// signIn signs in on the sign-in page with an account key.
+// signIn signs in on the sign-in page with an account key, with the
+// keyboard only: the field has the focus, Enter submits.
 func (b *browserTab) signIn(key string) {
 	b.t.Helper()
 	if status := b.open("/console/signin"); status != http.StatusOK {
 		b.t.Fatalf("sign-in page: status %d", status)
 	}
-	b.do(chromedp.SendKeys(chromedp.CSS("#account_key"), key))
-	b.click("#signin", http.StatusOK)
+	// autofocus applies once the page has settled: poll for it.
+	b.waitFor("the key field has the focus", `document.activeElement.id === "account_key"`)
+	if status := b.load(chromedp.KeyEvent(key + "\r")); status != http.StatusOK {
+		b.t.Fatalf("sign-in: status %d", status)
+	}
 	if h := b.text("h1"); h != "Apps" {
 		b.t.Fatalf("after sign-in the page is %q, want Apps", h)
 	}
@@ -426,8 +515,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.click(`#keys tr[data-kid="`+activeKID+`"] button[data-action=discard]`, http.StatusOK)
 	b.click(`#keys tr[data-kid="`+activeKID+`"] a[data-action=delete]`, http.StatusOK)
-	b.do(chromedp.SendKeys(chromedp.CSS("#confirm"), activeKID))
-	b.click("#confirm-delete-submit", http.StatusOK)
+	// By keyboard: type the kid and press Enter in the field.
+	if status := b.load(chromedp.SendKeys(chromedp.CSS("#confirm"), activeKID+"\r")); status != http.StatusOK {
+		t.Fatalf("deleting the key: status %d", status)
+	}
 	if n := b.count(`#key-timeline g[data-kid="` + activeKID + `"]`); n != 0 {
 		t.Fatal("the deleted key is still on the timeline")
 	}
@@ -457,6 +548,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if h := b.text("h1"); h != "Sign in" {
 		t.Fatalf("after sign-out /console/apps shows %q", h)
 	}
+	b.checkRequestsStayHome()
 }
 
 // A viewer sees every listing and no action button, and a form it posts
