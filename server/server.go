@@ -259,7 +259,7 @@ func (s *Server) listen() error {
 		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
 		Users:       s.usersAdmin(),
 		Instruments: s.Metrics, MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
-		Console:     cons,
+		Console: cons,
 	})
 	if s.publicLn == nil {
 		if s.publicLn, err = net.Listen("tcp", cfg.Public.Addr); err != nil {
