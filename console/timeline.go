@@ -164,7 +164,13 @@ func keyWindows(k authserver.SigningKeyView, now time.Time, s schedule) []window
 				w[i].to = disc
 			}
 		}
-		add(disc, time.Time{}, "discarded", "discarded: out of the JWKS, its tokens refused")
+		// A discarded retired key can come back until its retention would
+		// have ended; a discarded next key, until it is deleted.
+		end := rem
+		if !end.IsZero() && !end.After(disc) {
+			end = disc.Add(time.Millisecond) // drawn at its minimum width
+		}
+		add(disc, end, "discarded", "discarded: out of the JWKS, its tokens refused")
 	}
 	kept := w[:0]
 	for _, x := range w {

@@ -512,6 +512,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("the old active key is %q after an immediate rotation", st)
 	}
 	b.click(`#keys tr[data-kid="`+activeKID+`"] button[data-action=discard]`, http.StatusOK)
+	if st := b.attr(`#key-timeline g[data-kid="`+activeKID+`"]`, "data-state"); st != "inactive" {
+		t.Fatalf("the discarded key is %q on the timeline", st)
+	}
+	b.screenshot("keys-discarded")
 	b.click(`#keys tr[data-kid="`+activeKID+`"] a[data-action=delete]`, http.StatusOK)
 	// By keyboard: type the kid and press Enter in the field.
 	if status := b.load(chromedp.SendKeys(chromedp.CSS("#confirm"), activeKID+"\r")); status != http.StatusOK {
