@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -579,4 +580,118 @@ func TestConsoleEditApp(t *testing.T) {
 	if d := time.Until(tok.Expiry); d > 16*time.Minute {
 		t.Fatalf("a token after the lifetime change expires in %v, want 15m", d)
 	}
+}
+
+// The listings page and filter, and the reversible transitions come back:
+// apps 20 a page with search, the audit log filtered by actor and action,
+// a discarded secret and a discarded key reactivated, and the token
+// tester's refusal shown as the token endpoint's error.
+func TestConsoleListingsAndReversals(t *testing.T) {
+	in := testserver.Start(t)
+	for i := range 23 {
+		in.CreateApp(t, map[string]any{"name": fmt.Sprintf("svc-%02d", i)})
+	}
+	other := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}})
+	c := newConsoleClient(t, in)
+	token := c.signIn(in.AdminKey)
+	rows := regexp.MustCompile(`<th scope="row"><a href="/console/apps/(app_[A-Za-z0-9_]+)">`)
+	next := regexp.MustCompile(`href="(/console/apps\?[^"]+)" rel="next"`)
+
+	t.Run("apps paging and search", func(t *testing.T) {
+		seen := map[string]bool{}
+		page, pages := "/console/apps", 0
+		for page != "" {
+			body := c.get(strings.ReplaceAll(page, "&amp;", "&")).body
+			pages++
+			ids := rows.FindAllStringSubmatch(body, -1)
+			if len(ids) == 0 || len(ids) > 20 {
+				t.Fatalf("page %d lists %d apps", pages, len(ids))
+			}
+			for _, m := range ids {
+				if seen[m[1]] {
+					t.Fatalf("app %s listed twice", m[1])
+				}
+				seen[m[1]] = true
+			}
+			page = ""
+			if m := next.FindStringSubmatch(body); m != nil {
+				page = m[1]
+			}
+		}
+		if pages != 2 || len(seen) != 24 {
+			t.Fatalf("%d apps over %d pages, want 24 over 2", len(seen), pages)
+		}
+		body := c.get("/console/apps?q=bill").body
+		if ids := rows.FindAllStringSubmatch(body, -1); len(ids) != 1 || ids[0][1] != other.ClientID {
+			t.Fatalf("search for bill lists %v", ids)
+		}
+	})
+
+	t.Run("secret discarded and reactivated", func(t *testing.T) {
+		second := createSecret(t, in, other.ClientID)
+		base := "/console/apps/" + other.ClientID + "/secrets/" + second.ID
+		for _, step := range []struct{ action, status string }{{"discard", "inactive"}, {"reactivate", "active"}} {
+			if r := c.post(base+"/"+step.action, url.Values{"csrf": {token}}); r.status != http.StatusSeeOther {
+				t.Fatalf("%s: %d", step.action, r.status)
+			}
+			if got := listSecrets(t, in, other.ClientID)[second.ID].Status; got != step.status {
+				t.Fatalf("after %s the secret is %s", step.action, got)
+			}
+		}
+		if _, err := tokenFor(in.PublicURL+"/oauth2/token", other.ClientID, second.Secret); err != nil {
+			t.Fatalf("the reactivated secret: %v", err)
+		}
+	})
+
+	t.Run("key discarded and reactivated", func(t *testing.T) {
+		old := keyListing(t, in).Items[0].KID
+		for _, step := range []struct{ path, form, state string }{
+			{"/console/keys/rotate", "immediate=1&acknowledge=yes", "retired"},
+			{"/console/keys/" + old + "/discard", "", "inactive"},
+			{"/console/keys/" + old + "/reactivate", "", "retired"},
+		} {
+			form, _ := url.ParseQuery(step.form)
+			form.Set("csrf", token)
+			if r := c.post(step.path, form); r.status != http.StatusSeeOther {
+				t.Fatalf("%s: %d", step.path, r.status)
+			}
+			for _, k := range keyListing(t, in).Items {
+				if k.KID == old && k.State != step.state {
+					t.Fatalf("after %s the old key is %s, want %s", step.path, k.State, step.state)
+				}
+			}
+		}
+	})
+
+	t.Run("audit filters", func(t *testing.T) {
+		events := regexp.MustCompile(`<tr data-event="([a-z_.]+)">`)
+		body := c.get("/console/audit?action=secret.discard").body
+		if got := events.FindAllStringSubmatch(body, -1); len(got) != 1 {
+			t.Fatalf("filter by action: %v", got)
+		}
+		body = c.get("/console/audit?actor=system").body
+		for _, m := range events.FindAllStringSubmatch(body, -1) {
+			if m[1] != "signing_key.activate" && m[1] != "account_key.create" {
+				t.Fatalf("filter by actor system lists %s", m[1])
+			}
+		}
+		body = c.get("/console/audit?app=" + other.ClientID).body
+		got := events.FindAllStringSubmatch(body, -1)
+		var actions []string
+		for _, m := range got {
+			actions = append(actions, m[1])
+		}
+		if strings.Join(actions, ",") != "secret.reactivate,secret.discard,secret.create,app.create" {
+			t.Fatalf("the app's events, newest first: %v", actions)
+		}
+	})
+
+	t.Run("token tester refusal", func(t *testing.T) {
+		wrong := "sk_live_" + strings.Repeat("Z", 49)
+		r := c.post("/console/token", url.Values{"csrf": {token}, "client_id": {other.ClientID}, "client_secret": {wrong}})
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "invalid_client") || !strings.Contains(r.body, "HTTP 401") {
+			t.Fatalf("wrong secret: status %d", r.status)
+		}
+		assertNoneIn(t, "the token tester's page", r.body, wrong)
+	})
 }
