@@ -39,6 +39,16 @@ func chromiumPath() string {
 	return ""
 }
 
+// requireChromium returns the Chromium binary, or skips the test.
+func requireChromium(t *testing.T) string {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		t.Skip("no Chromium binary found (install Debian's chromium package, or set AUTHSERVER_TEST_CHROMIUM): skipping the console's browser tests")
+	}
+	return path
+}
+
 // browserTab is one headless Chromium with one tab, on the console of in.
 type browserTab struct {
 	t    *testing.T
@@ -59,10 +69,7 @@ const actionTimeout = 30 * time.Second
 // network on its own (this machine has none to give).
 func newBrowser(t *testing.T, in *testserver.Instance) *browserTab {
 	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		t.Skip("no Chromium binary found (install Debian's chromium package, or set AUTHSERVER_TEST_CHROMIUM): skipping the console's browser tests")
-	}
+	path := requireChromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -344,6 +351,7 @@ var secretShape = regexp.MustCompile(`^sk_live_[0-9A-Za-z]{49}$`)
 // rotate a signing key and see the timeline change, sign out; and a form
 // posted without the CSRF token is refused.
 func TestConsoleInBrowser(t *testing.T) {
+	requireChromium(t)
 	in := testserver.Start(t)
 	b := newBrowser(t, in)
 	tokenURL := in.PublicURL + "/oauth2/token"
@@ -557,6 +565,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // anyway (with its own valid session and CSRF token) is refused with 403
 // and changes nothing.
 func TestConsoleViewerInBrowser(t *testing.T) {
+	requireChromium(t)
 	in := testserver.Start(t)
 	b := newBrowser(t, in)
 	_, viewerKey := createAccountKey(t, in, "auditor", "viewer")
