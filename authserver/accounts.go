@@ -103,27 +103,19 @@ func (s *Accounts) set(a storage.Account) {
 
 // Run reloads the account whenever its version changes, until ctx ends.
 func (s *Accounts) Run(ctx context.Context) {
-	t := time.NewTicker(s.refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			v, err := s.store.AccountVersion(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("account keys not refreshed", "err", err)
-				}
-				continue
-			}
-			if cur := s.current.Load(); cur == nil || cur.Version != v {
-				if err := s.load(ctx); err != nil && ctx.Err() == nil {
-					s.log.Warn("account keys not refreshed", "err", err)
-				}
-			}
-		}
+	every(ctx, s.refresh, s.log, "account key refresh", s.refreshIfChanged)
+}
+
+// refreshIfChanged reloads the account if its version changed.
+func (s *Accounts) refreshIfChanged(ctx context.Context) error {
+	v, err := s.store.AccountVersion(ctx)
+	if err != nil {
+		return err
 	}
+	if cur := s.current.Load(); cur == nil || cur.Version != v {
+		return s.load(ctx)
+	}
+	return nil
 }
 
 // Authenticate returns the actor (key id and role) of the account key whose

@@ -105,18 +105,10 @@ func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, 
 
 // Run deletes expired jti records every SweepInterval until ctx ends.
 func (a *Assertions) Run(ctx context.Context) {
-	t := time.NewTicker(a.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := a.replay.SweepAssertionJTIs(ctx, a.cfg.Now()); err != nil && ctx.Err() == nil {
-				a.log.Warn("expired assertion jtis not swept", "err", err)
-			}
-		}
-	}
+	every(ctx, a.cfg.SweepInterval, a.log, "assertion jti sweep", func(ctx context.Context) error {
+		_, err := a.replay.SweepAssertionJTIs(ctx, a.cfg.Now())
+		return err
+	})
 }
 
 // assertionKind says which RFC 7523 use an assertion serves; it decides

@@ -139,18 +139,7 @@ func (c *ClientCache) Init(ctx context.Context) error {
 
 // Run refreshes every RefreshInterval until ctx ends.
 func (c *ClientCache) Run(ctx context.Context) {
-	t := time.NewTicker(c.cfg.RefreshInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("client cache not refreshed", "err", err)
-			}
-		}
-	}
+	every(ctx, c.cfg.RefreshInterval, c.log, "client cache refresh", c.Refresh)
 }
 
 // Refresh applies every app changed since the last refresh to the cached

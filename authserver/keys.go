@@ -186,24 +186,12 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 // clock) until ctx ends. A failed reload keeps the last good key set; a
 // failed pass is retried on the next tick; both are logged.
 func (m *KeyManager) Run(ctx context.Context) {
-	t := time.NewTicker(m.cfg.ReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := m.Reload(ctx); err != nil {
-				if ctx.Err() == nil {
-					m.log.Warn("signing keys not reloaded", "err", err)
-				}
-				continue
-			}
-			if err := m.Schedule(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("signing-key scheduler", "err", err)
-			}
+	every(ctx, m.cfg.ReloadInterval, m.log, "signing-key reload and schedule", func(ctx context.Context) error {
+		if err := m.Reload(ctx); err != nil {
+			return err
 		}
-	}
+		return m.Schedule(ctx)
+	})
 }
 
 // apply decodes ks into a new snapshot and installs it, unless a newer

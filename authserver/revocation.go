@@ -145,24 +145,13 @@ func (r *Revocations) Sweep(ctx context.Context) error {
 // Run refreshes every RefreshInterval and sweeps every SweepInterval until
 // ctx ends. Failures keep the last good state and are logged.
 func (r *Revocations) Run(ctx context.Context) {
-	refresh := time.NewTicker(r.cfg.RefreshInterval)
-	defer refresh.Stop()
-	sweep := time.NewTicker(r.cfg.SweepInterval)
-	defer sweep.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-refresh.C:
-			if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("revoked tokens not refreshed", "err", err)
-			}
-		case <-sweep.C:
-			if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("revoked tokens not swept", "err", err)
-			}
-		}
-	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		every(ctx, r.cfg.SweepInterval, r.log, "revoked token sweep", r.Sweep)
+	}()
+	every(ctx, r.cfg.RefreshInterval, r.log, "revoked token refresh", r.Refresh)
+	<-done
 }
 
 // IsRevoked reports whether the token with jti was revoked. It reads
