@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -41,6 +42,8 @@ type Config struct {
 	Revocation RevocationConfig `koanf:"revocation"`
 	// Console is the admin console (server/console.go).
 	Console ConsoleConfig `koanf:"console"`
+	// Debug holds diagnostics that are off by default.
+	Debug DebugConfig `koanf:"debug"`
 }
 
 // ListenConfig is one HTTP listener.
@@ -124,6 +127,15 @@ type LogConfig struct {
 	Level string `koanf:"level"`
 	// Format is text or json.
 	Format string `koanf:"format"`
+}
+
+// DebugConfig holds diagnostics that are off by default.
+type DebugConfig struct {
+	// PprofAddr, when set, serves Go's net/http/pprof profiles on a
+	// listener of their own at this host:port (test/load profiles the
+	// server under load through it). Profiles reveal internals and cost
+	// CPU while taken: keep it on loopback. Empty (the default): off.
+	PprofAddr string `koanf:"pprof_addr"`
 }
 
 // DefaultConfig returns the defaults of every option.
@@ -223,6 +235,11 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Debug.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
+			bad("debug.pprof_addr %q must be host:port", c.Debug.PprofAddr)
+		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q must be text or json", c.Log.Format)

@@ -64,6 +64,7 @@ type Server struct {
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
+	debug             *debugServer // pprof, only when configured (debug.go)
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
@@ -273,7 +274,7 @@ func (s *Server) listen() error {
 	}
 	s.public = httpServer(cfg.Public, public, s.log)
 	s.admin = httpServer(cfg.Admin, admin, s.log)
-	return nil
+	return s.listenDebug()
 }
 
 func httpServer(c ListenConfig, h http.Handler, log *slog.Logger) *http.Server {
@@ -329,6 +330,7 @@ func (s *Server) Serve() error {
 		}()
 	}
 	s.log.Info("serving", "public", s.PublicAddr(), "admin", s.AdminAddr(), "issuer", s.cfg.Issuer)
+	s.serveDebug()
 	errc := make(chan error, 2)
 	go func() { errc <- s.public.Serve(s.publicLn) }()
 	go func() { errc <- s.admin.Serve(s.adminLn) }()
@@ -361,6 +363,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeResources(ctx context.Context) {
+	s.closeDebug()
 	for _, ln := range []net.Listener{s.publicLn, s.adminLn} {
 		if ln != nil {
 			_ = ln.Close()
