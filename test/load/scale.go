@@ -73,6 +73,11 @@ func runScale(ctx context.Context, cfg config) (scaleReport, error) {
 	if _, err := addIDPathIndexes(ctx, dir, "authserver"); err != nil {
 		return rep, err
 	}
+	// The change poll still reads every app (FerretDB pushes no range
+	// filter down), fails past mongodb.timeout and makes the cache stale:
+	// poll rarely and tolerate it, so that the what-if measures the miss
+	// path alone.
+	opts.extra = append(opts.extra, "--cache-refresh-interval", "1m", "--cache-max-staleness", "1h")
 	indexed, err := scaleOnce(ctx, cfg, opts, clients, true)
 	rep.indexed = &indexed
 	return rep, err
@@ -138,7 +143,7 @@ func (r scaleReport) print(w io.Writer) {
 		r.alg, r.apps, r.seedTime.Round(time.Millisecond), r.firstBoot.Round(time.Millisecond))
 	r.shipped.print(w, "as shipped", r.spread)
 	if r.indexed != nil {
-		r.indexed.print(w, "what-if: with an index on the expression FerretDB's find-by-_id uses", r.spread)
+		r.indexed.print(w, "what-if: an index on the expression FerretDB's find-by-_id uses; cache.refresh_interval 1m, max_staleness 1h (the change poll scans every app)", r.spread)
 	}
 }
 
