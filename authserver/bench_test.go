@@ -42,7 +42,7 @@ func benchKeys(b *testing.B, alg string) *authserver.KeyManager {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys := authserver.NewKeyManager(store, ring, authserver.KeyConfig{Algorithm: alg}, time.Now, quiet)
+	keys := authserver.NewKeyManager(store, ring, authserver.NewAuditor(store, time.Now, quiet), authserver.KeyConfig{Algorithm: alg}, time.Now, quiet)
 	if err := keys.Init(context.Background()); err != nil {
 		b.Fatal(err)
 	}
