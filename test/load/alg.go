@@ -188,8 +188,19 @@ func runIntrospection(ctx context.Context, cfg config, srv *serverProc, app clie
 	t := tokenTarget(endpoint, app)
 	t.Body = []byte(url.Values{"token": {token}, "token_type_hint": {"access_token"}}.Encode())
 	fmt.Fprintf(os.Stderr, "introspection at %s\n", endpoint)
-	return run(load{name: "introspect", conns: cfg.conns, duration: cfg.duration,
-		targets: roundRobin([]vegeta.Target{t}, 0), pid: srv.pid(), check: isActive}), nil
+	profileDone := make(chan error, 1)
+	if cfg.profileDir != "" {
+		path := filepath.Join(cfg.profileDir, srv.alg+".introspect.cpu.pprof")
+		go func() { profileDone <- srv.profile(ctx, cfg.duration-time.Second, path) }()
+	}
+	o := run(load{name: "introspect", conns: cfg.conns, duration: cfg.duration,
+		targets: roundRobin([]vegeta.Target{t}, 0), pid: srv.pid(), check: isActive})
+	if cfg.profileDir != "" {
+		if err := <-profileDone; err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // fetchToken gets one token and returns the whole response body and the

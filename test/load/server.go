@@ -60,6 +60,7 @@ type serverProc struct {
 	pprofURL  string
 	dataDir   string
 	logPath   string
+	alg       string
 	// startup is the time from exec to the first 200 of /readyz.
 	startup time.Duration
 	exited  chan error
@@ -83,7 +84,7 @@ func startServer(ctx context.Context, o serverOptions) (*serverProc, error) {
 		"--tokens-algorithm", o.alg,
 		"--log-level", o.logLevel,
 	}
-	p := &serverProc{publicURL: "http://" + public, adminURL: "http://" + admin, dataDir: o.dataDir,
+	p := &serverProc{publicURL: "http://" + public, adminURL: "http://" + admin, dataDir: o.dataDir, alg: o.alg,
 		logPath: filepath.Join(o.dataDir, "server.log"), exited: make(chan error, 1)}
 	if o.pprof {
 		addr, err := freeAddr()
