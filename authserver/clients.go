@@ -24,7 +24,8 @@ var ErrStoreUnavailable = errors.New("store unavailable")
 // AppStore is what the client cache needs of the database.
 type AppStore interface {
 	GetApp(ctx context.Context, id string) (storage.App, error)
-	AppsChangedSince(ctx context.Context, since time.Time, limit int) ([]storage.App, error)
+	AppChangesSince(ctx context.Context, since time.Time, limit int) ([]storage.AppChange, error)
+	SweepAppChanges(ctx context.Context, before time.Time) (int64, error)
 	ServerTime(ctx context.Context) (time.Time, error)
 }
 
@@ -48,14 +49,30 @@ type ClientCacheConfig struct {
 // after the poll that set it.
 const changeOverlap = 2 * time.Second
 
-// changeBatch is the most changed apps read per query.
+// changeBatch is the most change records read per query.
 const changeBatch = 1000
 
+// changeRetention is how long change records are kept. A cache that has
+// not refreshed for longer than changeRetention minus changeOverlap may
+// have missed swept records, and drops everything it holds.
+const changeRetention = 10 * time.Minute
+
+// changeSweepInterval is how often each instance deletes change records
+// older than changeRetention (the deletes are idempotent).
+const changeSweepInterval = time.Minute
+
+// promoteEvery limits how often a hit moves its entry to the front of the
+// LRU list, which takes the cache's write lock: between promotions hits
+// take only the read lock, and the order stays right to within this.
+const promoteEvery = int64(time.Second)
+
 // ClientCache serves apps from memory so that client authentication touches
-// the database only on a miss. Entries are invalidated by polling the
-// database for apps changed since the last poll (by server time), so one
-// indexed query per interval keeps any number of cached apps fresh. It does
-// no full load at start.
+// the database only on a miss. Every app write is announced in a change log
+// (storage.AppChange, stamped by the database server's clock); each
+// instance polls the log for records since its last poll and re-reads the
+// changed apps it holds, so the cost of keeping any number of cached apps
+// fresh is the number of recent changes, not of apps. It does no full load
+// at start.
 type ClientCache struct {
 	store AppStore
 	cfg   ClientCacheConfig
@@ -83,6 +100,9 @@ type ClientCache struct {
 type cachedApp struct {
 	app     storage.App
 	secrets []cachedSecret
+	// promoted is when a hit last moved the entry to the LRU front (unix
+	// nanos on the process clock).
+	promoted atomic.Int64
 }
 
 type cachedSecret struct {
@@ -137,35 +157,76 @@ func (c *ClientCache) Init(ctx context.Context) error {
 	return nil
 }
 
-// Run refreshes every RefreshInterval until ctx ends.
+// Run refreshes every RefreshInterval and sweeps old change records every
+// minute until ctx ends.
 func (c *ClientCache) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		every(ctx, changeSweepInterval, c.log, "app change log sweep", c.sweepChanges)
+	}()
 	every(ctx, c.cfg.RefreshInterval, c.log, "client cache refresh", c.Refresh)
+	<-done
 }
 
-// Refresh applies every app changed since the last refresh to the cached
-// entries and forgets unknown ids that now exist. Only Run and tests call
-// it, never concurrently.
+// sweepChanges deletes change records older than changeRetention by the
+// database server's clock.
+func (c *ClientCache) sweepChanges(ctx context.Context) error {
+	now, err := c.store.ServerTime(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.store.SweepAppChanges(ctx, now.Add(-changeRetention))
+	return err
+}
+
+// Refresh reads the change records since the last refresh (less
+// changeOverlap), re-reads each changed app this instance holds, and
+// forgets unknown ids that now exist. If the last successful refresh is so
+// old that records may have been swept since, it drops every entry
+// instead. Only Run and tests call it, never concurrently.
 func (c *ClientCache) Refresh(ctx context.Context) error {
-	since := c.watermark.Add(-changeOverlap)
+	if time.Since(time.Unix(0, c.lastRefresh.Load())) > changeRetention-changeOverlap {
+		c.apps.Purge()
+		c.missing.Purge()
+		c.log.Warn("client cache dropped: refreshes failed for longer than the change log is kept")
+	}
+	watermark := c.watermark
+	since := watermark.Add(-changeOverlap)
+	seen := map[string]bool{}
 	for {
-		changed, err := c.store.AppsChangedSince(ctx, since, changeBatch)
+		changes, err := c.store.AppChangesSince(ctx, since, changeBatch)
 		if err != nil {
 			return err
 		}
-		for _, a := range changed {
-			c.missing.Remove(a.ID)
-			if _, ok := c.apps.Peek(a.ID); ok {
+		for _, ch := range changes {
+			if ch.At.After(watermark) {
+				watermark = ch.At
+			}
+			if seen[ch.AppID] {
+				continue
+			}
+			seen[ch.AppID] = true
+			c.missing.Remove(ch.AppID)
+			if _, ok := c.apps.Peek(ch.AppID); !ok {
+				continue
+			}
+			a, err := c.store.GetApp(ctx, ch.AppID)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				c.apps.Remove(ch.AppID)
+			case err != nil:
+				return err
+			default:
 				c.put(a)
 			}
-			if a.UpdatedAt.After(c.watermark) {
-				c.watermark = a.UpdatedAt
-			}
 		}
-		if len(changed) < changeBatch {
+		if len(changes) < changeBatch {
 			break
 		}
-		since = changed[len(changed)-1].UpdatedAt
+		since = changes[len(changes)-1].At
 	}
+	c.watermark = watermark
 	c.generation.Add(1)
 	c.lastRefresh.Store(time.Now().UnixNano())
 	return nil
@@ -197,7 +258,11 @@ func (c *ClientCache) get(ctx context.Context, id string) (*cachedApp, error) {
 	if c.stale() {
 		return nil, ErrStoreUnavailable
 	}
-	if e, ok := c.apps.Get(id); ok {
+	if e, ok := c.apps.Peek(id); ok {
+		if now := time.Now().UnixNano(); now-e.promoted.Load() > promoteEvery {
+			e.promoted.Store(now)
+			c.apps.Get(id)
+		}
 		return e, nil
 	}
 	if c.missing.Contains(id) {

@@ -131,6 +131,11 @@ func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error 
 	if err := st.EnsureIndexes(ctx); err != nil {
 		return fmt.Errorf("prepare database: %w", err)
 	}
+	if s.embedded != nil {
+		if err := s.embedded.IndexIDPaths(ctx, s.cfg.MongoDB.Database); err != nil {
+			return fmt.Errorf("prepare embedded database: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -43,7 +43,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account) error {
 // UpdateAccount is the compare-and-swap update of the account: see
 // UpdateApp for the contract.
 func (s *Store) UpdateAccount(ctx context.Context, update func(*Account) error) (Account, error) {
-	a, err := casUpdate(ctx, s, colAccounts, AccountID, func(a *Account) *int64 { return &a.Version }, update)
+	a, err := casUpdate(ctx, s, colAccounts, AccountID, func(a *Account) *int64 { return &a.Version }, update, nil)
 	if err != nil {
 		return Account{}, fmt.Errorf("update account: %w", err)
 	}

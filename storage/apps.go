@@ -14,6 +14,9 @@ import (
 // id is taken.
 func (s *Store) InsertApp(ctx context.Context, a App) error {
 	a.Version = 1
+	if err := s.recordAppChanges(ctx, a.ID); err != nil {
+		return fmt.Errorf("insert app: %w", err)
+	}
 	if err := s.insertStamped(ctx, colApps, a.ID, a); err != nil {
 		return fmt.Errorf("insert app: %w", err)
 	}
@@ -80,28 +83,12 @@ func (s *Store) CountApps(ctx context.Context) (int64, error) {
 // nothing is written and that error is returned. It returns the stored app,
 // ErrNotFound, or ErrConflict after too many lost races.
 func (s *Store) UpdateApp(ctx context.Context, id string, update func(*App) error) (App, error) {
-	a, err := casUpdate(ctx, s, colApps, id, func(a *App) *int64 { return &a.Version }, update)
+	a, err := casUpdate(ctx, s, colApps, id, func(a *App) *int64 { return &a.Version }, update,
+		func(ctx context.Context) error { return s.recordAppChanges(ctx, id) })
 	if err != nil {
 		return App{}, fmt.Errorf("update app %s: %w", id, err)
 	}
 	return a, nil
-}
-
-// AppsChangedSince returns the apps written at or after since (by the
-// database server's clock), oldest first, at most limit of them. Caches use
-// it to find what to invalidate.
-func (s *Store) AppsChangedSince(ctx context.Context, since time.Time, limit int) ([]App, error) {
-	cur, err := s.db.Collection(colApps).Find(ctx,
-		bson.D{{Key: "updated_at", Value: bson.D{{Key: "$gte", Value: since}}}},
-		options.Find().SetSort(bson.D{{Key: "updated_at", Value: 1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("apps changed since: %w", mapErr(err))
-	}
-	var out []App
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("apps changed since: %w", mapErr(err))
-	}
-	return out, nil
 }
 
 // ServerTime returns the database server's current time, the clock of every

@@ -72,7 +72,7 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, now
 			*r = rec
 			r.Version = v
 			return nil
-		})
+		}, nil)
 	switch {
 	case errors.Is(err, errNotExpired):
 		return existing, false, nil

@@ -19,8 +19,8 @@ const importBatch = 1000
 // are too slow; the rules of the app lifecycle are the caller's to respect.
 // Each batch's updated_at is the database server's clock read just before
 // the batch is sent (a second per-batch update would cost seconds on
-// FerretDB), so a batch is visible to AppsChangedSince pollers within their
-// overlap as long as it takes less than that to write. If some ids exist
+// FerretDB), and each batch is announced in the change log (AppChangesSince)
+// just before it is written, as every app write is. If some ids exist
 // already, those apps are left as they were, the others are still stored,
 // and the error wraps ErrDuplicate.
 func (s *Store) ImportApps(ctx context.Context, apps []App) error {
@@ -33,9 +33,13 @@ func (s *Store) ImportApps(ctx context.Context, apps []App) error {
 			return fmt.Errorf("import apps: %w", err)
 		}
 		docs := make([]any, len(batch))
+		ids := make([]string, len(batch))
 		for i, a := range batch {
 			a.Version, a.UpdatedAt = 1, now
-			docs[i] = a
+			docs[i], ids[i] = a, a.ID
+		}
+		if err := s.recordAppChanges(ctx, ids...); err != nil {
+			return fmt.Errorf("import apps: %w", err)
 		}
 		_, err = col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		if err != nil {

@@ -44,7 +44,7 @@ func (s *Store) CreateKeySet(ctx context.Context, ks KeySet) error {
 // UpdateKeySet is the compare-and-swap update of the key set: see
 // UpdateApp for the contract.
 func (s *Store) UpdateKeySet(ctx context.Context, update func(*KeySet) error) (KeySet, error) {
-	ks, err := casUpdate(ctx, s, colSigningKeys, KeySetID, func(k *KeySet) *int64 { return &k.Version }, update)
+	ks, err := casUpdate(ctx, s, colSigningKeys, KeySetID, func(k *KeySet) *int64 { return &k.Version }, update, nil)
 	if err != nil {
 		return KeySet{}, fmt.Errorf("update key set: %w", err)
 	}

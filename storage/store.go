@@ -39,6 +39,7 @@ const (
 	colCustomers    = "customers"
 	colIdempotency  = "idempotency"
 	colWriteClaims  = "write_claims"
+	colAppChanges   = "app_changes"
 )
 
 // Options configure Open.
@@ -120,6 +121,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{colApps, mongo.IndexModel{Keys: bson.D{{Key: "origins", Value: 1}}}},
 		{colIdempotency, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
 		{colWriteClaims, mongo.IndexModel{Keys: bson.D{{Key: "created_at", Value: 1}}}},
+		{colAppChanges, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}}},
 	}
 	for _, i := range idx {
 		if _, err := s.db.Collection(i.col).Indexes().CreateOne(ctx, i.model); err != nil {
@@ -182,7 +184,9 @@ type writeClaim struct {
 // the result as version+1 only if no other writer has taken version+1,
 // retrying up to maxCASAttempts times. An error from update aborts with
 // nothing written.
-func casUpdate[T any](ctx context.Context, s *Store, col, id string, version func(*T) *int64, update func(*T) error) (T, error) {
+// beforeWrite, if not nil, runs right before the document is written (by
+// this writer or a roll-forward); an error from it aborts the write.
+func casUpdate[T any](ctx context.Context, s *Store, col, id string, version func(*T) *int64, update func(*T) error, beforeWrite func(context.Context) error) (T, error) {
 	var zero T
 	claims := s.db.Collection(colWriteClaims)
 	for attempt := range maxCASAttempts {
@@ -202,7 +206,7 @@ func casUpdate[T any](ctx context.Context, s *Store, col, id string, version fun
 		claim := writeClaim{ID: fmt.Sprintf("%s/%s/%d", col, id, old+1), CreatedAt: time.Now().UTC(), Body: body}
 		_, err = claims.InsertOne(ctx, claim)
 		if mongo.IsDuplicateKeyError(err) {
-			if err := s.rollForward(ctx, col, id, old, claim.ID); err != nil {
+			if err := s.rollForward(ctx, col, id, old, claim.ID, beforeWrite); err != nil {
 				return zero, err
 			}
 			backoff(ctx, attempt)
@@ -213,6 +217,11 @@ func casUpdate[T any](ctx context.Context, s *Store, col, id string, version fun
 		}
 		// This writer owns version old+1. The version filter cannot fail
 		// except when a roll-forward already wrote this very claim.
+		if beforeWrite != nil {
+			if err := beforeWrite(ctx); err != nil {
+				return zero, err
+			}
+		}
 		if _, err := s.casReplace(ctx, col, id, old, bson.Raw(body)); err != nil {
 			return zero, err
 		}
@@ -224,7 +233,7 @@ func casUpdate[T any](ctx context.Context, s *Store, col, id string, version fun
 // rollForward applies a claim that has stayed unapplied longer than
 // claimTimeout: its writer died between claim and write. A claim that young
 // is left to its writer.
-func (s *Store) rollForward(ctx context.Context, col, id string, old int64, claimID string) error {
+func (s *Store) rollForward(ctx context.Context, col, id string, old int64, claimID string, beforeWrite func(context.Context) error) error {
 	var c writeClaim
 	err := s.db.Collection(colWriteClaims).FindOne(ctx, bson.D{{Key: "_id", Value: claimID}}).Decode(&c)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -235,6 +244,11 @@ func (s *Store) rollForward(ctx context.Context, col, id string, old int64, clai
 	}
 	if time.Since(c.CreatedAt) < claimTimeout {
 		return nil
+	}
+	if beforeWrite != nil {
+		if err := beforeWrite(ctx); err != nil {
+			return err
+		}
 	}
 	_, err = s.casReplace(ctx, col, id, old, c.Body)
 	return err

@@ -25,7 +25,11 @@ func Embedded(t testing.TB) (*storage.Store, *storage.Embedded) {
 		t.Fatalf("start embedded database: %v", err)
 	}
 	t.Cleanup(e.Stop)
-	return open(t, e.URI(), "authserver"), e
+	s := open(t, e.URI(), "authserver")
+	if err := e.IndexIDPaths(context.Background(), "authserver"); err != nil {
+		t.Fatalf("index _id paths: %v", err)
+	}
+	return s, e
 }
 
 // External opens a Store on the MongoDB named by AUTHSERVER_TEST_MONGODB_URI
@@ -64,7 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"AppUpdateCAS", testAppUpdateCAS},
 		{"AppUpdateAbortWritesNothing", testAppUpdateAbort},
 		{"AppListPaging", testAppListPaging},
-		{"AppsChangedSince", testAppsChangedSince},
+		{"AppChangeLog", testAppChangeLog},
 		{"SecretUsageMax", testSecretUsageMax},
 		{"KeySetLifecycle", testKeySet},
 		{"Account", testAccount},
@@ -215,7 +219,7 @@ func testAppListPaging(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAppsChangedSince(t *testing.T, s *storage.Store) {
+func testAppChangeLog(t *testing.T, s *storage.Store) {
 	ctx := context.Background()
 	for i := range 3 {
 		if err := s.InsertApp(ctx, testApp(fmt.Sprintf("app_test_c%d", i))); err != nil {
@@ -243,12 +247,30 @@ func testAppsChangedSince(t *testing.T, s *storage.Store) {
 	if _, err := s.UpdateApp(ctx, "app_test_c1", func(a *storage.App) error { a.Enabled = false; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	changed, err := s.AppsChangedSince(ctx, mark.Add(time.Millisecond), 100)
+	changes, err := s.AppChangesSince(ctx, mark.Add(time.Millisecond), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changed) != 1 || changed[0].ID != "app_test_c1" || changed[0].Enabled {
-		t.Fatalf("changed since mark: %+v", changed)
+	if len(changes) != 1 || changes[0].AppID != "app_test_c1" || changes[0].At.Before(mark) {
+		t.Fatalf("changes since mark: %+v", changes)
+	}
+	// An update refused by its updater announces nothing.
+	if _, err := s.UpdateApp(ctx, "app_test_c2", func(*storage.App) error { return errors.New("refused") }); err == nil {
+		t.Fatal("refused update succeeded")
+	}
+	if again, _ := s.AppChangesSince(ctx, mark.Add(time.Millisecond), 100); len(again) != 1 {
+		t.Fatalf("a refused update was announced: %+v", again)
+	}
+	all, err := s.AppChangesSince(ctx, time.Time{}, 100)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("every change: %d, %v", len(all), err)
+	}
+	n, err := s.SweepAppChanges(ctx, mark.Add(time.Millisecond))
+	if err != nil || n != 3 {
+		t.Fatalf("sweep: %d, %v", n, err)
+	}
+	if rest, _ := s.AppChangesSince(ctx, time.Time{}, 100); len(rest) != 1 || rest[0].AppID != "app_test_c1" {
+		t.Fatalf("after the sweep: %+v", rest)
 	}
 }
 
