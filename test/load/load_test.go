@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,19 +116,6 @@ func TestSeededAppsGetTokens(t *testing.T) {
 	if len(clients) != 3 {
 		t.Fatalf("kept %d clients, want 3", len(clients))
 	}
-	// As shipped, FerretDB v1's find by _id scans the table (its own _id
-	// index is on another expression)...
-	if plan := idQueryPlan(t, dir, "apps"); strings.Contains(plan, "USING INDEX") {
-		t.Fatalf("find by _id as shipped uses an index (%q): FerretDB changed; revisit addIDPathIndexes and the README", plan)
-	}
-	// ...and with the what-if index of the scale run, the query FerretDB
-	// sends for a find by _id is a search of that index, not a scan.
-	if n, err := addIDPathIndexes(context.Background(), dir, "authserver"); err != nil || n == 0 {
-		t.Fatalf("addIDPathIndexes: %d tables, %v", n, err)
-	}
-	if plan := idQueryPlan(t, dir, "apps"); !strings.Contains(plan, "USING INDEX") {
-		t.Fatalf("find by _id after the index: plan %q", plan)
-	}
 	in := testserver.StartWith(t, testserver.Config(dir), testserver.NewClock())
 	for _, c := range clients {
 		cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: c.Secret, TokenURL: in.PublicURL + "/oauth2/token",
@@ -150,34 +134,4 @@ func TestSeededAppsGetTokens(t *testing.T) {
 	if status := in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+clients[2].ID, nil, &app); status != http.StatusOK || app.ID != clients[2].ID {
 		t.Fatalf("admin API on a seeded app: status %d, %+v", status, app)
 	}
-}
-
-// idQueryPlan is SQLite's plan for the query FerretDB v1 sends for a find
-// by _id on collection.
-func idQueryPlan(t *testing.T, dir, collection string) string {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "db", "authserver.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var table string
-	if err := db.QueryRow(`SELECT table_name FROM _ferretdb_collections WHERE name = ?`, collection).Scan(&table); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := db.Query(fmt.Sprintf(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM %q WHERE _ferretdb_sjson->'$._id' = ?`, table), `"x"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	return strings.Join(plan, "; ")
 }

@@ -40,29 +40,25 @@ const audience = "https://api.example.com"
 
 // config is the command line.
 type config struct {
-	algs     []string
-	conns    int
-	duration time.Duration
-	warmup   time.Duration
-	signFor  time.Duration
-	rate     int
-	rsaBits  int
-	apps     int
-	spread   int
-	scaleAlg string
-	// scaleIndex adds the what-if _id index and measures again;
-	// scaleSpreadShipped runs the spread as shipped too.
-	scaleIndex         bool
-	scaleSpreadShipped bool
-	missProbes         int
-	phases             map[string]bool
-	bin                string
-	logLevel           string
-	profileDir         string
-	keep               bool
-	profileTop         int
-	tmpRoot            string
-	startedWith        string
+	algs        []string
+	conns       int
+	duration    time.Duration
+	warmup      time.Duration
+	signFor     time.Duration
+	rate        int
+	rsaBits     int
+	apps        int
+	spread      int
+	scaleAlg    string
+	missProbes  int
+	phases      map[string]bool
+	bin         string
+	logLevel    string
+	profileDir  string
+	keep        bool
+	profileTop  int
+	tmpRoot     string
+	startedWith string
 }
 
 var allPhases = []string{"refs", "token", "open", "jwks", "introspect", "scale"}
@@ -86,8 +82,6 @@ func main() {
 	flag.IntVar(&cfg.apps, "apps", 0, "scale run: apps to seed into the store (e.g. 100000); 0 skips the scale run")
 	flag.IntVar(&cfg.spread, "spread", 10_000, "scale run: spread requests over this many of the seeded apps")
 	flag.StringVar(&cfg.scaleAlg, "scale-alg", "ES256", "signing algorithm of the scale run (a cheap signature shows the overheads)")
-	flag.BoolVar(&cfg.scaleIndex, "scale-index", true, "scale run: then add the _id index FerretDB v1 lacks and measure the spread run with it (a what-if)")
-	flag.BoolVar(&cfg.scaleSpreadShipped, "scale-spread-shipped", false, "scale run: also fill the cache and run spread as shipped (each miss scans the apps table: slow)")
 	flag.IntVar(&cfg.missProbes, "miss-probes", 20, "scale run: cache misses timed one at a time")
 	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run: "+strings.Join(allPhases, ","))
 	flag.StringVar(&cfg.bin, "bin", "", "authserver binary to run (default: go build ./cmd/authserver into a temporary directory)")

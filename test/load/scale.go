@@ -20,8 +20,7 @@ type scaleReport struct {
 	spread    int
 	seedTime  time.Duration
 	firstBoot time.Duration
-	shipped   scaleRun
-	indexed   *scaleRun
+	run       scaleRun
 }
 
 // scaleRun is one server start on the seeded store and what it measured.
@@ -38,11 +37,9 @@ type scaleRun struct {
 	endRSS    uint64
 }
 
-// runScale seeds cfg.apps apps, starts the server on them as shipped and
-// measures start-up, RSS, the cost of a cache miss and one app's
-// throughput; then, with -scale-index, adds the _id index FerretDB lacks
-// (addIDPathIndexes) and measures throughput spread over cfg.spread apps
-// against one app's.
+// runScale seeds cfg.apps apps, starts the server on them and measures
+// start-up, RSS, the cost of a cache miss, one app's throughput, and
+// throughput spread over cfg.spread apps against one app's.
 func runScale(ctx context.Context, cfg config) (scaleReport, error) {
 	rep := scaleReport{alg: cfg.scaleAlg, apps: cfg.apps, spread: min(cfg.spread, cfg.apps)}
 	dir, err := cfg.dataDir("scale")
@@ -65,29 +62,12 @@ func runScale(ctx context.Context, cfg config) (scaleReport, error) {
 	rep.firstBoot = srv.startup
 	srv.stop()
 
-	rep.shipped, err = scaleOnce(ctx, cfg, opts, clients, cfg.scaleSpreadShipped)
-	if err != nil || !cfg.scaleIndex {
-		return rep, err
-	}
-	fmt.Fprintf(os.Stderr, "scale: adding the _id path index FerretDB lacks (what-if)\n")
-	if _, err := addIDPathIndexes(ctx, dir, "authserver"); err != nil {
-		return rep, err
-	}
-	// The change poll still reads every app (FerretDB pushes no range
-	// filter down), fails past mongodb.timeout and makes the cache stale:
-	// poll rarely and tolerate it, so that the what-if measures the miss
-	// path alone.
-	opts.extra = append(opts.extra, "--cache-refresh-interval", "1m", "--cache-max-staleness", "1h")
-	indexed, err := scaleOnce(ctx, cfg, opts, clients, true)
-	rep.indexed = &indexed
+	rep.run, err = scaleOnce(ctx, cfg, opts, clients)
 	return rep, err
 }
 
-// scaleOnce starts the server on the seeded store and measures it; spread
-// says whether to fill the cache with every kept app and run spread over
-// them (as shipped, each miss scans the apps table: hours for 10,000 of
-// 100,000 apps).
-func scaleOnce(ctx context.Context, cfg config, opts serverOptions, clients []client, spread bool) (scaleRun, error) {
+// scaleOnce starts the server on the seeded store and measures it.
+func scaleOnce(ctx context.Context, cfg config, opts serverOptions, clients []client) (scaleRun, error) {
 	var r scaleRun
 	srv, err := startServer(ctx, opts)
 	if err != nil {
@@ -122,18 +102,16 @@ func scaleOnce(ctx context.Context, cfg config, opts serverOptions, clients []cl
 	}
 	r.single = run(load{name: "one app", conns: cfg.conns, duration: cfg.duration,
 		targets: roundRobin(single, 0), pid: srv.pid(), check: isToken})
-	if spread {
-		targets := make([]vegeta.Target, len(clients))
-		for i, c := range clients {
-			targets[i] = tokenTarget(tokenURL, c)
-		}
-		fmt.Fprintf(os.Stderr, "scale: first request of each of %d apps\n", len(targets))
-		r.cold = run(load{name: "cold", conns: cfg.conns, duration: time.Hour,
-			targets: roundRobin(targets, len(targets)), pid: srv.pid(), check: isToken})
-		fmt.Fprintf(os.Stderr, "scale: spread over %d apps\n", len(targets))
-		r.spreadRun = run(load{name: "spread", conns: cfg.conns, duration: cfg.duration,
-			targets: roundRobin(targets, 0), pid: srv.pid(), check: isToken})
+	targets := make([]vegeta.Target, len(clients))
+	for i, c := range clients {
+		targets[i] = tokenTarget(tokenURL, c)
 	}
+	fmt.Fprintf(os.Stderr, "scale: first request of each of %d apps\n", len(targets))
+	r.cold = run(load{name: "cold", conns: cfg.conns, duration: time.Hour,
+		targets: roundRobin(targets, len(targets)), pid: srv.pid(), check: isToken})
+	fmt.Fprintf(os.Stderr, "scale: spread over %d apps\n", len(targets))
+	r.spreadRun = run(load{name: "spread", conns: cfg.conns, duration: cfg.duration,
+		targets: roundRobin(targets, 0), pid: srv.pid(), check: isToken})
 	r.endRSS, _ = procStatus(srv.pid(), "VmRSS")
 	return r, nil
 }
@@ -141,10 +119,7 @@ func scaleOnce(ctx context.Context, cfg config, opts serverOptions, clients []cl
 func (r scaleReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== scale: %s, %d apps in the embedded store (seeded with storage.ImportApps in %s); first start (key generation) %s\n",
 		r.alg, r.apps, r.seedTime.Round(time.Millisecond), r.firstBoot.Round(time.Millisecond))
-	r.shipped.print(w, "as shipped", r.spread)
-	if r.indexed != nil {
-		r.indexed.print(w, "what-if: an index on the expression FerretDB's find-by-_id uses; cache.refresh_interval 1m, max_staleness 1h (the change poll scans every app)", r.spread)
-	}
+	r.run.print(w, "defaults", r.spread)
 }
 
 func (r scaleRun) print(w io.Writer, title string, spread int) {
