@@ -38,8 +38,14 @@ func (s *Store) ImportApps(ctx context.Context, apps []App) error {
 			a.Version, a.UpdatedAt = 1, now
 			docs[i], ids[i] = a, a.ID
 		}
-		if err := s.recordAppChanges(ctx, ids...); err != nil {
-			return fmt.Errorf("import apps: %w", err)
+		// One insertMany announces the batch, stamped like the apps
+		// (upserts with $currentDate would cost a look-up each).
+		changes := make([]any, len(ids))
+		for i, id := range ids {
+			changes[i] = AppChange{ID: newChangeID(), AppID: id, At: now}
+		}
+		if _, err := s.db.Collection(colAppChanges).InsertMany(ctx, changes); err != nil {
+			return fmt.Errorf("import apps: record changes: %w", mapErr(err))
 		}
 		_, err = col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		if err != nil {
