@@ -203,6 +203,12 @@ func (c *ClientCache) Refresh(ctx context.Context) error {
 			if ch.At.After(watermark) {
 				watermark = ch.At
 			}
+			if ch.AppID == "" {
+				// An import (storage.ImportApps) of new apps: any id
+				// remembered as missing may exist now.
+				c.missing.Purge()
+				continue
+			}
 			if seen[ch.AppID] {
 				continue
 			}

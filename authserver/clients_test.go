@@ -62,6 +62,30 @@ func TestClientCacheFollowsTheChangeLog(t *testing.T) {
 	}
 }
 
+// An id looked up before it existed is remembered as missing; once
+// ImportApps adds it, the next refresh forgets that, and the app is found.
+func TestClientCacheSeesImportedApps(t *testing.T) {
+	ctx := context.Background()
+	store, _ := storagetest.Embedded(t)
+	c := newTestCache(t, store, 10)
+	app := storage.App{ID: NewAppID(EnvTest), Name: "imported", Enabled: true}
+	if _, err := c.get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("before the import: %v, want ErrNotFound", err)
+	}
+	if err := store.ImportApps(ctx, []storage.App{app}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("before the refresh the miss is remembered: %v", err)
+	}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.get(ctx, app.ID); err != nil || e.app.Name != "imported" {
+		t.Fatalf("after the refresh: %v, %v", e, err)
+	}
+}
+
 // The cache holds at most Size apps, and unknown ids go to a cache of
 // their own so that they cannot evict real apps.
 func TestClientCacheBounds(t *testing.T) {

@@ -16,7 +16,10 @@ import (
 // a range query on apps.updated_at down to an index: polling the apps
 // themselves read all 100,000 of them every interval).
 type AppChange struct {
-	ID    string `bson:"_id"`
+	ID string `bson:"_id"`
+	// AppID is the app written, or "" for a batch of ImportApps: new
+	// apps, not listed, so that an import of 100,000 apps adds 100 records
+	// for every poll to read rather than 100,000.
 	AppID string `bson:"app_id"`
 	// At is the database server's clock when the change was recorded,
 	// just before the app itself was written.

@@ -297,7 +297,7 @@ func statusAndSize(status, n int) func(*vegeta.Result) error {
 	}
 }
 
-// pprofTop renders the top of a CPU profile with `go tool pprof`.
+// pprofTop renders the top of a profile (CPU, or heap in-use bytes) with `go tool pprof`.
 func pprofTop(bin, profile string, n int) (string, error) {
 	out, err := exec.Command("go", "tool", "pprof", "-top", fmt.Sprintf("-nodecount=%d", n), bin, profile).CombinedOutput()
 	if err != nil {

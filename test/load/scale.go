@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
@@ -35,6 +36,9 @@ type scaleRun struct {
 	cold      outcome
 	spreadRun outcome
 	endRSS    uint64
+	// heapProfile is the server's heap profile at the end (with
+	// -profile), heapTop the top of its in-use bytes.
+	heapProfile, heapTop string
 }
 
 // runScale seeds cfg.apps apps, starts the server on them and measures
@@ -52,7 +56,7 @@ func runScale(ctx context.Context, cfg config) (scaleReport, error) {
 		return rep, err
 	}
 	rep.seedTime = took
-	opts := serverOptions{bin: cfg.bin, dataDir: dir, alg: cfg.scaleAlg, logLevel: cfg.logLevel}
+	opts := serverOptions{bin: cfg.bin, dataDir: dir, alg: cfg.scaleAlg, logLevel: cfg.logLevel, pprof: cfg.profileDir != ""}
 	// The first start creates the KEK, the first signing key and the
 	// account; the later ones are measured.
 	srv, err := startServer(ctx, opts)
@@ -113,6 +117,16 @@ func scaleOnce(ctx context.Context, cfg config, opts serverOptions, clients []cl
 	r.spreadRun = run(load{name: "spread", conns: cfg.conns, duration: cfg.duration,
 		targets: roundRobin(targets, 0), pid: srv.pid(), check: isToken})
 	r.endRSS, _ = procStatus(srv.pid(), "VmRSS")
+	if cfg.profileDir != "" {
+		r.heapProfile = filepath.Join(cfg.profileDir, "scale.heap.pprof")
+		if err := srv.heapProfile(ctx, r.heapProfile); err != nil {
+			return r, err
+		}
+		r.heapTop, err = pprofTop(opts.bin, r.heapProfile, cfg.profileTop)
+		if err != nil {
+			return r, err
+		}
+	}
 	return r, nil
 }
 
@@ -142,6 +156,9 @@ func (r scaleRun) print(w io.Writer, title string, spread int) {
 			ratios(pair(r.spreadRun, cores), pair(r.single, cores), "one app", rate{}, ""))
 	}
 	fmt.Fprintf(w, "  RSS at the end: %.0f MB\n", float64(r.endRSS)/(1<<20))
+	if r.heapProfile != "" {
+		fmt.Fprintf(w, "  heap profile at the end: %s (live bytes, after a GC)\n%s", r.heapProfile, r.heapTop)
+	}
 }
 
 // tokenStatus sends one token request and returns the status.

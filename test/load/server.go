@@ -217,21 +217,31 @@ func (p *serverProc) metadata(ctx context.Context) (map[string]any, error) {
 // profile fetches a CPU profile of d from the server's pprof listener into
 // path. It blocks for d.
 func (p *serverProc) profile(ctx context.Context, d time.Duration, path string) error {
+	return p.fetchProfile(ctx, fmt.Sprintf("profile?seconds=%d", int(d.Round(time.Second)/time.Second)), path)
+}
+
+// heapProfile fetches the server's heap profile (live objects at the last
+// GC) into path.
+func (p *serverProc) heapProfile(ctx context.Context, path string) error {
+	return p.fetchProfile(ctx, "heap?gc=1", path)
+}
+
+// fetchProfile saves /debug/pprof/<query> of the server into path.
+func (p *serverProc) fetchProfile(ctx context.Context, query, path string) error {
 	if p.pprofURL == "" {
 		return errors.New("the server was started without pprof")
 	}
-	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.pprofURL, int(d.Round(time.Second)/time.Second))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pprofURL+"/debug/pprof/"+query, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("profile %s: %w", query, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("cpu profile: status %d", resp.StatusCode)
+		return fmt.Errorf("profile %s: status %d", query, resp.StatusCode)
 	}
 	f, err := os.Create(path)
 	if err != nil {
