@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -35,24 +36,7 @@ func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Create an account key; prints it once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var k authserver.CreatedAccountKey
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/account-keys", req, &k, idempotencyHeader(idemKey)...); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), k)
-			}
-			fields := [][2]string{{"key_id", k.ID}, {"name", k.Name}, {"role", k.Role}}
-			if k.Replay != nil {
-				fields = append(fields, [2]string{"key", k.Masked}, [2]string{"replayed", k.Replay.Code + ": " + k.Replay.Message})
-			} else {
-				fields = append(fields, [2]string{"key", k.Key}, [2]string{"note", "the key is shown only once; store it now"})
-			}
-			return printFields(cmd.OutOrStdout(), fields)
+			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/account-keys", req, printCreatedAccountKey, idempotencyHeader(idemKey)...)
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "what or whom the key is for (required)")
@@ -62,30 +46,29 @@ func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
+// printCreatedAccountKey prints a new account key, once, or the replay
+// notice when the request repeated an earlier one.
+func printCreatedAccountKey(out io.Writer, k authserver.CreatedAccountKey) error {
+	fields := [][2]string{{"key_id", k.ID}, {"name", k.Name}, {"role", k.Role}}
+	if k.Replay != nil {
+		fields = append(fields, [2]string{"key", k.Masked}, [2]string{"replayed", k.Replay.Code + ": " + k.Replay.Message})
+	} else {
+		fields = append(fields, [2]string{"key", k.Key}, [2]string{"note", "the key is shown only once; store it now"})
+	}
+	return printFields(out, fields)
+}
+
 func newAccountKeysListCommand(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List account keys, masked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var page struct {
-				Items []authserver.AccountKeyView `json:"items"`
-			}
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/account-keys", nil, &page); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), page)
-			}
-			rows := make([][]string, 0, len(page.Items))
-			for _, k := range page.Items {
-				rows = append(rows, []string{k.ID, k.Name, k.Role, k.Masked, k.CreatedAt.Format(time.RFC3339), orDash(k.CreatedBy)})
-			}
-			return printTable(cmd.OutOrStdout(), []string{"KEY_ID", "NAME", "ROLE", "KEY", "CREATED", "CREATED_BY"}, rows)
+			return listPage(cmd, cf, "/admin/v1/account-keys",
+				[]string{"KEY_ID", "NAME", "ROLE", "KEY", "CREATED", "CREATED_BY"},
+				func(k authserver.AccountKeyView) []string {
+					return []string{k.ID, k.Name, k.Role, k.Masked, k.CreatedAt.Format(time.RFC3339), orDash(k.CreatedBy)}
+				})
 		},
 	}
 }

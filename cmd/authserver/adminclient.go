@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,4 +132,71 @@ func (c *adminClient) do(ctx context.Context, method, path string, body, out any
 		return errors.New("admin API returned an unexpected response")
 	}
 	return nil
+}
+
+// page is one page of an admin API listing: its items and, when more
+// follow, the cursor to pass as --after for the next one.
+type page[T any] struct {
+	Items     []T    `json:"items"`
+	NextAfter string `json:"next_after,omitempty"`
+}
+
+// pageQuery encodes the query of a listing request: the filters that are
+// not empty, the after cursor if set and the page size if positive (0
+// leaves the server's default).
+func pageQuery(filters map[string]string, after string, limit int) string {
+	q := url.Values{}
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return q.Encode()
+}
+
+// fetchAndPrint sends one admin API request with the command's client
+// flags, decodes the response as a T and prints it: as JSON with -o json,
+// otherwise with table. headers are extra request headers, as for do.
+func fetchAndPrint[T any](cmd *cobra.Command, cf *clientFlags, method, path string, body any, table func(io.Writer, T) error, headers ...string) error {
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var v T
+	if err := c.do(cmd.Context(), method, path, body, &v, headers...); err != nil {
+		return err
+	}
+	return printAs(cmd, cf, v, table)
+}
+
+// printAs prints v on the command's output: as JSON with -o json,
+// otherwise with table.
+func printAs[T any](cmd *cobra.Command, cf *clientFlags, v T, table func(io.Writer, T) error) error {
+	out := cmd.OutOrStdout()
+	if cf.output == "json" {
+		return printJSON(out, v)
+	}
+	return table(out, v)
+}
+
+// listPage fetches one page of a listing at path (query included) and
+// prints it: as JSON with -o json, otherwise as a table of header and one
+// row per item, followed by the cursor of the next page if there is one.
+func listPage[T any](cmd *cobra.Command, cf *clientFlags, path string, header []string, row func(T) []string) error {
+	return fetchAndPrint(cmd, cf, http.MethodGet, path, nil, func(out io.Writer, p page[T]) error {
+		if err := printTable(out, header, rowsOf(p.Items, row)); err != nil {
+			return err
+		}
+		if p.NextAfter != "" {
+			_, err := io.WriteString(out, "more: --after "+p.NextAfter+"\n")
+			return err
+		}
+		return nil
+	})
 }

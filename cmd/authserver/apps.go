@@ -37,32 +37,7 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Register an app; prints its client_id and client_secret (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var created authserver.CreatedApp
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps", req, &created, idempotencyHeader(idemKey)...); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, created)
-			}
-			secret, note := [2]string{"client_secret", created.ClientSecret}, [2]string{"note", "the client_secret is shown only once; store it now"}
-			if created.Replay != nil {
-				secret, note = [2]string{"replayed", created.Replay.Code}, [2]string{"note", created.Replay.Message}
-			}
-			return printFields(out, [][2]string{
-				{"app_id", created.ID},
-				{"client_id", created.ClientID},
-				secret,
-				{"secret_id", created.SecretID},
-				{"environment", created.Environment},
-				{"scopes", strings.Join(created.Scopes, " ")},
-				{"audiences", strings.Join(created.Audiences, " ")},
-				note,
-			})
+			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/apps", req, printCreatedApp, idempotencyHeader(idemKey)...)
 		},
 	}
 	f := cmd.Flags()
@@ -78,6 +53,25 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
+// printCreatedApp prints a new app with its secret, once, or the replay
+// notice when the request repeated an earlier one.
+func printCreatedApp(out io.Writer, created authserver.CreatedApp) error {
+	secret, note := [2]string{"client_secret", created.ClientSecret}, [2]string{"note", "the client_secret is shown only once; store it now"}
+	if created.Replay != nil {
+		secret, note = [2]string{"replayed", created.Replay.Code}, [2]string{"note", created.Replay.Message}
+	}
+	return printFields(out, [][2]string{
+		{"app_id", created.ID},
+		{"client_id", created.ClientID},
+		secret,
+		{"secret_id", created.SecretID},
+		{"environment", created.Environment},
+		{"scopes", strings.Join(created.Scopes, " ")},
+		{"audiences", strings.Join(created.Audiences, " ")},
+		note,
+	})
+}
+
 func newAppsListCommand(cf *clientFlags) *cobra.Command {
 	var name, after string
 	var limit int
@@ -86,32 +80,8 @@ func newAppsListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List apps, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			if name != "" {
-				q.Set("name", name)
-			}
-			if after != "" {
-				q.Set("after", after)
-			}
-			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			var page struct {
-				Items     []authserver.AppView `json:"items"`
-				NextAfter string               `json:"next_after,omitempty"`
-			}
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/apps?"+q.Encode(), nil, &page); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, page)
-			}
-			return printAppsTable(out, page.Items, page.NextAfter)
+			return listPage(cmd, cf, "/admin/v1/apps?"+pageQuery(map[string]string{"name": name}, after, limit),
+				[]string{"APP_ID", "NAME", "ENV", "ENABLED", "SCOPES", "ACTIVE_SECRETS"}, appRow)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "only apps whose name starts with this")
@@ -120,26 +90,15 @@ func newAppsListCommand(cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
-func printAppsTable(out io.Writer, apps []authserver.AppView, next string) error {
-	rows := make([][]string, 0, len(apps))
-	for _, a := range apps {
-		active := 0
-		for _, s := range a.Secrets {
-			if s.Status == authserver.StatusActive {
-				active++
-			}
+// appRow is an app's line in "apps list", with its count of active secrets.
+func appRow(a authserver.AppView) []string {
+	active := 0
+	for _, s := range a.Secrets {
+		if s.Status == authserver.StatusActive {
+			active++
 		}
-		rows = append(rows, []string{a.ID, a.Name, a.Environment, strconv.FormatBool(a.Enabled),
-			strings.Join(a.Scopes, " "), strconv.Itoa(active)})
 	}
-	if err := printTable(out, []string{"APP_ID", "NAME", "ENV", "ENABLED", "SCOPES", "ACTIVE_SECRETS"}, rows); err != nil {
-		return err
-	}
-	if next != "" {
-		_, err := io.WriteString(out, "more: --after "+next+"\n")
-		return err
-	}
-	return nil
+	return []string{a.ID, a.Name, a.Environment, strconv.FormatBool(a.Enabled), strings.Join(a.Scopes, " "), strconv.Itoa(active)}
 }
 
 func newAppsGetCommand(cf *clientFlags) *cobra.Command {
@@ -148,25 +107,13 @@ func newAppsGetCommand(cf *clientFlags) *cobra.Command {
 		Short: "Show an app and its masked secrets",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var app authserver.AppView
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0]), nil, &app); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			return printApp(out, cf.output, app)
+			return fetchAndPrint(cmd, cf, http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0]), nil, printApp)
 		},
 	}
 }
 
 // printApp prints an app with its masked secrets.
-func printApp(out io.Writer, format string, app authserver.AppView) error {
-	if format == "json" {
-		return printJSON(out, app)
-	}
+func printApp(out io.Writer, app authserver.AppView) error {
 	if err := printFields(out, [][2]string{
 		{"app_id", app.ID}, {"name", app.Name}, {"environment", app.Environment},
 		{"enabled", strconv.FormatBool(app.Enabled)}, {"scopes", strings.Join(app.Scopes, " ")},
@@ -189,10 +136,6 @@ once with an empty value (--scope=) to clear it. A lifetime of "" returns
 to the server default.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
 			req := map[string]any{}
 			f := cmd.Flags()
 			if f.Changed("name") {
@@ -216,11 +159,7 @@ to the server default.`,
 			if f.Changed("user-token-lifetime") {
 				req["user_token_lifetime"] = userLifetime
 			}
-			var app authserver.AppView
-			if err := c.do(cmd.Context(), http.MethodPatch, "/admin/v1/apps/"+url.PathEscape(args[0]), req, &app); err != nil {
-				return err
-			}
-			return printApp(cmd.OutOrStdout(), cf.output, app)
+			return fetchAndPrint(cmd, cf, http.MethodPatch, "/admin/v1/apps/"+url.PathEscape(args[0]), req, printApp)
 		},
 	}
 	f := cmd.Flags()
@@ -244,30 +183,26 @@ func newAppsEnabledCommand(cf *clientFlags, enable bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var app authserver.AppView
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps/"+url.PathEscape(args[0])+"/"+verb, struct{}{}, &app); err != nil {
-				return err
-			}
-			return printApp(cmd.OutOrStdout(), cf.output, app)
+			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/apps/"+url.PathEscape(args[0])+"/"+verb, struct{}{}, printApp)
 		},
 	}
 }
 
+// printSecretsTable prints masked secrets, one row each.
 func printSecretsTable(out io.Writer, secrets []authserver.SecretView) error {
-	rows := make([][]string, 0, len(secrets))
-	for _, s := range secrets {
-		exp, used := "-", "-"
-		if s.ExpiresAt != nil {
-			exp = s.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")
-		}
-		if s.LastUsedAt != nil {
-			used = s.LastUsedAt.Format("2006-01-02T15:04:05Z07:00")
-		}
-		rows = append(rows, []string{s.ID, s.Masked, s.Status, s.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), used, exp})
+	return printTable(out, secretsHeader, rowsOf(secrets, secretRow))
+}
+
+var secretsHeader = []string{"SECRET_ID", "SECRET", "STATUS", "CREATED", "LAST_USED", "EXPIRES"}
+
+// secretRow is a masked secret's line under secretsHeader.
+func secretRow(s authserver.SecretView) []string {
+	exp, used := "-", "-"
+	if s.ExpiresAt != nil {
+		exp = s.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")
 	}
-	return printTable(out, []string{"SECRET_ID", "SECRET", "STATUS", "CREATED", "LAST_USED", "EXPIRES"}, rows)
+	if s.LastUsedAt != nil {
+		used = s.LastUsedAt.Format("2006-01-02T15:04:05Z07:00")
+	}
+	return []string{s.ID, s.Masked, s.Status, s.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), used, exp}
 }

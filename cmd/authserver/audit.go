@@ -1,11 +1,7 @@
 package main
 
 import (
-	"io"
-	"net/http"
-	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,42 +26,13 @@ authentications are counted: one event per distinct failure and minute,
 with its count in the detail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			for k, v := range map[string]string{"app": app, "actor": actor, "action": action, "after": after} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			var page struct {
-				Items     []authserver.AuditEventView `json:"items"`
-				NextAfter string                      `json:"next_after,omitempty"`
-			}
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/audit?"+q.Encode(), nil, &page); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, page)
-			}
-			rows := make([][]string, 0, len(page.Items))
-			for _, e := range page.Items {
-				rows = append(rows, []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(e.Target), orDash(e.AppID),
-					orDash(e.Source), e.Outcome, formatDetail(e.Detail)})
-			}
-			if err := printTable(out, []string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"}, rows); err != nil {
-				return err
-			}
-			if page.NextAfter != "" {
-				_, err = io.WriteString(out, "more: --after "+page.NextAfter+"\n")
-			}
-			return err
+			q := pageQuery(map[string]string{"app": app, "actor": actor, "action": action}, after, limit)
+			return listPage(cmd, cf, "/admin/v1/audit?"+q,
+				[]string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"},
+				func(e authserver.AuditEventView) []string {
+					return []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(e.Target), orDash(e.AppID),
+						orDash(e.Source), e.Outcome, formatDetail(e.Detail)}
+				})
 		},
 	}
 	f := list.Flags()

@@ -38,24 +38,14 @@ func newKeysListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List the signing keys and their states (never private material)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
+			return fetchAndPrint(cmd, cf, http.MethodGet, "/admin/v1/signing-keys", nil, func(out io.Writer, l authserver.KeyListing) error {
+				if err := printKeysTable(out, l.Items); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(out, "\nnew keys: %s; rotation every %s, published %s ahead, kept %s after retirement\n",
+					l.Algorithm, l.RotationPeriod, l.PublishAhead, l.Retention)
 				return err
-			}
-			var l authserver.KeyListing
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/signing-keys", nil, &l); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, l)
-			}
-			if err := printKeysTable(out, l.Items); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(out, "\nnew keys: %s; rotation every %s, published %s ahead, kept %s after retirement\n",
-				l.Algorithm, l.RotationPeriod, l.PublishAhead, l.Retention)
-			return err
+			})
 		},
 	}
 }
@@ -74,32 +64,25 @@ active key retires; verifiers that refetch the JWKS on an unknown kid, as
 they should, keep working. Discard the old key to also reject its tokens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var res authserver.RotateResult
 			body := map[string]bool{"immediate": immediate}
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/signing-keys/rotate", body, &res); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, res)
-			}
-			fields := [][2]string{{"active_kid", res.ActiveKID}}
-			if res.NextKID != "" {
-				fields = append(fields, [2]string{"next_kid", res.NextKID}, [2]string{"activate_at", fmtTime(res.ActivateAt)})
-			}
-			if err := printFields(out, fields); err != nil {
-				return err
-			}
-			_, _ = io.WriteString(out, "\n")
-			return printKeysTable(out, res.Items)
+			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/signing-keys/rotate", body, printRotateResult)
 		},
 	}
 	cmd.Flags().BoolVar(&immediate, "immediate", false, "sign with a fresh key at once (after a compromise) instead of after the publish-ahead overlap")
 	return cmd
+}
+
+// printRotateResult prints the key ids a rotation left and every key.
+func printRotateResult(out io.Writer, res authserver.RotateResult) error {
+	fields := [][2]string{{"active_kid", res.ActiveKID}}
+	if res.NextKID != "" {
+		fields = append(fields, [2]string{"next_kid", res.NextKID}, [2]string{"activate_at", fmtTime(res.ActivateAt)})
+	}
+	if err := printFields(out, fields); err != nil {
+		return err
+	}
+	_, _ = io.WriteString(out, "\n")
+	return printKeysTable(out, res.Items)
 }
 
 // newKeyTransitionCommand is "keys discard KID" or "keys reactivate KID".
@@ -109,19 +92,10 @@ func newKeyTransitionCommand(cf *clientFlags, verb, short string) *cobra.Command
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var v authserver.SigningKeyView
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/signing-keys/"+url.PathEscape(args[0])+"/"+verb, nil, &v); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, v)
-			}
-			return printKeysTable(out, []authserver.SigningKeyView{v})
+			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/signing-keys/"+url.PathEscape(args[0])+"/"+verb, nil,
+				func(out io.Writer, v authserver.SigningKeyView) error {
+					return printKeysTable(out, []authserver.SigningKeyView{v})
+				})
 		},
 	}
 }
@@ -188,20 +162,16 @@ kek_previous.`,
 }
 
 func runKEK(cmd *cobra.Command, cf *clientFlags, method, path string) error {
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	var st authserver.KEKStatus
-	if err := c.do(cmd.Context(), method, path, nil, &st); err != nil {
-		return err
-	}
-	out := cmd.OutOrStdout()
-	if cf.output == "json" {
-		return printJSON(out, st)
-	}
+	return fetchAndPrint(cmd, cf, method, path, nil, func(out io.Writer, st authserver.KEKStatus) error {
+		return printKEKStatus(out, st, method == http.MethodPost)
+	})
+}
+
+// printKEKStatus prints the current KEK id, how many signing keys each KEK
+// seals and, after a rotation, how many were resealed.
+func printKEKStatus(out io.Writer, st authserver.KEKStatus, resealed bool) error {
 	fields := [][2]string{{"current_kek_id", st.CurrentKEKID}}
-	if method == http.MethodPost {
+	if resealed {
 		fields = append(fields, [2]string{"resealed", strconv.Itoa(st.Resealed)})
 	}
 	if err := printFields(out, fields); err != nil {

@@ -33,3 +33,12 @@ func printFields(w io.Writer, fields [][2]string) error {
 	}
 	return tw.Flush()
 }
+
+// rowsOf is the table rows of items, one per item.
+func rowsOf[T any](items []T, row func(T) []string) [][]string {
+	rows := make([][]string, 0, len(items))
+	for _, it := range items {
+		rows = append(rows, row(it))
+	}
+	return rows
+}

@@ -41,20 +41,7 @@ func newSecretsListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List an app's secrets, masked, with status, last use and expiry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var page struct {
-				Items []authserver.SecretView `json:"items"`
-			}
-			if err := c.do(cmd.Context(), http.MethodGet, secretsPath(args[0]), nil, &page); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), page)
-			}
-			return printSecretsTable(cmd.OutOrStdout(), page.Items)
+			return listPage(cmd, cf, secretsPath(args[0]), secretsHeader, secretRow)
 		},
 	}
 }
@@ -83,18 +70,9 @@ func newSecretsCreateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Add an active secret to an app (at most two active); prints it once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var s authserver.CreatedSecret
-			if err := c.do(cmd.Context(), http.MethodPost, secretsPath(args[0]), struct{}{}, &s, idempotencyHeader(idemKey)...); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), s)
-			}
-			return printCreatedSecret(cmd.OutOrStdout(), s)
+			return fetchAndPrint(cmd, cf, http.MethodPost, secretsPath(args[0]), struct{}{}, func(out io.Writer, s authserver.CreatedSecret) error {
+				return printCreatedSecret(out, s)
+			}, idempotencyHeader(idemKey)...)
 		},
 	}
 	addIdempotencyFlag(cmd, &idemKey)
@@ -109,10 +87,6 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Create a new secret; the current one (or SECRET_ID) keeps working for the grace period",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
 			req := map[string]string{}
 			if len(args) == 2 {
 				req["secret_id"] = args[1]
@@ -120,27 +94,26 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 			if cmd.Flags().Changed("grace-period") {
 				req["grace_period"] = grace.String()
 			}
-			var r authserver.RotatedSecret
-			if err := c.do(cmd.Context(), http.MethodPost, secretsPath(args[0])+"/rotate", req, &r, idempotencyHeader(idemKey)...); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			var extra [][2]string
-			if r.Rotated != nil {
-				exp := "-"
-				if r.Rotated.ExpiresAt != nil {
-					exp = r.Rotated.ExpiresAt.Format(time.RFC3339)
-				}
-				extra = append(extra, [2]string{"rotated_secret_id", r.Rotated.ID}, [2]string{"rotated_expires_at", exp})
-			}
-			return printCreatedSecret(cmd.OutOrStdout(), r.CreatedSecret, extra...)
+			return fetchAndPrint(cmd, cf, http.MethodPost, secretsPath(args[0])+"/rotate", req, printRotatedSecret, idempotencyHeader(idemKey)...)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace-period", authserver.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
+}
+
+// printRotatedSecret prints the new secret of a rotation and the id and
+// expiry of the secret it rotated.
+func printRotatedSecret(out io.Writer, r authserver.RotatedSecret) error {
+	var extra [][2]string
+	if r.Rotated != nil {
+		exp := "-"
+		if r.Rotated.ExpiresAt != nil {
+			exp = r.Rotated.ExpiresAt.Format(time.RFC3339)
+		}
+		extra = append(extra, [2]string{"rotated_secret_id", r.Rotated.ID}, [2]string{"rotated_expires_at", exp})
+	}
+	return printCreatedSecret(out, r.CreatedSecret, extra...)
 }
 
 func newSecretTransitionCommand(cf *clientFlags, action, short string) *cobra.Command {
@@ -149,18 +122,10 @@ func newSecretTransitionCommand(cf *clientFlags, action, short string) *cobra.Co
 		Short: short,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var s authserver.SecretView
-			if err := c.do(cmd.Context(), http.MethodPost, secretsPath(args[0])+"/"+url.PathEscape(args[1])+"/"+action, struct{}{}, &s); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), s)
-			}
-			return printSecretsTable(cmd.OutOrStdout(), []authserver.SecretView{s})
+			return fetchAndPrint(cmd, cf, http.MethodPost, secretsPath(args[0])+"/"+url.PathEscape(args[1])+"/"+action, struct{}{},
+				func(out io.Writer, s authserver.SecretView) error {
+					return printSecretsTable(out, []authserver.SecretView{s})
+				})
 		},
 	}
 }

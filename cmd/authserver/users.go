@@ -112,39 +112,11 @@ func newUsersListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List an app's test users, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			if after != "" {
-				q.Set("after", after)
-			}
-			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			var page struct {
-				Items     []authserver.CustomerView `json:"items"`
-				NextAfter string                    `json:"next_after,omitempty"`
-			}
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/apps/"+url.PathEscape(appID)+"/users?"+q.Encode(), nil, &page); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, page)
-			}
-			rows := make([][]string, 0, len(page.Items))
-			for _, u := range page.Items {
-				rows = append(rows, []string{u.Username, u.ID, u.Subject, u.CreatedAt.Format(time.RFC3339)})
-			}
-			if err := printTable(out, []string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"}, rows); err != nil {
-				return err
-			}
-			if page.NextAfter != "" {
-				_, err = fmt.Fprintln(out, "more: --after "+page.NextAfter)
-			}
-			return err
+			return listPage(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users?"+pageQuery(nil, after, limit),
+				[]string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"},
+				func(u authserver.CustomerView) []string {
+					return []string{u.Username, u.ID, u.Subject, u.CreatedAt.Format(time.RFC3339)}
+				})
 		},
 	}
 	f := cmd.Flags()
@@ -189,15 +161,7 @@ func newAssertionKeysCommand() *cobra.Command {
 		Short: "Show an app's assertion keys: inline JWKS, jwks_uri, secret signing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			var v authserver.AssertionKeysView
-			if err := c.do(cmd.Context(), http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", nil, &v); err != nil {
-				return err
-			}
-			return printAssertionKeys(cmd.OutOrStdout(), cf.output, v)
+			return fetchAndPrint(cmd, cf, http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", nil, printAssertionKeys)
 		},
 	}
 	var jwksFile, jwksURI string
@@ -238,7 +202,7 @@ func newAssertionKeysCommand() *cobra.Command {
 			if err := c.do(cmd.Context(), http.MethodPut, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", body, &v); err != nil {
 				return err
 			}
-			return printAssertionKeys(cmd.OutOrStdout(), cf.output, v)
+			return printAs(cmd, cf, v, printAssertionKeys)
 		},
 	}
 	f := set.Flags()
@@ -250,10 +214,9 @@ func newAssertionKeysCommand() *cobra.Command {
 	return cmd
 }
 
-func printAssertionKeys(out io.Writer, format string, v authserver.AssertionKeysView) error {
-	if format == "json" {
-		return printJSON(out, v)
-	}
+// printAssertionKeys prints an app's assertion-key settings, the inline
+// JWKS as its key ids.
+func printAssertionKeys(out io.Writer, v authserver.AssertionKeysView) error {
 	kids := []string{}
 	var set struct {
 		Keys []struct {
