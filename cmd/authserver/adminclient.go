@@ -141,21 +141,34 @@ type page[T any] struct {
 	NextAfter string `json:"next_after,omitempty"`
 }
 
-// pageQuery encodes the query of a listing request: the filters that are
-// not empty, the after cursor if set and the page size if positive (0
-// leaves the server's default).
-func pageQuery(filters map[string]string, after string, limit int) string {
+// pageFlags are the --after and --limit flags of a listing command.
+type pageFlags struct {
+	after string
+	limit int
+}
+
+// define defines --after, described by afterUsage (what the cursor is),
+// and --limit on cmd.
+func (p *pageFlags) define(cmd *cobra.Command, afterUsage string) {
+	cmd.Flags().StringVar(&p.after, "after", "", afterUsage)
+	cmd.Flags().IntVar(&p.limit, "limit", 0, "page size, 1 to 500 (default 100)")
+}
+
+// query encodes the query of a listing request: the filters that are not
+// empty, the after cursor if set and the page size if positive (0 leaves
+// the server's default).
+func (p *pageFlags) query(filters map[string]string) string {
 	q := url.Values{}
 	for k, v := range filters {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	if after != "" {
-		q.Set("after", after)
+	if p.after != "" {
+		q.Set("after", p.after)
 	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if p.limit > 0 {
+		q.Set("limit", strconv.Itoa(p.limit))
 	}
 	return q.Encode()
 }

@@ -73,20 +73,19 @@ func printCreatedApp(out io.Writer, created authserver.CreatedApp) error {
 }
 
 func newAppsListCommand(cf *clientFlags) *cobra.Command {
-	var name, after string
-	var limit int
+	var name string
+	var pf pageFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List apps, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return listPage(cmd, cf, "/admin/v1/apps?"+pageQuery(map[string]string{"name": name}, after, limit),
+			return listPage(cmd, cf, "/admin/v1/apps?"+pf.query(map[string]string{"name": name}),
 				[]string{"APP_ID", "NAME", "ENV", "ENABLED", "SCOPES", "ACTIVE_SECRETS"}, appRow)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "only apps whose name starts with this")
-	cmd.Flags().StringVar(&after, "after", "", "cursor: list apps after this app id")
-	cmd.Flags().IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 100)")
+	pf.define(cmd, "cursor: list apps after this app id")
 	return cmd
 }
 

@@ -13,8 +13,8 @@ import (
 func newAuditCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read the credential lifecycle audit log"}
 	cf := addClientFlags(cmd)
-	var app, actor, action, after string
-	var limit int
+	var app, actor, action string
+	var pf pageFlags
 	list := &cobra.Command{
 		Use:   "list [--app APP_ID] [--actor KEY_ID] [--action ACTION]",
 		Short: "List audit events, newest first, a page at a time",
@@ -26,7 +26,7 @@ authentications are counted: one event per distinct failure and minute,
 with its count in the detail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := pageQuery(map[string]string{"app": app, "actor": actor, "action": action}, after, limit)
+			q := pf.query(map[string]string{"app": app, "actor": actor, "action": action})
 			return listPage(cmd, cf, "/admin/v1/audit?"+q,
 				[]string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"},
 				func(e authserver.AuditEventView) []string {
@@ -39,8 +39,7 @@ with its count in the detail.`,
 	f.StringVar(&app, "app", "", "only events of this app")
 	f.StringVar(&actor, "actor", "", "only events of this actor (account key id, anonymous, system)")
 	f.StringVar(&action, "action", "", "only this action, e.g. secret.rotate")
-	f.StringVar(&after, "after", "", "cursor: events older than this event id")
-	f.IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 100)")
+	pf.define(list, "cursor: events older than this event id")
 	cmd.AddCommand(list)
 	return cmd
 }

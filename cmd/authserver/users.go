@@ -105,24 +105,22 @@ func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
 }
 
 func newUsersListCommand(cf *clientFlags) *cobra.Command {
-	var appID, after string
-	var limit int
+	var appID string
+	var pf pageFlags
 	cmd := &cobra.Command{
 		Use:   "list --app APP_ID",
 		Short: "List an app's test users, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return listPage(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users?"+pageQuery(nil, after, limit),
+			return listPage(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users?"+pf.query(nil),
 				[]string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"},
 				func(u authserver.CustomerView) []string {
 					return []string{u.Username, u.ID, u.Subject, u.CreatedAt.Format(time.RFC3339)}
 				})
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&appID, "app", "", "the app's App ID (required)")
-	f.StringVar(&after, "after", "", "cursor: list users after this username")
-	f.IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 100)")
+	cmd.Flags().StringVar(&appID, "app", "", "the app's App ID (required)")
+	pf.define(cmd, "cursor: list users after this username")
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
 }
