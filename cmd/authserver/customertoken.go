@@ -33,11 +33,9 @@ func newCustomerTokenCommand() *cobra.Command {
 				return err
 			}
 			if username != "" {
-				password := envOr("AUTHSERVER_USER_PASSWORD", "")
-				if passwordStdin {
-					if password, err = readSecretInput(cmd.InOrStdin()); err != nil {
-						return fmt.Errorf("read the password from stdin: %w", err)
-					}
+				password, err := userPassword(cmd, passwordStdin)
+				if err != nil {
+					return err
 				}
 				if password == "" {
 					return fmt.Errorf("no password: use --password-stdin or AUTHSERVER_USER_PASSWORD")

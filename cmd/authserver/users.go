@@ -30,6 +30,20 @@ func readSecretInput(r io.Reader) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+// userPassword is the test user's password a command was given: the
+// first line of stdin with --password-stdin, otherwise
+// AUTHSERVER_USER_PASSWORD ("" when neither gives one).
+func userPassword(cmd *cobra.Command, fromStdin bool) (string, error) {
+	if !fromStdin {
+		return os.Getenv("AUTHSERVER_USER_PASSWORD"), nil
+	}
+	password, err := readSecretInput(cmd.InOrStdin())
+	if err != nil {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	return password, nil
+}
+
 // randomPassword returns 20 random characters from a 62-letter alphabet
 // (about 119 bits).
 func randomPassword() string {
@@ -64,12 +78,11 @@ func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			password, generated := os.Getenv("AUTHSERVER_USER_PASSWORD"), false
-			if passwordStdin {
-				if password, err = readSecretInput(cmd.InOrStdin()); err != nil {
-					return fmt.Errorf("read the password from stdin: %w", err)
-				}
+			password, err := userPassword(cmd, passwordStdin)
+			if err != nil {
+				return err
 			}
+			generated := false
 			if password == "" {
 				password, generated = randomPassword(), true
 			}
