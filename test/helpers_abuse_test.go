@@ -85,15 +85,23 @@ func active(t testing.TB, in *testserver.Instance, app testserver.App, tok strin
 // it does not within 15 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(15 * time.Second)
+	poll(t, what, 20*time.Millisecond, 15*time.Second, cond)
+}
+
+// poll checks cond every interval until it holds, failing the test if it
+// does not within timeout: tests wait for background work this way, never
+// by sleeping a fixed time. The timeout bounds a hang; it measures nothing.
+func poll(t testing.TB, what string, interval, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	for !cond() {
 		select {
 		case <-deadline.C:
-			t.Fatalf("%s: not within the deadline", what)
-		case <-poll.C:
+			t.Fatalf("%s: not within %v", what, timeout)
+		case <-tick.C:
 		}
 	}
 }

@@ -119,15 +119,7 @@ func (v *cachingVerifier) Verify(token string) (accessClaims, error) {
 // fixed time.
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	poll(t, what, 2*time.Millisecond, 60*time.Second, cond)
 }
 
 // settle waits until every instance's signing-key scheduler has completed

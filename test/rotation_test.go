@@ -66,7 +66,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 			ok.Add(1)
 		}
 	}()
-	waitFor := func(what string, cond func() bool) { t.Helper(); pollUntil(t, what, cond) }
+	waitFor := func(what string, cond func() bool) { t.Helper(); eventually(t, what, cond) }
 	waitFor("tokens with the old secret", func() bool { return ok.Load() >= 5 })
 
 	r := rotateSecret(t, in, app.ClientID, nil) // default grace period: 24h
@@ -165,7 +165,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 		t.Fatal("a token minted by the discarded secret is still backed on the first instance")
 	}
 	// Within the refresh interval on the second.
-	pollUntil(t, "the second instance refuses the discarded secret", func() bool {
+	eventually(t, "the second instance refuses the discarded secret", func() bool {
 		_, err := tokenFor(second.PublicURL+"/oauth2/token", app.ClientID, app.ClientSecret)
 		return isInvalidClient(err)
 	})
@@ -181,7 +181,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 
 	// Reactivation, also made on the second instance, applies on the first.
 	secretAction(t, second, app.ClientID, app.SecretID, "reactivate")
-	pollUntil(t, "the first instance accepts the reactivated secret", func() bool {
+	eventually(t, "the first instance accepts the reactivated secret", func() bool {
 		_, err := tokenFor(first.PublicURL+"/oauth2/token", app.ClientID, app.ClientSecret)
 		return err == nil
 	})
@@ -196,7 +196,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 			t.Fatalf("disabled app: got %v, want invalid_client", err)
 		}
 	}
-	pollUntil(t, "the second instance refuses the disabled app", func() bool {
+	eventually(t, "the second instance refuses the disabled app", func() bool {
 		_, err := tokenFor(second.PublicURL+"/oauth2/token", app.ClientID, extra.Secret)
 		return isInvalidClient(err)
 	})
@@ -211,29 +211,12 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 	// Deleting the secret (discard first) makes its tokens inactive for good.
 	secretAction(t, first, app.ClientID, app.SecretID, "discard")
 	mustAdmin(t, first, http.StatusNoContent, http.MethodDelete, "/admin/v1/apps/"+app.ClientID+"/secrets/"+app.SecretID+"?confirm="+app.SecretID, nil, nil)
-	pollUntil(t, "the second instance forgets the deleted secret", func() bool {
+	eventually(t, "the second instance forgets the deleted secret", func() bool {
 		active, err := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID)
 		return err == nil && !active
 	})
 	for _, in := range []*testserver.Instance{first, second} {
 		assertNoneIn(t, "the log", in.Logs.String(), app.ClientSecret, extra.Secret, tok.AccessToken)
-	}
-}
-
-// pollUntil polls cond every 20ms until it holds, failing the test after
-// a deadline far beyond the cache refresh interval (the deadline bounds a
-// hang, it measures nothing).
-func pollUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(15 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting until %s", what)
-		}
 	}
 }
 
@@ -244,7 +227,7 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 // returned.
 func tokenAfterClockJump(t testing.TB, tokenURL, clientID, secret string) (tok *oauth2.Token, err error) {
 	t.Helper()
-	pollUntil(t, "the client cache catches up with the clock", func() bool {
+	eventually(t, "the client cache catches up with the clock", func() bool {
 		tok, err = tokenFor(tokenURL, clientID, secret)
 		var re *oauth2.RetrieveError
 		return !errors.As(err, &re) || re.Response.StatusCode != http.StatusServiceUnavailable
