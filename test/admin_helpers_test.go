@@ -1,9 +1,7 @@
 package test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -39,41 +37,13 @@ func (r adminResp) decode(t testing.TB, v any) {
 	}
 }
 
-// adminCall sends an admin API request with key (the owner key if ""),
-// a JSON body if body is not nil, and extra headers as name, value pairs.
+// adminCall sends an admin API request with key (the owner key if "", no
+// Authorization header if "-"), a JSON body if body is not nil, and extra
+// headers as name, value pairs.
 func adminCall(t testing.TB, in *testserver.Instance, key, method, path string, body any, headers ...string) adminResp {
 	t.Helper()
-	if key == "" {
-		key = in.AdminKey
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, in.AdminURL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "-" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("admin %s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return adminResp{status: resp.StatusCode, header: resp.Header, body: data}
+	status, header, data := in.AdminRequest(t, key, method, path, body, headers...)
+	return adminResp{status: status, header: header, body: data}
 }
 
 // mustAdmin is adminCall that fails the test unless the status is want.

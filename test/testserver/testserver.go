@@ -177,6 +177,22 @@ func (in *Instance) Stop(t testing.TB) {
 // decodes a JSON response into out (if not nil). It returns the status.
 func (in *Instance) Admin(t testing.TB, key, method, path string, body any, out any) int {
 	t.Helper()
+	status, _, data := in.AdminRequest(t, key, method, path, body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("admin %s %s: decode %q: %v", method, path, data, err)
+		}
+	}
+	return status
+}
+
+// AdminRequest sends an admin API request with key (the owner key if "",
+// no Authorization header if "-"), body as JSON if it is not nil, and
+// extra headers as name, value pairs. It returns the status, the headers
+// and the raw body of the response, for tests that look at more than a
+// decoded success.
+func (in *Instance) AdminRequest(t testing.TB, key, method, path string, body any, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
 	if key == "" {
 		key = in.AdminKey
 	}
@@ -192,9 +208,14 @@ func (in *Instance) Admin(t testing.TB, key, method, path string, body any, out 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "-" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -202,12 +223,7 @@ func (in *Instance) Admin(t testing.TB, key, method, path string, body any, out 
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("admin %s %s: decode %q: %v", method, path, data, err)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header, data
 }
 
 // App is an app created through the admin API, with its secret.
