@@ -1,8 +1,6 @@
 package test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -25,27 +23,12 @@ type limitedResponse struct {
 // address).
 func postFrom(t testing.TB, client *http.Client, u string, form url.Values, authorization string) limitedResponse {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	header := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+		header["Authorization"] = authorization
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("post %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &body); err != nil {
-			t.Fatalf("body %q: %v", data, err)
-		}
-	}
-	return limitedResponse{status: resp.StatusCode, body: body, retryAfter: resp.Header.Get("Retry-After")}
+	r := doWith(t, client, http.MethodPost, u, strings.NewReader(form.Encode()), header)
+	return limitedResponse{status: r.status, body: r.body, retryAfter: r.header.Get("Retry-After")}
 }
 
 // Failed client authentication is limited per client id and per source:

@@ -120,31 +120,20 @@ func postForm(t testing.TB, u string, form url.Values, authorization string) (in
 	return postRaw(t, u, "application/x-www-form-urlencoded", form.Encode(), authorization)
 }
 
+// postRaw posts body as contentType (no Content-Type header if "") to u
+// with an optional Authorization header and returns the status, the
+// decoded JSON body and the response headers.
 func postRaw(t testing.TB, u, contentType, body, authorization string) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	header := map[string]string{}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		header["Content-Type"] = contentType
 	}
 	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+		header["Authorization"] = authorization
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("post %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.Fatalf("post %s: body %q is not JSON: %v", u, data, err)
-		}
-	}
-	return resp.StatusCode, m, resp.Header
+	r := do(t, http.MethodPost, u, strings.NewReader(body), header)
+	return r.status, r.body, r.header
 }
 
 // Every bad input gets its RFC 6749 §5.2 error and status, 401s carry

@@ -71,6 +71,12 @@ func (r response) str(k string) string { s, _ := r.body[k].(string); return s }
 // do sends a request with net/http and decodes a JSON body.
 func do(t testing.TB, method, u string, body io.Reader, header map[string]string) response {
 	t.Helper()
+	return doWith(t, http.DefaultClient, method, u, body, header)
+}
+
+// doWith is do through client (one with its own source address, say).
+func doWith(t testing.TB, client *http.Client, method, u string, body io.Reader, header map[string]string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +84,7 @@ func do(t testing.TB, method, u string, body io.Reader, header map[string]string
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}
