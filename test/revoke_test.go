@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -128,9 +127,7 @@ func TestRevocationRejects(t *testing.T) {
 			}
 		})
 	}
-	if after := in.DumpStore(t); !reflect.DeepEqual(before, after) {
-		t.Fatalf("the store changed:\nbefore %v\nafter  %v", before, after)
-	}
+	assertStoreUnchanged(t, in, before)
 	rs := in.CreateApp(t, map[string]any{"name": "rs"})
 	if !active(t, in, rs, tok) {
 		t.Fatal("a refused revocation revoked the token")

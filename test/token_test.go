@@ -214,9 +214,7 @@ func TestTokenEndpointRejects(t *testing.T) {
 		t.Errorf("an unknown client is told apart from a wrong secret:\n%v\n%v", unknownBody, wrongBody)
 	}
 	// Nothing was written, not even usage bookkeeping.
-	if after := in.DumpStore(t); !reflect.DeepEqual(before, after) {
-		t.Fatalf("the store changed:\nbefore %v\nafter  %v", before, after)
-	}
+	assertStoreUnchanged(t, in, before)
 	// And the app still works.
 	if status, body, _ := postRaw(t, tokenURL, "application/x-www-form-urlencoded", cc, good); status != 200 {
 		t.Fatalf("good request after the bad ones: %d %v", status, body)

@@ -275,21 +275,25 @@ func with(m map[string]any, kv ...any) map[string]any {
 	return out
 }
 
-// unchanged fails the test if the store differs from before.
-func unchanged(t testing.TB, in *testserver.Instance, before map[string][]string) {
+// unchanged fails the test, naming each collection that changed, if the
+// store differs from before, and reports whether it is unchanged.
+func unchanged(t testing.TB, in *testserver.Instance, before map[string][]string) bool {
 	t.Helper()
-	if after := in.DumpStore(t); !reflect.DeepEqual(before, after) {
-		for col := range after {
-			if !reflect.DeepEqual(before[col], after[col]) {
-				t.Errorf("collection %s changed:\n before %v\n after  %v", col, before[col], after[col])
-			}
-		}
-		for col := range before {
-			if _, ok := after[col]; !ok {
-				t.Errorf("collection %s vanished", col)
-			}
+	after := in.DumpStore(t)
+	if reflect.DeepEqual(before, after) {
+		return true
+	}
+	for col := range after {
+		if !reflect.DeepEqual(before[col], after[col]) {
+			t.Errorf("collection %s changed:\n before %v\n after  %v", col, before[col], after[col])
 		}
 	}
+	for col := range before {
+		if _, ok := after[col]; !ok {
+			t.Errorf("collection %s vanished", col)
+		}
+	}
+	return false
 }
 
 // mustB64 decodes unpadded base64url.
