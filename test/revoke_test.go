@@ -105,26 +105,17 @@ func TestRevocationRejects(t *testing.T) {
 	tok := token(t, in, app)
 	before := in.DumpStore(t)
 	u := in.PublicURL + "/oauth2/revoke"
-	tests := []struct {
-		name          string
-		body          string
-		authorization string
-		status        int
-		code          string
-	}{
-		{"another client's token", "token=" + tok, basic(other.ClientID, other.ClientSecret), 400, "unauthorized_client"},
-		{"no credentials", "token=" + tok, "", 401, "invalid_client"},
-		{"wrong secret", "token=" + tok, basic(app.ClientID, other.ClientSecret), 401, "invalid_client"},
-		{"missing token", "token_type_hint=access_token", basic(app.ClientID, app.ClientSecret), 400, "invalid_request"},
-		{"repeated token", "token=" + tok + "&token=" + tok, basic(app.ClientID, app.ClientSecret), 400, "invalid_request"},
-		{"repeated hint", "token=" + tok + "&token_type_hint=a&token_type_hint=b", basic(app.ClientID, app.ClientSecret), 400, "invalid_request"},
+	tests := []rejection{
+		{"another client's token", "", "token=" + tok, basic(other.ClientID, other.ClientSecret), 400, "unauthorized_client"},
+		{"no credentials", "", "token=" + tok, "", 401, "invalid_client"},
+		{"wrong secret", "", "token=" + tok, basic(app.ClientID, other.ClientSecret), 401, "invalid_client"},
+		{"missing token", "", "token_type_hint=access_token", basic(app.ClientID, app.ClientSecret), 400, "invalid_request"},
+		{"repeated token", "", "token=" + tok + "&token=" + tok, basic(app.ClientID, app.ClientSecret), 400, "invalid_request"},
+		{"repeated hint", "", "token=" + tok + "&token_type_hint=a&token_type_hint=b", basic(app.ClientID, app.ClientSecret), 400, "invalid_request"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body, _ := postRaw(t, u, "application/x-www-form-urlencoded", tc.body, tc.authorization)
-			if status != tc.status || body["error"] != tc.code {
-				t.Fatalf("got %d %v, want %d %s", status, body, tc.status, tc.code)
-			}
+			tc.post(t, u)
 		})
 	}
 	assertStoreUnchanged(t, in, before)

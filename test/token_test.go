@@ -136,6 +136,33 @@ func postRaw(t testing.TB, u, contentType, body, authorization string) (int, map
 	return r.status, r.body, r.header
 }
 
+// rejection is a request an endpoint must refuse with an RFC 6749 §5.2
+// error, and the status and error code it must answer with.
+type rejection struct {
+	name          string
+	contentType   string // "" for a form
+	body          string
+	authorization string
+	status        int
+	code          string
+}
+
+// post sends the request to u and fails the test unless the answer has
+// the status and error code wanted; it returns the decoded body and the
+// headers for the caller's further checks.
+func (r rejection) post(t testing.TB, u string) (map[string]any, http.Header) {
+	t.Helper()
+	ct := r.contentType
+	if ct == "" {
+		ct = "application/x-www-form-urlencoded"
+	}
+	status, body, hdr := postRaw(t, u, ct, r.body, r.authorization)
+	if status != r.status || body["error"] != r.code {
+		t.Fatalf("got %d %v, want %d %s", status, body, r.status, r.code)
+	}
+	return body, hdr
+}
+
 // Every bad input gets its RFC 6749 §5.2 error and status, 401s carry
 // WWW-Authenticate, an unknown client looks exactly like a wrong secret, and
 // the store is unchanged afterwards.
@@ -146,14 +173,7 @@ func TestTokenEndpointRejects(t *testing.T) {
 	tokenURL := in.PublicURL + "/oauth2/token"
 	good := basic(app.ClientID, app.ClientSecret)
 	cc := "grant_type=client_credentials"
-	tests := []struct {
-		name          string
-		contentType   string
-		body          string
-		authorization string
-		status        int
-		code          string
-	}{
+	tests := []rejection{
 		{"wrong secret", "", cc, basic(app.ClientID, other.ClientSecret), 401, "invalid_client"},
 		{"secret of another app", "", cc, basic(other.ClientID, app.ClientSecret), 401, "invalid_client"},
 		{"unknown client", "", cc, basic("app_live_0000000000000000000000", app.ClientSecret), 401, "invalid_client"},
@@ -182,24 +202,17 @@ func TestTokenEndpointRejects(t *testing.T) {
 	var unknownBody, wrongBody map[string]any
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ct := tc.contentType
-			if ct == "" {
-				ct = "application/x-www-form-urlencoded"
-			}
-			status, body, hdr := postRaw(t, tokenURL, ct, tc.body, tc.authorization)
-			if status != tc.status || body["error"] != tc.code {
-				t.Fatalf("got %d %v, want %d %s", status, body, tc.status, tc.code)
-			}
+			body, hdr := tc.post(t, tokenURL)
 			if _, ok := body["error_description"].(string); !ok {
 				t.Errorf("no error_description: %v", body)
 			}
-			if status == 401 && !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Basic ") {
+			if tc.status == 401 && !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Basic ") {
 				t.Errorf("401 without WWW-Authenticate: %v", hdr)
 			}
 			if hdr.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control %q", hdr.Get("Cache-Control"))
 			}
-			if strings.Contains(strings.ToLower(body["error_description"].(string)), "secret") && status == 401 {
+			if strings.Contains(strings.ToLower(body["error_description"].(string)), "secret") && tc.status == 401 {
 				t.Errorf("401 description names the secret: %q", body["error_description"])
 			}
 			switch tc.name {
