@@ -41,12 +41,7 @@ func TestDatabaseOutage(t *testing.T) {
 	db.Stop()
 
 	eventually(t, "/readyz fails", func() bool {
-		resp, err := http.Get(in.PublicURL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable
+		return get(t, in.PublicURL+"/readyz").StatusCode == http.StatusServiceUnavailable
 	})
 	unavailable := func(t *testing.T, what string, status int, body map[string]any, hdr http.Header) {
 		t.Helper()
@@ -81,12 +76,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "/readyz recovers", func() bool {
-		resp, err := http.Get(in.PublicURL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return get(t, in.PublicURL+"/readyz").StatusCode == http.StatusOK
 	})
 	// Nothing refused during the outage left a trace. (The tokens
 	// issued meanwhile are recorded as the secret's last use: DumpStore

@@ -34,11 +34,7 @@ func TestConcurrencyCap(t *testing.T) {
 
 	var refused *http.Response
 	eventually(t, "a second request is refused", func() bool {
-		resp, err := http.Get(in.PublicURL + "/.well-known/jwks.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := get(t, in.PublicURL+"/.well-known/jwks.json")
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			refused = resp
 			return true
@@ -68,12 +64,7 @@ func TestConcurrencyCap(t *testing.T) {
 		t.Fatalf("the held request: %d", resp.StatusCode)
 	}
 	eventually(t, "service resumes", func() bool {
-		resp, err := http.Get(in.PublicURL + "/.well-known/jwks.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return get(t, in.PublicURL+"/.well-known/jwks.json").StatusCode == http.StatusOK
 	})
 }
 

@@ -91,11 +91,7 @@ func TestMetrics(t *testing.T) {
 	}
 	// Raw paths, however many, never become labels.
 	for _, p := range []string{"/nope", "/sk_live_abc/def", "/admin/v1/apps/app_live_x"} {
-		resp, err := http.Get(in.PublicURL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		get(t, in.PublicURL+p)
 	}
 	var view map[string]any
 	in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+app.ClientID, nil, &view)

@@ -375,13 +375,8 @@ func TestDiscovery(t *testing.T) {
 func TestHealth(t *testing.T) {
 	in := testserver.Start(t)
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(in.PublicURL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d", path, resp.StatusCode)
+		if status := get(t, in.PublicURL+path).StatusCode; status != http.StatusOK {
+			t.Fatalf("%s: %d", path, status)
 		}
 	}
 }

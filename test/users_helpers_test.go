@@ -99,6 +99,18 @@ func doWith(t testing.TB, client *http.Client, method, u string, body io.Reader,
 	return response{status: resp.StatusCode, body: m, header: resp.Header, cookie: resp.Cookies()}
 }
 
+// get sends a GET to u, failing the test if it cannot be sent, and
+// returns the response with its body closed: for the status and headers.
+func get(t testing.TB, u string) *http.Response {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 // postFormTo posts form with extra headers.
 func postFormTo(t testing.TB, u string, form url.Values, header map[string]string) response {
 	t.Helper()
