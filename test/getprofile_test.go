@@ -27,16 +27,6 @@ func loginToken(t testing.TB, in *testserver.Instance, appID, username, password
 	return r.str("access_token")
 }
 
-// appToken returns an app-scoped token by the client credentials grant.
-func appToken(t testing.TB, in *testserver.Instance, app testserver.App) string {
-	t.Helper()
-	r := postFormTo(t, in.PublicURL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, map[string]string{"Authorization": basic(app.ClientID, app.ClientSecret)})
-	if r.status != http.StatusOK {
-		t.Fatalf("client credentials: %d %v", r.status, r.body)
-	}
-	return r.str("access_token")
-}
-
 // serverSigned signs claims with the instance's own active key (typ
 // at+jwt, kid): a token only this issuer could have made, shaped at will.
 func serverSigned(t testing.TB, in *testserver.Instance, claims map[string]any) string {
@@ -68,7 +58,7 @@ func TestGetProfile(t *testing.T) {
 	subCarol := createUser(t, in, b.ClientID, "carol", "password-c", "")
 	alice := loginToken(t, in, a.ClientID, "alice", "password-a")
 	carol := loginToken(t, in, b.ClientID, "carol", "password-c")
-	appA, appB := appToken(t, in, a), appToken(t, in, b)
+	appA, appB := token(t, in, a), token(t, in, b)
 	account := serverSigned(t, in, tokenClaims(in, "acck_owner", "account", "account"))
 
 	tests := []struct {
@@ -192,7 +182,7 @@ func TestCORSByCredentialScope(t *testing.T) {
 	createTestApp(t, in, "b", "https://b.example")
 	subAlice := createUser(t, in, a.ClientID, "alice", "password-a", "")
 	alice := loginToken(t, in, a.ClientID, "alice", "password-a")
-	appA := appToken(t, in, a)
+	appA := token(t, in, a)
 	account := serverSigned(t, in, tokenClaims(in, "acck_owner", "account", "account"))
 
 	t.Run("preflight", func(t *testing.T) {
