@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -79,18 +78,8 @@ func newAccountKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete an account key (the last owner key cannot be deleted)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, "/admin/v1/account-keys/"+url.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), map[string]string{"deleted": args[0]})
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
-			return err
+			return deleteAndReport(cmd, cf, "/admin/v1/account-keys/"+url.PathEscape(args[0]),
+				map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		},
 	}
 }

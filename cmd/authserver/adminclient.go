@@ -188,6 +188,25 @@ func fetchAndPrint[T any](cmd *cobra.Command, cf *clientFlags, method, path stri
 	return printAs(cmd, cf, v, table)
 }
 
+// deleteAndReport sends an admin API DELETE to path with the command's
+// client flags and reports it done: as asJSON with -o json, otherwise as
+// the line text. A nil asJSON means the command has no JSON report and
+// prints text in either format.
+func deleteAndReport(cmd *cobra.Command, cf *clientFlags, path string, asJSON any, text string) error {
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
+		return err
+	}
+	if asJSON != nil && cf.output == "json" {
+		return printJSON(cmd.OutOrStdout(), asJSON)
+	}
+	_, err = fmt.Fprintln(cmd.OutOrStdout(), text)
+	return err
+}
+
 // printAs prints v on the command's output: as JSON with -o json,
 // otherwise with table.
 func printAs[T any](cmd *cobra.Command, cf *clientFlags, v T, table func(io.Writer, T) error) error {

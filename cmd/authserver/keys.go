@@ -110,20 +110,9 @@ func newKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("deleting signing key %s is irreversible: repeat with --yes to confirm", args[0])
 			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
 			q := url.Values{"confirm": {args[0]}}
-			if err := c.do(cmd.Context(), http.MethodDelete, "/admin/v1/signing-keys/"+url.PathEscape(args[0])+"?"+q.Encode(), nil, nil); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, map[string]any{"kid": args[0], "deleted": true})
-			}
-			_, err = fmt.Fprintf(out, "deleted signing key %s\n", args[0])
-			return err
+			return deleteAndReport(cmd, cf, "/admin/v1/signing-keys/"+url.PathEscape(args[0])+"?"+q.Encode(),
+				map[string]any{"kid": args[0], "deleted": true}, "deleted signing key "+args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the irreversible deletion")

@@ -140,19 +140,8 @@ func newSecretsDeleteCommand(cf *clientFlags) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("deleting a secret cannot be undone: repeat with --yes to confirm")
 			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
 			path := secretsPath(args[0]) + "/" + url.PathEscape(args[1]) + "?confirm=" + url.QueryEscape(args[1])
-			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), map[string]string{"deleted": args[1]})
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[1])
-			return err
+			return deleteAndReport(cmd, cf, path, map[string]string{"deleted": args[1]}, "deleted "+args[1])
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")

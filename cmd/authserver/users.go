@@ -145,15 +145,7 @@ func newUsersDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete a test user (tokens already issued stay valid until they expire)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), http.MethodDelete, "/admin/v1/apps/"+url.PathEscape(appID)+"/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
-			return err
+			return deleteAndReport(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users/"+url.PathEscape(args[0]), nil, "deleted "+args[0])
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "the app's App ID (required)")
