@@ -192,6 +192,8 @@ func printSecretsTable(out io.Writer, secrets []authserver.SecretView) error {
 	return printTable(out, secretsHeader, rowsOf(secrets, secretRow))
 }
 
+// secretsHeader heads every table of secrets: "apps get", "apps secrets
+// list" and the secret transitions.
 var secretsHeader = []string{"SECRET_ID", "SECRET", "STATUS", "CREATED", "LAST_USED", "EXPIRES"}
 
 // secretRow is a masked secret's line under secretsHeader.
