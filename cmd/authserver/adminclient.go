@@ -190,8 +190,7 @@ func fetchAndPrint[T any](cmd *cobra.Command, cf *clientFlags, method, path stri
 
 // deleteAndReport sends an admin API DELETE to path with the command's
 // client flags and reports it done: as asJSON with -o json, otherwise as
-// the line text. A nil asJSON means the command has no JSON report and
-// prints text in either format.
+// the line text.
 func deleteAndReport(cmd *cobra.Command, cf *clientFlags, path string, asJSON any, text string) error {
 	c, err := cf.client()
 	if err != nil {
@@ -200,7 +199,7 @@ func deleteAndReport(cmd *cobra.Command, cf *clientFlags, path string, asJSON an
 	if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 		return err
 	}
-	if asJSON != nil && cf.output == "json" {
+	if cf.output == "json" {
 		return printJSON(cmd.OutOrStdout(), asJSON)
 	}
 	_, err = fmt.Fprintln(cmd.OutOrStdout(), text)

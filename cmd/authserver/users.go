@@ -145,7 +145,8 @@ func newUsersDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete a test user (tokens already issued stay valid until they expire)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return deleteAndReport(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users/"+url.PathEscape(args[0]), nil, "deleted "+args[0])
+			return deleteAndReport(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users/"+url.PathEscape(args[0]),
+				map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "the app's App ID (required)")
