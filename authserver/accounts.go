@@ -48,9 +48,36 @@ func NewAccounts(store AccountStore, audit *Auditor, idem *Idempotency, refresh 
 // "" when the account exists already, including when another instance
 // created it first. It then loads the account.
 func (s *Accounts) Bootstrap(ctx context.Context) (ownerKey string, err error) {
+	return s.bootstrap(ctx, "")
+}
+
+// BootstrapWith is Bootstrap with the owner key given by the operator
+// (a key from NewAccountKey, for instance mounted from a Kubernetes
+// Secret) rather than generated: only its digest is stored, and it is
+// never returned. created reports whether this call created the account;
+// when the account exists already the key is ignored. It fails with
+// ErrMalformedOwnerKey for a key that is not a well-formed account key.
+func (s *Accounts) BootstrapWith(ctx context.Context, ownerKey string) (created bool, err error) {
+	if !WellFormed(ownerKey, accountKeyPrefix) {
+		return false, ErrMalformedOwnerKey
+	}
+	key, err := s.bootstrap(ctx, ownerKey)
+	return key != "", err
+}
+
+// ErrMalformedOwnerKey is BootstrapWith's answer to a key that lacks the
+// account key prefix, length or checksum.
+var ErrMalformedOwnerKey = errors.New("the owner key is not a well-formed account key (generate one with: authserver account-keys generate)")
+
+// bootstrap creates the account with the owner key plain (generated when
+// "") and returns it when this call created the account.
+func (s *Accounts) bootstrap(ctx context.Context, plain string) (ownerKey string, err error) {
 	_, err = s.store.GetAccount(ctx)
 	if errors.Is(err, storage.ErrNotFound) {
 		key, rec := s.newKey("owner", storage.RoleOwner, "system")
+		if plain != "" {
+			key, rec = plain, s.keyRecord(plain, "owner", storage.RoleOwner, "system")
+		}
 		err = s.store.CreateAccount(ctx, storage.Account{Keys: []storage.AccountKey{rec}})
 		switch {
 		case err == nil:
@@ -71,9 +98,15 @@ func (s *Accounts) Bootstrap(ctx context.Context) (ownerKey string, err error) {
 
 func (s *Accounts) newKey(name, role, createdBy string) (plain string, rec storage.AccountKey) {
 	plain = NewAccountKey()
+	return plain, s.keyRecord(plain, name, role, createdBy)
+}
+
+// keyRecord is the stored form of the account key plain: its digest and
+// mask, never the key.
+func (s *Accounts) keyRecord(plain, name, role, createdBy string) storage.AccountKey {
 	prefix, last4 := maskParts(plain)
 	d := Digest(plain)
-	return plain, storage.AccountKey{
+	return storage.AccountKey{
 		ID: newID("acck_"), Name: name, Role: role, Digest: d[:], Prefix: prefix, Last4: last4,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond), CreatedBy: createdBy,
 	}

@@ -24,14 +24,19 @@ type Config struct {
 	KEK string `koanf:"kek"`
 	// KEKPrevious are older KEKs, still accepted for opening values sealed
 	// before a KEK rotation.
-	KEKPrevious []string      `koanf:"kek_previous"`
-	Public      ListenConfig  `koanf:"public"`
-	Admin       ListenConfig  `koanf:"admin"`
-	MongoDB     MongoDBConfig `koanf:"mongodb"`
-	Tokens      TokensConfig  `koanf:"tokens"`
-	Keys        KeysConfig    `koanf:"keys"`
-	Cache       CacheConfig   `koanf:"cache"`
-	Log         LogConfig     `koanf:"log"`
+	KEKPrevious []string `koanf:"kek_previous"`
+	// OwnerKeyFile names a file holding the owner account key to create
+	// the account with on an empty store (from `authserver account-keys
+	// generate`, e.g. a mounted Kubernetes Secret), instead of generating
+	// one into DataDir/admin.key. Ignored once the account exists.
+	OwnerKeyFile string        `koanf:"owner_key_file"`
+	Public       ListenConfig  `koanf:"public"`
+	Admin        ListenConfig  `koanf:"admin"`
+	MongoDB      MongoDBConfig `koanf:"mongodb"`
+	Tokens       TokensConfig  `koanf:"tokens"`
+	Keys         KeysConfig    `koanf:"keys"`
+	Cache        CacheConfig   `koanf:"cache"`
+	Log          LogConfig     `koanf:"log"`
 	// Assertions governs app-signed JWTs (RFC 7523).
 	Assertions AssertionsConfig `koanf:"assertions"`
 	// Customers shapes /customer_authenticate.

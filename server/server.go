@@ -208,20 +208,47 @@ func (s *Server) initServices(ctx context.Context) error {
 	}
 	s.Usage = authserver.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
 	s.Accounts = authserver.NewAccounts(s.store, s.Audit, s.Idempotency, cfg.Cache.RefreshInterval, s.now, s.log)
+	if err := s.bootstrapOwner(ctx); err != nil {
+		return err
+	}
+	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
+	s.initUsers()
+	return s.initProtection(ctx)
+}
+
+// bootstrapOwner creates the account on an empty store: with the key in
+// owner_key_file when set (nothing is written to disk: the operator holds
+// the key already), otherwise with a generated key written to
+// data_dir/admin.key. Either way only a path is logged.
+func (s *Server) bootstrapOwner(ctx context.Context) error {
+	if path := s.cfg.OwnerKeyFile; path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read owner_key_file: %w", err)
+		}
+		created, err := s.Accounts.BootstrapWith(ctx, strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("owner_key_file %s: %w", path, err)
+		}
+		if created {
+			s.log.Info("created the owner account key from owner_key_file", "path", path)
+		} else {
+			s.log.Info("the account exists: owner_key_file is not used", "path", path)
+		}
+		return nil
+	}
 	ownerKey, err := s.Accounts.Bootstrap(ctx)
 	if err != nil {
 		return err
 	}
 	if ownerKey != "" {
-		path := filepath.Join(cfg.DataDir, "admin.key")
+		path := filepath.Join(s.cfg.DataDir, "admin.key")
 		if err := writeSecretFile(path, ownerKey+"\n"); err != nil {
 			return fmt.Errorf("write the owner account key: %w", err)
 		}
 		s.log.Info("created the owner account key", "path", path)
 	}
-	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
-	s.initUsers()
-	return s.initProtection(ctx)
+	return nil
 }
 
 func (s *Server) listen() error {

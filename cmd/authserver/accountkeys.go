@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,8 +21,27 @@ masked metadata), admin (also manages apps and secrets), owner (also
 manages account keys). An owner key always remains.`,
 	}
 	cf := addClientFlags(cmd)
-	cmd.AddCommand(newAccountKeysCreateCommand(cf), newAccountKeysListCommand(cf), newAccountKeysDeleteCommand(cf))
+	cmd.AddCommand(newAccountKeysCreateCommand(cf), newAccountKeysListCommand(cf), newAccountKeysDeleteCommand(cf),
+		newAccountKeysGenerateCommand())
 	return cmd
+}
+
+// newAccountKeysGenerateCommand prints a fresh account key without any
+// server: the owner key of a deployment's first start (owner_key_file).
+func newAccountKeysGenerateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "generate",
+		Short: "Print a new owner key for owner_key_file (offline: contacts no server)",
+		Long: `Prints a new, random account key. It authorises nothing until a server
+creates the account with it: put it in the file named by owner_key_file
+(for instance a Kubernetes Secret) before the first start on an empty
+database. Keep it in your secret manager; the server stores only its digest.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), authserver.NewAccountKey())
+			return err
+		},
+	}
 }
 
 func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
