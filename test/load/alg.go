@@ -105,17 +105,17 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 		}
 		hTok := tokenTarget(triv.url+"/oauth2/token", app)
 		rep.hToken = run(load{name: "H token", conns: cfg.conns, duration: cfg.duration,
-			targets: roundRobin([]vegeta.Target{hTok}, 0), pid: triv.pid(), check: sizeIs(len(tokenBody))})
+			targets: roundRobin([]vegeta.Target{hTok}, 0), pid: triv.pid(), check: sizeIs(len(tokenBody)), wrk: cfg.wrk})
 		rep.hJWKS = run(load{name: "H jwks", conns: cfg.conns, duration: cfg.duration,
 			targets: roundRobin([]vegeta.Target{{Method: http.MethodGet, URL: triv.url + "/.well-known/jwks.json"}}, 0),
-			pid:     triv.pid(), check: sizeIs(len(jwksBody))})
+			pid:     triv.pid(), check: sizeIs(len(jwksBody)), wrk: cfg.wrk})
 		triv.stop()
 	}
 
 	if cfg.phases["token"] || cfg.phases["open"] {
 		fmt.Fprintf(os.Stderr, "%s: token endpoint, closed loop, %d connections\n", alg, cfg.conns)
 		if cfg.warmup > 0 {
-			run(load{name: "warm-up", conns: cfg.conns, duration: cfg.warmup, targets: roundRobin(tokenTgt, 0)})
+			run(load{name: "warm-up", conns: cfg.conns, duration: cfg.warmup, targets: roundRobin(tokenTgt, 0), wrk: cfg.wrk})
 		}
 		profileDone := make(chan error, 1)
 		if cfg.profileDir != "" {
@@ -123,7 +123,7 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 			go func() { profileDone <- srv.profile(ctx, cfg.duration-time.Second, rep.profile) }()
 		}
 		rep.closed = run(load{name: "token", conns: cfg.conns, duration: cfg.duration,
-			targets: roundRobin(tokenTgt, 0), pid: srv.pid(), check: isToken})
+			targets: roundRobin(tokenTgt, 0), pid: srv.pid(), check: isToken, wrk: cfg.wrk})
 		if cfg.profileDir != "" {
 			if err := <-profileDone; err != nil {
 				return rep, err
@@ -153,9 +153,9 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 	if cfg.phases["jwks"] {
 		fmt.Fprintf(os.Stderr, "%s: JWKS\n", alg)
 		rep.jwks200 = run(load{name: "jwks 200", conns: cfg.conns, duration: cfg.duration,
-			targets: roundRobin(jwksTgt, 0), pid: srv.pid(), check: statusAndSize(http.StatusOK, len(jwksBody))})
+			targets: roundRobin(jwksTgt, 0), pid: srv.pid(), check: statusAndSize(http.StatusOK, len(jwksBody)), wrk: cfg.wrk})
 		rep.jwks304 = run(load{name: "jwks 304", conns: cfg.conns, duration: cfg.duration,
-			targets: roundRobin(jwks304Tgt, 0), pid: srv.pid(), check: statusAndSize(http.StatusNotModified, 0)})
+			targets: roundRobin(jwks304Tgt, 0), pid: srv.pid(), check: statusAndSize(http.StatusNotModified, 0), wrk: cfg.wrk})
 	}
 	if cfg.phases["introspect"] {
 		rep.intro, rep.introErr = runIntrospection(ctx, cfg, srv, app, token)
@@ -194,7 +194,7 @@ func runIntrospection(ctx context.Context, cfg config, srv *serverProc, app clie
 		go func() { profileDone <- srv.profile(ctx, cfg.duration-time.Second, path) }()
 	}
 	o := run(load{name: "introspect", conns: cfg.conns, duration: cfg.duration,
-		targets: roundRobin([]vegeta.Target{t}, 0), pid: srv.pid(), check: isActive})
+		targets: roundRobin([]vegeta.Target{t}, 0), pid: srv.pid(), check: isActive, wrk: cfg.wrk})
 	if cfg.profileDir != "" {
 		if err := <-profileDone; err != nil {
 			return o, err

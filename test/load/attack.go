@@ -27,6 +27,9 @@ type load struct {
 	// pid is the server process whose CPU time and peak RSS are reported
 	// (0: none).
 	pid int
+	// wrk is the path of the wrk binary: when set, a closed loop runs
+	// with wrk on the first target (runWrk) instead of vegeta.
+	wrk string
 }
 
 // outcome is what a run measured.
@@ -51,8 +54,12 @@ type outcome struct {
 	sample   []byte // one good response body
 }
 
-// run drives l with vegeta and measures it.
+// run drives l with vegeta, or a closed loop with wrk when l.wrk is set,
+// and measures it.
 func run(l load) outcome {
+	if l.wrk != "" && l.rate == 0 {
+		return runWrk(l)
+	}
 	opts := []func(*vegeta.Attacker){
 		vegeta.KeepAlive(true),
 		vegeta.Connections(l.conns), vegeta.MaxConnections(l.conns),

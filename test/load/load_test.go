@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,45 @@ func TestSeededAppsGetTokens(t *testing.T) {
 	}
 	if status := in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+clients[2].ID, nil, &app); status != http.StatusOK || app.ID != clients[2].ID {
 		t.Fatalf("admin API on a seeded app: status %d, %+v", status, app)
+	}
+}
+
+// luaString quotes any string so that Lua reads it back unchanged.
+func TestLuaString(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"POST", "[[POST]]"},
+		{"a]]b", "[=[a]]b]=]"},
+		{"a]]b]=]c", "[==[a]]b]=]c]==]"},
+		{"\nx", "[[\n\nx]]"},
+		{`Basic "x"\n`, `[[Basic "x"\n]]`},
+	} {
+		if got := luaString(c.in); got != c.want {
+			t.Errorf("luaString(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// With wrk (Debian's package; skipped where it is not installed), a run
+// counts good answers, answers above 399 as errors, and checks one body.
+func TestRunWithWrk(t *testing.T) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("no wrk on PATH (apt-get install wrk)")
+	}
+	srv := httptest.NewServer(trivialHandler(700, 300))
+	defer srv.Close()
+	good := tokenTarget(srv.URL+"/token", client{ID: "a", Secret: "b"})
+	o := run(load{name: "wrk", conns: 4, duration: time.Second, targets: roundRobin([]vegeta.Target{good}, 0), check: sizeIs(700), wrk: wrk})
+	if o.ok == 0 || o.errorCount() != 0 || o.perSecond <= 0 || len(o.sample) != 700 {
+		t.Fatalf("good requests: ok %d of %d, errors %v, %.0f/s, sample %d bytes", o.ok, o.requests, o.errors, o.perSecond, len(o.sample))
+	}
+	if o.p50 <= 0 || o.p50 > o.p99 || o.p99 > o.p999 || o.p999 > o.max {
+		t.Fatalf("latencies out of order: p50 %v p99 %v p99.9 %v max %v", o.p50, o.p99, o.p999, o.max)
+	}
+	bad := good
+	bad.Body = []byte("grant_type=password") // the trivial handler answers 401
+	o = run(load{name: "wrk bad", conns: 4, duration: time.Second, targets: roundRobin([]vegeta.Target{bad}, 0), wrk: wrk})
+	if o.ok != 0 || o.requests == 0 || o.errors["status above 399"] != o.requests {
+		t.Fatalf("401 answers: ok %d of %d, errors %v", o.ok, o.requests, o.errors)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -59,6 +60,10 @@ type config struct {
 	profileTop  int
 	tmpRoot     string
 	startedWith string
+	// generator is "vegeta" or "wrk"; wrk is the wrk binary's path when
+	// it is "wrk" (closed loops with one request run with it).
+	generator string
+	wrk       string
 }
 
 var allPhases = []string{"refs", "token", "open", "jwks", "introspect", "scale"}
@@ -89,6 +94,7 @@ func main() {
 	flag.StringVar(&cfg.profileDir, "profile", "", "directory: take a CPU profile of the server during each closed-loop token run (pprof on a loopback listener) and print its top")
 	flag.IntVar(&cfg.profileTop, "profile-top", 30, "lines of `go tool pprof -top` to print")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary data directories and server logs")
+	flag.StringVar(&cfg.generator, "generator", "vegeta", "load generator of the closed loops of one request (H, token, JWKS, introspection): vegeta (in this process) or wrk (Debian's wrk package, on PATH); open loops and the scale run always use vegeta")
 	flag.BoolVar(&trivial, "trivial", false, "internal: serve the trivial reference handler (H)")
 	flag.IntVar(&tokenBytes, "trivial-token-bytes", 1000, "internal: body size of the trivial token response")
 	flag.IntVar(&jwksBytes, "trivial-jwks-bytes", 500, "internal: body size of the trivial JWKS response")
@@ -112,6 +118,19 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.algs = append(cfg.algs, a)
+	}
+	switch cfg.generator {
+	case "vegeta":
+	case "wrk":
+		path, err := exec.LookPath("wrk")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "-generator wrk: no wrk on PATH (apt-get install wrk):", err)
+			os.Exit(2)
+		}
+		cfg.wrk = path
+	default:
+		fmt.Fprintf(os.Stderr, "-generator %q: want vegeta or wrk\n", cfg.generator)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -201,8 +220,12 @@ func printMachine(cfg config) {
 	}
 	fmt.Printf("machine: %d CPUs (%s), GOMAXPROCS %d, %s %s/%s; load average %s at start\n",
 		runtime.NumCPU(), model, runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.startedWith)
-	fmt.Printf("load: vegeta v12 in this process, %d connections, %s per run (warm-up %s), server log.level %s; server, H and the load generator share these cores\n",
-		cfg.conns, cfg.duration, cfg.warmup, cfg.logLevel)
+	gen := "vegeta v12 in this process"
+	if cfg.wrk != "" {
+		gen = "wrk (" + cfg.wrk + ", one thread per core) for closed loops of one request, vegeta v12 in this process for the others"
+	}
+	fmt.Printf("load: %s, %d connections, %s per run (warm-up %s), server log.level %s; server, H and the load generator share these cores\n",
+		gen, cfg.conns, cfg.duration, cfg.warmup, cfg.logLevel)
 }
 
 var errSkipped = errors.New("skipped")
