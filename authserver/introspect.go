@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // maxTokenLen bounds what introspection and revocation try to parse: our
@@ -70,7 +68,7 @@ func (m *KeyManager) parseAccessToken(token string) (tokenClaims, error) {
 	if err != nil {
 		return c, errInactive
 	}
-	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
+	typ := hdr.Typ
 	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
 		return c, errInactive
 	}
