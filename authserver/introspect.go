@@ -69,8 +69,7 @@ func (m *KeyManager) parseAccessToken(token string) (tokenClaims, error) {
 	if err != nil {
 		return c, errInactive
 	}
-	typ := hdr.Typ
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+	if !strings.EqualFold(hdr.Typ, "at+jwt") && !strings.EqualFold(hdr.Typ, "application/at+jwt") {
 		return c, errInactive
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {

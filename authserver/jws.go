@@ -271,11 +271,14 @@ var errMalformedJWS = errors.New("malformed compact JWS")
 // parseCompact splits token into the parts of a compact JWS (RFC 7515
 // §7.1): exactly three, each strictly base64url without padding (RFC 7515
 // §2; only the characters A–Z a–z 0–9 - _ and the two dots, so no
-// whitespace either), the header at most maxHeaderLen bytes and the
-// signature at most maxSignatureLen. It returns the encoded header, the
+// whitespace either), the whole at most maxTokenLen bytes, the header at
+// most maxHeaderLen and the signature at most maxSignatureLen. It returns the encoded header, the
 // signing input (header.payload, what the signature covers), the decoded
 // payload and the decoded signature. It does not read the header.
 func parseCompact(token string) (hdr, signingInput string, payload, sig []byte, err error) {
+	if len(token) > maxTokenLen {
+		return "", "", nil, nil, errMalformedJWS
+	}
 	dots := 0
 	first, second := -1, -1
 	for i := 0; i < len(token); i++ {

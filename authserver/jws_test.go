@@ -288,6 +288,7 @@ func TestVerifyCompact(t *testing.T) {
 		{"header not an object", signRaw(t, es, b64JSON(`["alg","ES256"]`), payload), jwt.ValidationErrorMalformed},
 		{"trailing data after the header", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`"}{}`), payload), jwt.ValidationErrorMalformed},
 		{"header too long", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`","typ":"`+strings.Repeat("x", maxHeaderLen)+`"}`), payload), jwt.ValidationErrorMalformed},
+		{"token too long", signRaw(t, es, es.header, b64JSON(`{"x":"`+strings.Repeat("x", maxTokenLen)+`"}`)), jwt.ValidationErrorMalformed},
 		{"unknown kid", signRaw(t, es, hdr(ES256, "nope"), payload), jwt.ValidationErrorUnverifiable},
 		{"no kid", signRaw(t, es, b64JSON(`{"alg":"ES256"}`), payload), jwt.ValidationErrorUnverifiable},
 		{"discarded key", signRaw(t, signers[discarded], signers[discarded].header, payload), jwt.ValidationErrorUnverifiable},
