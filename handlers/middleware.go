@@ -85,10 +85,14 @@ func chain(router *mux.Router, log *slog.Logger, l *listener) http.Handler {
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{id: requestID(r)}
+		// One allocation for both: they live exactly as long as the request.
+		st := &struct {
+			info reqInfo
+			sw   statusWriter
+		}{info: reqInfo{id: requestID(r)}, sw: statusWriter{ResponseWriter: w}}
+		ri, sw := &st.info, &st.sw
 		w.Header().Set("X-Request-Id", ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey, ri))
-		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("handler panic", "request_id", ri.id, "route", ri.route, "panic", p)
