@@ -116,8 +116,8 @@ func chain(router *mux.Router, log *slog.Logger, l *listener) http.Handler {
 // line log.Info would write, through the handler directly with typed
 // attributes. log.Info would also capture the caller's program counter
 // (runtime.Callers, for a source attribute no handler of ours prints) and
-// box each value in an interface: together about a tenth of the
-// access log's cost, on every request.
+// box each value in an interface (7 allocations per request), work that
+// changes nothing in the line.
 func accessLog(log *slog.Logger, r *http.Request, ri *reqInfo, sw *statusWriter, elapsed time.Duration) {
 	ctx := context.Background()
 	if !log.Enabled(ctx, slog.LevelInfo) {
