@@ -75,8 +75,8 @@ func newJWSSigner(alg, kid string, key crypto.PrivateKey) (*jwsSigner, error) {
 		}
 		s.ec = k
 	case ed25519.PrivateKey:
-		if alg != EdDSA {
-			return nil, fmt.Errorf("an Ed25519 key cannot sign %s", alg)
+		if alg != EdDSA || len(k) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("an Ed25519 key of %d bytes cannot sign %s", len(k), alg)
 		}
 		s.ed = k
 	default:
