@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,62 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 		m[ClaimSecretID] = c.SecretID
 	}
 	return m
+}
+
+// appendJSON appends the claims as the JSON object encodeClaims writes for
+// ToMapClaims, byte for byte: members sorted by name, "aud" a string for
+// one audience and an array (null when nil) otherwise, credential_scope
+// and secret_id only when set, times as whole seconds since the epoch
+// (RFC 7519 §2 NumericDate).
+func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"aud":`...)
+	switch {
+	case len(c.Audience) == 1:
+		dst = appendJSONString(dst, c.Audience[0])
+	case c.Audience == nil:
+		dst = append(dst, "null"...)
+	default:
+		dst = append(dst, '[')
+		for i, a := range c.Audience {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, a)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"client_id":`...)
+	dst = appendJSONString(dst, c.ClientID)
+	if c.CredentialScope != "" {
+		dst = append(dst, `,"credential_scope":`...)
+		dst = appendJSONString(dst, c.CredentialScope)
+	}
+	dst = append(dst, `,"exp":`...)
+	dst = strconv.AppendInt(dst, c.ExpiresAt.Unix(), 10)
+	dst = append(dst, `,"iat":`...)
+	dst = strconv.AppendInt(dst, c.IssuedAt.Unix(), 10)
+	dst = append(dst, `,"iss":`...)
+	dst = appendJSONString(dst, c.Issuer)
+	dst = append(dst, `,"jti":`...)
+	dst = appendJSONString(dst, c.JTI)
+	// "scope" is strings.Join(c.Scope, " ") as a JSON string; escaping
+	// each part on its own gives the same bytes, since a space needs no
+	// escape and cannot end or begin a multi-byte UTF-8 sequence.
+	dst = append(dst, `,"scope":"`...)
+	for i, sc := range c.Scope {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = appendJSONStringBody(dst, sc)
+	}
+	dst = append(dst, '"')
+	if c.SecretID != "" {
+		dst = append(dst, `,"secret_id":`...)
+		dst = appendJSONString(dst, c.SecretID)
+	}
+	dst = append(dst, `,"sub":`...)
+	dst = appendJSONString(dst, c.Subject)
+	return append(dst, '}')
 }
 
 // Session is the fosite session of a token request: the claims our grant

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // maxTokenLen bounds what introspection and revocation try to parse: our
@@ -70,8 +69,7 @@ func (m *KeyManager) parseAccessToken(token string) (tokenClaims, error) {
 	if err != nil {
 		return c, errInactive
 	}
-	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+	if !strings.EqualFold(hdr.Typ, "at+jwt") && !strings.EqualFold(hdr.Typ, "application/at+jwt") {
 		return c, errInactive
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
@@ -107,6 +105,58 @@ type Introspection struct {
 	JTI             string   `json:"jti,omitempty"`
 	TokenType       string   `json:"token_type,omitempty"`
 	CredentialScope string   `json:"credential_scope,omitempty"`
+}
+
+// AppendJSON appends i as encoding/json writes it, byte for byte (members
+// in field order, the omitempty ones left out when empty, strings escaped
+// as encoding/json escapes them), without reflection: the introspection
+// endpoint writes one per call.
+func (i *Introspection) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"active":`...)
+	dst = strconv.AppendBool(dst, i.Active)
+	dst = appendStringMember(dst, "scope", i.Scope)
+	dst = appendStringMember(dst, "client_id", i.ClientID)
+	dst = appendStringMember(dst, "sub", i.Subject)
+	if len(i.Audience) > 0 {
+		dst = append(dst, `,"aud":[`...)
+		for j, a := range i.Audience {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, a)
+		}
+		dst = append(dst, ']')
+	}
+	dst = appendIntMember(dst, "exp", i.ExpiresAt)
+	dst = appendIntMember(dst, "iat", i.IssuedAt)
+	dst = appendIntMember(dst, "nbf", i.NotBefore)
+	dst = appendStringMember(dst, "iss", i.Issuer)
+	dst = appendStringMember(dst, "jti", i.JTI)
+	dst = appendStringMember(dst, "token_type", i.TokenType)
+	dst = appendStringMember(dst, "credential_scope", i.CredentialScope)
+	return append(dst, '}')
+}
+
+// appendStringMember appends ,"name":v unless v is empty (omitempty).
+func appendStringMember(dst []byte, name, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return appendJSONString(dst, v)
+}
+
+// appendIntMember appends ,"name":v unless v is zero (omitempty).
+func appendIntMember(dst []byte, name string, v int64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendInt(dst, v, 10)
 }
 
 // Introspector answers whether an access token is active right now, from

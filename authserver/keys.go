@@ -91,18 +91,22 @@ type keyState struct {
 	active  *liveKey
 	// published are the keys in the JWKS, by kid: they verify tokens.
 	published map[string]*liveKey
-	jwks      []byte
-	etag      string
+	// byHeader are the same keys by the base64url protected header our
+	// signer writes for them: a token carrying one needs no header parse.
+	byHeader map[string]*liveKey
+	jwks     []byte
+	etag     string
 }
 
 // liveKey is a decoded key. signer is set only for the active key.
 type liveKey struct {
-	kid    string
-	alg    string
-	state  string
-	public crypto.PublicKey
-	jwk    jose.JSONWebKey
-	signer jose.Signer
+	kid      string
+	alg      string
+	state    string
+	public   crypto.PublicKey
+	jwk      jose.JSONWebKey
+	verifier *jwsVerifier
+	signer   *jwsSigner
 }
 
 // NewKeyManager returns a manager; call Init before use. audit records
@@ -219,7 +223,7 @@ func (m *KeyManager) apply(ks storage.KeySet) error {
 }
 
 func (m *KeyManager) decode(ks storage.KeySet) (*keyState, error) {
-	st := &keyState{version: ks.Version, set: ks, published: map[string]*liveKey{}}
+	st := &keyState{version: ks.Version, set: ks, published: map[string]*liveKey{}, byHeader: map[string]*liveKey{}}
 	jwks := jose.JSONWebKeySet{}
 	for _, k := range ks.Keys {
 		if k.State == storage.KeyInactive {
@@ -229,7 +233,11 @@ func (m *KeyManager) decode(ks storage.KeySet) (*keyState, error) {
 		if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
 			return nil, fmt.Errorf("decode public key %s: %w", k.KID, err)
 		}
-		lk := &liveKey{kid: k.KID, alg: k.Algorithm, state: k.State, public: jwk.Key, jwk: jwk}
+		verifier, err := newJWSVerifier(k.Algorithm, k.KID, jwk.Key)
+		if err != nil {
+			return nil, fmt.Errorf("public key %s: %w", k.KID, err)
+		}
+		lk := &liveKey{kid: k.KID, alg: k.Algorithm, state: k.State, public: jwk.Key, jwk: jwk, verifier: verifier}
 		if k.State == storage.KeyActive {
 			signer, err := m.signerFor(k)
 			if err != nil {
@@ -239,6 +247,7 @@ func (m *KeyManager) decode(ks storage.KeySet) (*keyState, error) {
 			st.active = lk
 		}
 		st.published[k.KID] = lk
+		st.byHeader[verifier.header] = lk
 		jwks.Keys = append(jwks.Keys, jwk)
 	}
 	if st.active == nil {
@@ -253,7 +262,8 @@ func (m *KeyManager) decode(ks storage.KeySet) (*keyState, error) {
 	return st, nil
 }
 
-func (m *KeyManager) signerFor(k storage.SigningKey) (jose.Signer, error) {
+// signerFor decrypts k's private key and returns its signer.
+func (m *KeyManager) signerFor(k storage.SigningKey) (*jwsSigner, error) {
 	der, err := m.keyring.Open(k.Private, []byte(k.KID))
 	if err != nil {
 		return nil, fmt.Errorf("decrypt signing key %s: %w", k.KID, err)
@@ -262,9 +272,7 @@ func (m *KeyManager) signerFor(k storage.SigningKey) (jose.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", k.KID, err)
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: k.KID}},
-		(&jose.SignerOptions{}).WithType("at+jwt"))
+	signer, err := newJWSSigner(k.Algorithm, k.KID, priv)
 	if err != nil {
 		return nil, fmt.Errorf("signer for key %s: %w", k.KID, err)
 	}
@@ -350,12 +358,13 @@ func (m *KeyManager) Rotations() uint64 { return m.rotations.Load() }
 // Version is the version of the loaded key set.
 func (m *KeyManager) Version() int64 { return m.state.Load().version }
 
-// Sign signs payload with the active key as a compact JWS with header
-// typ "at+jwt" and kid (RFC 9068 §2.1). It returns the token.
+// Sign signs payload with the active key as a compact JWS (RFC 7515
+// §7.1) whose protected header is exactly {"alg","kid","typ":"at+jwt"}
+// (RFC 9068 §2.1). It returns the token.
 func (m *KeyManager) Sign(payload []byte) (string, error) {
-	jws, err := m.state.Load().active.signer.Sign(payload)
+	token, err := m.state.Load().active.signer.sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	return jws.CompactSerialize()
+	return token, nil
 }

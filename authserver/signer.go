@@ -12,13 +12,15 @@ import (
 	"unicode/utf8"
 
 	jose3 "github.com/go-jose/go-jose/v3"
-	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite/token/jwt"
 )
 
-// Our access tokens are signed only with these (RFC 7518); a token naming
-// any other alg, "none" and the HMAC family included, fails to parse.
-var signingAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+// signingAlg reports whether alg is one our access tokens are signed with
+// (RFC 7518 §3.3, §3.4; RFC 8037 §3.1); a token naming any other alg,
+// "none" and the HMAC family included, fails to parse.
+func signingAlg(alg string) bool {
+	return alg == RS256 || alg == ES256 || alg == EdDSA
+}
 
 var _ jwt.Signer = (*KeyManager)(nil)
 
@@ -63,34 +65,45 @@ func (m *KeyManager) Decode(_ context.Context, token string) (*jwt.Token, error)
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return nil, &jwt.ValidationError{Inner: fmt.Errorf("decode claims: %w", err), Errors: jwt.ValidationErrorMalformed}
 	}
-	header := map[string]interface{}{"alg": hdr.Algorithm, "kid": hdr.KeyID}
-	if typ, ok := hdr.ExtraHeaders[jose.HeaderType]; ok {
-		header["typ"] = typ
+	header := map[string]interface{}{"alg": hdr.Alg, "kid": hdr.Kid}
+	if hdr.Typ != "" {
+		header["typ"] = hdr.Typ
 	}
-	return &jwt.Token{Header: header, Claims: claims, Method: jose3.SignatureAlgorithm(hdr.Algorithm)}, nil
+	return &jwt.Token{Header: header, Claims: claims, Method: jose3.SignatureAlgorithm(hdr.Alg)}, nil
 }
 
 // verify checks token's signature and returns its payload and header.
-// Only the compact serialization is a JWT (RFC 7519 §1); the JWS JSON
-// serialization is refused.
-func (m *KeyManager) verify(token string) ([]byte, jose.Header, error) {
-	jws, err := jose.ParseSignedCompact(token, signingAlgs)
+// Only the compact serialization is a JWT (RFC 7519 §1, RFC 7515 §7.1);
+// the JWS JSON serialization is refused, and so is anything parseCompact
+// or parseHeader refuses (see there). A token whose header is exactly the
+// one our signer writes for a published key skips the header parse. The
+// signature is checked with the key the kid names, among every published
+// key, and only if the header's alg is that key's (RFC 8725 §3.1).
+func (m *KeyManager) verify(token string) ([]byte, jwsHeader, error) {
+	encHeader, signingInput, payload, sig, err := parseCompact(token)
 	if err != nil {
-		return nil, jose.Header{}, &jwt.ValidationError{Inner: fmt.Errorf("parse token: %w", err), Errors: jwt.ValidationErrorMalformed}
+		return nil, jwsHeader{}, &jwt.ValidationError{Inner: fmt.Errorf("parse token: %w", err), Errors: jwt.ValidationErrorMalformed}
 	}
-	if len(jws.Signatures) != 1 {
-		return nil, jose.Header{}, &jwt.ValidationError{Inner: errors.New("token must have one signature"), Errors: jwt.ValidationErrorMalformed}
+	st := m.state.Load()
+	key, ok := st.byHeader[encHeader]
+	hdr := jwsHeader{}
+	if ok {
+		hdr = jwsHeader{Alg: key.alg, Kid: key.kid, Typ: "at+jwt"}
+	} else {
+		if hdr, err = parseHeader(encHeader); err != nil {
+			return nil, jwsHeader{}, &jwt.ValidationError{Inner: fmt.Errorf("parse token header: %w", err), Errors: jwt.ValidationErrorMalformed}
+		}
+		if !signingAlg(hdr.Alg) {
+			return nil, jwsHeader{}, &jwt.ValidationError{Inner: errors.New("alg is not allowed"), Errors: jwt.ValidationErrorMalformed}
+		}
+		if key, ok = st.published[hdr.Kid]; !ok {
+			return nil, hdr, &jwt.ValidationError{Inner: errors.New("unknown or unpublished kid"), Errors: jwt.ValidationErrorUnverifiable}
+		}
+		if key.alg != hdr.Alg {
+			return nil, hdr, &jwt.ValidationError{Inner: errors.New("alg does not match the key"), Errors: jwt.ValidationErrorSignatureInvalid}
+		}
 	}
-	hdr := jws.Signatures[0].Header
-	key, alg, ok := m.VerificationKey(hdr.KeyID)
-	if !ok {
-		return nil, hdr, &jwt.ValidationError{Inner: errors.New("unknown or unpublished kid"), Errors: jwt.ValidationErrorUnverifiable}
-	}
-	if alg != hdr.Algorithm {
-		return nil, hdr, &jwt.ValidationError{Inner: errors.New("alg does not match the key"), Errors: jwt.ValidationErrorSignatureInvalid}
-	}
-	payload, err := jws.Verify(key)
-	if err != nil {
+	if !key.verifier.verify(signingInput, sig) {
 		return nil, hdr, &jwt.ValidationError{Inner: errors.New("signature is invalid"), Errors: jwt.ValidationErrorSignatureInvalid}
 	}
 	return payload, hdr, nil
@@ -172,8 +185,14 @@ func encodeClaims(claims jwt.MapClaims) ([]byte, error) {
 // '"', '\\' and control characters escaped, '<', '>' and '&' as \u00XX,
 // U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
+	dst = appendJSONStringBody(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONStringBody is appendJSONString without the quotes.
+func appendJSONStringBody(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
@@ -217,6 +236,5 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }

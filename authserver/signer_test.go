@@ -2,11 +2,14 @@ package authserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 )
 
@@ -63,4 +66,105 @@ func TestEncodeClaimsMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 	})
+}
+
+// AccessTokenClaims.appendJSON skips the map fosite's strategy builds: it
+// must give the bytes encodeClaims gives for ToMapClaims.
+func TestAppendClaimsMatchesMapClaims(t *testing.T) {
+	now := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
+	typical := AccessTokenClaims{
+		Issuer: "https://auth.example.com", Subject: "app_live_x", ClientID: "app_live_x",
+		Audience: []string{"https://api.example.com"}, Scope: []string{"read", "write"},
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour), JTI: "abc", CredentialScope: ScopeApp, SecretID: "sec_1",
+	}
+	with := func(f func(c *AccessTokenClaims)) AccessTokenClaims {
+		c := typical
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		name   string
+		claims AccessTokenClaims
+	}{
+		{"typical", typical},
+		{"zero", AccessTokenClaims{}},
+		{"no audience", with(func(c *AccessTokenClaims) { c.Audience = nil })},
+		{"empty audience", with(func(c *AccessTokenClaims) { c.Audience = []string{} })},
+		{"two audiences", with(func(c *AccessTokenClaims) { c.Audience = []string{"a", "b<&>"} })},
+		{"no scope", with(func(c *AccessTokenClaims) { c.Scope = nil })},
+		{"one empty scope", with(func(c *AccessTokenClaims) { c.Scope = []string{""} })},
+		{"user token without secret", with(func(c *AccessTokenClaims) { c.SecretID, c.CredentialScope = "", ScopeAppUser })},
+		{"no credential scope", with(func(c *AccessTokenClaims) { c.CredentialScope = "" })},
+		{"before 1970", with(func(c *AccessTokenClaims) { c.IssuedAt = time.Unix(-5, 0) })},
+		{"escapes everywhere", AccessTokenClaims{
+			Issuer: "\"\\<>&\u2028", Subject: "\x00\x1f\x7f", ClientID: "é漢字😀", Audience: []string{"\xff"},
+			Scope: []string{"a\xe2", "\x80b", "c\u2029"}, JTI: "\n", CredentialScope: "\t", SecretID: "\xed\xa0\x80",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := encodeClaims(tc.claims.ToMapClaims())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.claims.appendJSON(nil); !bytes.Equal(got, want) {
+				t.Fatalf("appendJSON = %s\nencodeClaims = %s", got, want)
+			}
+		})
+	}
+	t.Run("random scopes", func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		alphabet := []string{"a", " ", "\"", "<", "\xe2", "\x80", "\x82", "\xac", "é", "\xff", "\u2028"}
+		for range 5000 {
+			c := typical
+			c.Scope = nil
+			for range r.IntN(4) {
+				var b []byte
+				for range r.IntN(5) {
+					b = append(b, alphabet[r.IntN(len(alphabet))]...)
+				}
+				c.Scope = append(c.Scope, string(b))
+			}
+			want, _ := encodeClaims(c.ToMapClaims())
+			if got := c.appendJSON(nil); !bytes.Equal(got, want) {
+				t.Fatalf("%q: appendJSON = %s; encodeClaims = %s", c.Scope, got, want)
+			}
+		}
+	})
+}
+
+// The strategy signs the claims fosite's DefaultJWTStrategy would sign
+// for the same request, and the token verifies.
+func TestAccessTokenStrategyMatchesFosite(t *testing.T) {
+	keys, _, _ := multiAlgKeys(t)
+	ours := NewAccessTokenStrategy(keys, "https://auth.example.com")
+	fosites := ours.(*accessTokenStrategy).DefaultJWTStrategy
+	now := time.Now().UTC().Truncate(time.Second)
+	request := func() fosite.Requester {
+		sess := NewSession()
+		sess.Claims = AccessTokenClaims{Subject: "app_test_x", ClientID: "app_test_x", IssuedAt: now, JTI: "j1",
+			CredentialScope: ScopeApp, SecretID: "sec_1"}
+		sess.SetExpiresAt(fosite.AccessToken, now.Add(time.Hour))
+		req := fosite.NewAccessRequest(sess)
+		req.GrantScope("read")
+		req.GrantScope("write")
+		req.GrantAudience("https://api.example.com")
+		return req
+	}
+	ctx := context.Background()
+	got, sig, err := ours.GenerateAccessToken(ctx, request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := fosites.GenerateAccessToken(ctx, request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, w := strings.Split(got, "."), strings.Split(want, ".")
+	if g[0] != w[0] || g[1] != w[1] || sig != g[2] {
+		t.Fatalf("ours %s\nfosite's %s", got, want)
+	}
+	if err := ours.ValidateAccessToken(ctx, nil, got); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
 }

@@ -139,7 +139,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	h.cors(w, r, req)
 	h.token.countIssued(req)
 	if mode != responseModeCookie {
-		h.token.provider.WriteAccessResponse(ctx, w, req, resp)
+		h.token.writeResponse(ctx, w, req, resp)
 		return
 	}
 	body := resp.ToMap()

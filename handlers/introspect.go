@@ -54,7 +54,12 @@ func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeFositeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	// What writeJSON writes, without encoding/json's reflection.
+	body := append(res.AppendJSON(make([]byte, 0, 512)), '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // revokeHandler is the revocation endpoint (RFC 7009 §2). A token that is
