@@ -28,7 +28,8 @@ type Config struct {
 	// OwnerKeyFile names a file holding the owner account key to create
 	// the account with on an empty store (from `authserver account-keys
 	// generate`, e.g. a mounted Kubernetes Secret), instead of generating
-	// one into DataDir/admin.key. Ignored once the account exists.
+	// one into DataDir/admin.key. Ignored once the account exists; a file
+	// that holds no well-formed account key stops the start either way.
 	OwnerKeyFile string        `koanf:"owner_key_file"`
 	Public       ListenConfig  `koanf:"public"`
 	Admin        ListenConfig  `koanf:"admin"`
