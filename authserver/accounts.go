@@ -74,10 +74,11 @@ var ErrMalformedOwnerKey = errors.New("the owner key is not a well-formed accoun
 func (s *Accounts) bootstrap(ctx context.Context, plain string) (ownerKey string, err error) {
 	_, err = s.store.GetAccount(ctx)
 	if errors.Is(err, storage.ErrNotFound) {
-		key, rec := s.newKey("owner", storage.RoleOwner, "system")
-		if plain != "" {
-			key, rec = plain, s.keyRecord(plain, "owner", storage.RoleOwner, "system")
+		key := plain
+		if key == "" {
+			key = NewAccountKey()
 		}
+		rec := s.keyRecord(key, "owner", storage.RoleOwner, "system")
 		err = s.store.CreateAccount(ctx, storage.Account{Keys: []storage.AccountKey{rec}})
 		switch {
 		case err == nil:
