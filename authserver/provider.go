@@ -3,7 +3,6 @@ package authserver
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -88,7 +87,7 @@ func (s *accessTokenStrategy) GenerateAccessToken(ctx context.Context, requester
 	if err != nil {
 		return "", "", err
 	}
-	return token, token[strings.LastIndexByte(token, '.')+1:], nil
+	return token, signaturePart(token), nil
 }
 
 // digestHasher is fosite's secret hasher, for the code paths of fosite that

@@ -37,7 +37,13 @@ func (m *KeyManager) Generate(_ context.Context, claims jwt.MapClaims, _ jwt.Map
 	if err != nil {
 		return "", "", err
 	}
-	return token, token[strings.LastIndexByte(token, '.')+1:], nil
+	return token, signaturePart(token), nil
+}
+
+// signaturePart is the third part of a compact JWS, what fosite's
+// jwt.Signer and AccessTokenStrategy return beside the token.
+func signaturePart(token string) string {
+	return token[strings.LastIndexByte(token, '.')+1:]
 }
 
 // Validate implements jwt.Signer: it verifies token against the published

@@ -27,6 +27,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"error":{"code":"server_error","message":"response encoding failed"}}`, http.StatusInternalServerError)
 		return
 	}
+	writeJSONBody(w, status, body)
+}
+
+// writeJSONBody writes body, a JSON value already encoded, as writeJSON
+// does: for handlers that encode without reflection.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

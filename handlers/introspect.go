@@ -55,11 +55,7 @@ func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// What writeJSON writes, without encoding/json's reflection.
-	body := append(res.AppendJSON(make([]byte, 0, 512)), '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	writeJSONBody(w, http.StatusOK, res.AppendJSON(make([]byte, 0, 512)))
 }
 
 // revokeHandler is the revocation endpoint (RFC 7009 §2). A token that is
