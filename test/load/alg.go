@@ -62,7 +62,7 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 	}
 	fmt.Fprintf(os.Stderr, "%s: starting authserver on %s\n", alg, dir)
 	srv, err := startServer(ctx, serverOptions{
-		bin: cfg.bin, dataDir: dir, alg: alg, logLevel: cfg.logLevel, pprof: cfg.profileDir != "",
+		bin: cfg.bin, dataDir: dir, alg: alg, logLevel: cfg.logLevel, gogc: cfg.gogc, pprof: cfg.profileDir != "",
 		extra: []string{"--tokens-rsa-bits", fmt.Sprint(cfg.rsaBits)},
 	})
 	if err != nil {
@@ -99,7 +99,7 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 			return rep, err
 		}
 		fmt.Fprintf(os.Stderr, "%s: H, the trivial handler\n", alg)
-		triv, err := startTrivial(ctx, len(tokenBody), len(jwksBody))
+		triv, err := startTrivial(ctx, len(tokenBody), len(jwksBody), cfg.gogc)
 		if err != nil {
 			return rep, err
 		}

@@ -55,6 +55,7 @@ type config struct {
 	phases      map[string]bool
 	bin         string
 	logLevel    string
+	gogc        string
 	profileDir  string
 	keep        bool
 	profileTop  int
@@ -91,6 +92,7 @@ func main() {
 	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run: "+strings.Join(allPhases, ","))
 	flag.StringVar(&cfg.bin, "bin", "", "authserver binary to run (default: go build ./cmd/authserver into a temporary directory)")
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "the server's log.level (info, the default, writes one access-log line per request)")
+	flag.StringVar(&cfg.gogc, "gogc", "", "GOGC of the server and H processes (Go's GC target, percent of the live heap); empty: inherited from this process's environment, Go's default 100 when unset")
 	flag.StringVar(&cfg.profileDir, "profile", "", "directory: take a CPU profile of the server during each closed-loop token run (pprof on a loopback listener) and print its top")
 	flag.IntVar(&cfg.profileTop, "profile-top", 30, "lines of `go tool pprof -top` to print")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary data directories and server logs")
@@ -224,8 +226,15 @@ func printMachine(cfg config) {
 	if cfg.wrk != "" {
 		gen = "wrk (" + cfg.wrk + ", one thread per core) for closed loops of one request, vegeta v12 in this process for the others"
 	}
-	fmt.Printf("load: %s, %d connections, %s per run (warm-up %s), server log.level %s; server, H and the load generator share these cores\n",
-		gen, cfg.conns, cfg.duration, cfg.warmup, cfg.logLevel)
+	gogc := cfg.gogc
+	if gogc == "" {
+		gogc = os.Getenv("GOGC")
+	}
+	if gogc == "" {
+		gogc = "100 (Go's default)"
+	}
+	fmt.Printf("load: %s, %d connections, %s per run (warm-up %s), server log.level %s, GOGC %s; server, H and the load generator share these cores\n",
+		gen, cfg.conns, cfg.duration, cfg.warmup, cfg.logLevel, gogc)
 }
 
 var errSkipped = errors.New("skipped")

@@ -56,7 +56,7 @@ func runScale(ctx context.Context, cfg config) (scaleReport, error) {
 		return rep, err
 	}
 	rep.seedTime = took
-	opts := serverOptions{bin: cfg.bin, dataDir: dir, alg: cfg.scaleAlg, logLevel: cfg.logLevel, pprof: cfg.profileDir != ""}
+	opts := serverOptions{bin: cfg.bin, dataDir: dir, alg: cfg.scaleAlg, logLevel: cfg.logLevel, gogc: cfg.gogc, pprof: cfg.profileDir != ""}
 	// The first start creates the KEK, the first signing key and the
 	// account; the later ones are measured.
 	srv, err := startServer(ctx, opts)

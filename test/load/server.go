@@ -46,9 +46,20 @@ type serverOptions struct {
 	dataDir  string
 	alg      string
 	logLevel string
-	pprof    bool
+	// gogc is the process's GOGC; empty: inherited.
+	gogc  string
+	pprof bool
 	// extra are more "--flag value" pairs.
 	extra []string
+}
+
+// withGOGC is this process's environment with GOGC set to gogc, or nil
+// (inherit it unchanged) when gogc is empty.
+func withGOGC(gogc string) []string {
+	if gogc == "" {
+		return nil
+	}
+	return append(os.Environ(), "GOGC="+gogc)
 }
 
 // serverProc is a running `authserver serve`: a process of its own, so
@@ -104,6 +115,7 @@ func startServer(ctx context.Context, o serverOptions) (*serverProc, error) {
 	// The working directory holds no configs/authserver.yaml: only the
 	// built-in defaults and the flags above apply.
 	cmd.Dir = o.dataDir
+	cmd.Env = withGOGC(o.gogc)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	start := time.Now()

@@ -107,7 +107,7 @@ type trivialProc struct {
 }
 
 // startTrivial re-executes this program in -trivial mode.
-func startTrivial(ctx context.Context, tokenBytes, jwksBytes int) (*trivialProc, error) {
+func startTrivial(ctx context.Context, tokenBytes, jwksBytes int, gogc string) (*trivialProc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -115,6 +115,7 @@ func startTrivial(ctx context.Context, tokenBytes, jwksBytes int) (*trivialProc,
 	cmd := exec.CommandContext(ctx, self, "-trivial",
 		"-trivial-token-bytes", strconv.Itoa(tokenBytes), "-trivial-jwks-bytes", strconv.Itoa(jwksBytes))
 	cmd.SysProcAttr = childAttr()
+	cmd.Env = withGOGC(gogc)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
