@@ -63,14 +63,22 @@ func StartEmbedded(dir, addr string, logger *slog.Logger) (*Embedded, error) {
 	return e, nil
 }
 
+// newFerretDBMu serializes ferretdb.New, which writes a package-level
+// variable of FerretDB's (version.Get().Package, ferretdb.go:92 in
+// v1.24.2): two embedded databases starting at once in one process, as
+// parallel tests do, would race on it.
+var newFerretDBMu sync.Mutex
+
 // start runs FerretDB on e.addr; e.mu must be held or e unshared.
 func (e *Embedded) start() error {
+	newFerretDBMu.Lock()
 	db, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: e.addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + e.dir + "/?_pragma=cache_size(" + sqliteCacheSize + ")",
 		Logger:    e.logger,
 	})
+	newFerretDBMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("start embedded ferretdb: %w", err)
 	}
