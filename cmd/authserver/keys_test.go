@@ -20,13 +20,24 @@ func runCLI(t *testing.T, in *testserver.Instance, args ...string) (string, erro
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append(args, "--admin-url", in.AdminURL, "--admin-key", in.AdminKey))
+	// The admin flags go before a "--", after which everything is an
+	// argument.
+	at := len(args)
+	for i, a := range args {
+		if a == "--" {
+			at = i
+			break
+		}
+	}
+	all := append(append(append([]string{}, args[:at]...), "--admin-url", in.AdminURL, "--admin-key", in.AdminKey), args[at:]...)
+	root.SetArgs(all)
 	err := root.ExecuteContext(context.Background())
 	return out.String(), err
 }
 
 // The keys and kek commands drive the admin API, with --output json for
-// scripts, and delete refuses without --yes before sending anything.
+// scripts, and delete refuses without --yes before sending anything. Kids
+// go after "--": one in 64 begins with "-".
 func TestKeysCommands(t *testing.T) {
 	in := testserver.Start(t)
 	out, err := runCLI(t, in, "keys", "list", "--output", "json")
@@ -44,30 +55,30 @@ func TestKeysCommands(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &rot) != nil || rot.ActiveKID == first || !rot.Immediate {
 		t.Fatalf("keys rotate: %v %q", err, out)
 	}
-	out, err = runCLI(t, in, "keys", "discard", first, "-o", "json")
+	out, err = runCLI(t, in, "keys", "discard", "-o", "json", "--", first)
 	var v authserver.SigningKeyView
 	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.State != "inactive" {
 		t.Fatalf("keys discard: %v %q", err, out)
 	}
 
 	before := in.DumpStore(t)
-	if _, err := runCLI(t, in, "keys", "delete", first); err == nil || !strings.Contains(err.Error(), "--yes") {
+	if _, err := runCLI(t, in, "keys", "delete", "--", first); err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("delete without --yes: %v", err)
 	}
-	if _, err := runCLI(t, in, "keys", "discard", rot.ActiveKID); err == nil || !strings.Contains(err.Error(), "key_active") {
+	if _, err := runCLI(t, in, "keys", "discard", "--", rot.ActiveKID); err == nil || !strings.Contains(err.Error(), "key_active") {
 		t.Fatalf("discard the active key: %v", err)
 	}
 	if after := in.DumpStore(t); !reflect.DeepEqual(before, after) {
 		t.Fatal("refused commands changed the store")
 	}
 
-	if out, err = runCLI(t, in, "keys", "reactivate", first); err != nil || !strings.Contains(out, "retired") {
+	if out, err = runCLI(t, in, "keys", "reactivate", "--", first); err != nil || !strings.Contains(out, "retired") {
 		t.Fatalf("keys reactivate: %v %q", err, out)
 	}
-	if _, err = runCLI(t, in, "keys", "discard", first); err != nil {
+	if _, err = runCLI(t, in, "keys", "discard", "--", first); err != nil {
 		t.Fatal(err)
 	}
-	if out, err = runCLI(t, in, "keys", "delete", first, "--yes", "-o", "json"); err != nil || !strings.Contains(out, `"deleted": true`) {
+	if out, err = runCLI(t, in, "keys", "delete", "--yes", "-o", "json", "--", first); err != nil || !strings.Contains(out, `"deleted": true`) {
 		t.Fatalf("keys delete --yes: %v %q", err, out)
 	}
 	out, err = runCLI(t, in, "keys", "list")
@@ -82,5 +93,24 @@ func TestKeysCommands(t *testing.T) {
 	}
 	if out, err = runCLI(t, in, "kek", "status"); err != nil || !strings.Contains(out, st.CurrentKEKID) {
 		t.Fatalf("kek status: %v %q", err, out)
+	}
+}
+
+// An argument that cobra takes for an unknown flag, as a kid beginning
+// with "-" is, gets an error that says how to pass it.
+func TestLeadingDashHint(t *testing.T) {
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"keys", "discard", "-soGkw5l67Oi0MPaXiIY1CAr-E2RBbHMs_LywXA9zFk"})
+	err := root.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `goes after "--"`) {
+		t.Fatalf("got %v, want the hint about --", err)
+	}
+	// After "--" it reaches the admin API, which knows no such key.
+	in := testserver.Start(t)
+	if _, err := runCLI(t, in, "keys", "discard", "--", "-soGkw5l67Oi0MPaXiIY1CAr-E2RBbHMs_LywXA9zFk"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("discard -- -KID: got %v, want the API's 404", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,16 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// hintDoubleDash adds to an unknown-flag error how to pass an argument
+// that begins with "-": a kid is a base64url RFC 7638 thumbprint, and one
+// in 64 begins with "-", which cobra reads as a flag.
+func hintDoubleDash(_ *cobra.Command, err error) error {
+	if strings.Contains(err.Error(), "unknown shorthand flag") || strings.Contains(err.Error(), "unknown flag") {
+		return fmt.Errorf("%w (an argument that begins with \"-\", such as a kid, goes after \"--\": authserver keys discard -- -AbC…)", err)
+	}
+	return err
+}
+
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "authserver",
@@ -39,6 +50,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(hintDoubleDash)
 	root.AddCommand(newServeCommand(), newAppsCommand(), newTokenCommand())
 	root.AddCommand(newKeysCommand(), newKEKCommand())
 	root.AddCommand(newAccountKeysCommand(), newAuditCommand())
