@@ -22,7 +22,8 @@ func newKeysCommand() *cobra.Command {
 retired (in the JWKS until every token it signed has expired) -> removed,
 on the schedule of keys.rotation_period, keys.publish_ahead and
 keys.retention. To pull a compromised key: "keys rotate --immediate" if it
-is the active one, then "keys discard KID".`,
+is the active one, then "keys discard -- KID". Kids go after "--": a kid
+is a base64url thumbprint, and one in 64 begins with "-".`,
 	}
 	cf := addClientFlags(cmd)
 	cmd.AddCommand(newKeysListCommand(cf), newKeysRotateCommand(cf),
@@ -88,7 +89,7 @@ func printRotateResult(out io.Writer, res authserver.RotateResult) error {
 // newKeyTransitionCommand is "keys discard KID" or "keys reactivate KID".
 func newKeyTransitionCommand(cf *clientFlags, verb, short string) *cobra.Command {
 	return &cobra.Command{
-		Use:   verb + " KID",
+		Use:   verb + " -- KID",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -103,7 +104,7 @@ func newKeyTransitionCommand(cf *clientFlags, verb, short string) *cobra.Command
 func newKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "delete KID --yes",
+		Use:   "delete --yes -- KID",
 		Short: "Destroy an inactive (discarded) key for good; its tokens can never verify again",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
