@@ -45,6 +45,21 @@ func adminCall(t testing.TB, in *testserver.Instance, key, method, path string, 
 	return adminResp{status: status, header: header, body: data}
 }
 
+// adminCallResending is adminCall that sends the request again, up to
+// three more times, while the answer is 409 concurrent_update: the
+// admin API's documented "retry" when its compare-and-swap attempts ran
+// out under contention (a writer slowed down on a busy machine under
+// -race can outlast them). Tests of concurrent requests use it to assert
+// on the outcome of the race, not on the retry budget.
+func adminCallResending(t testing.TB, in *testserver.Instance, key, method, path string, body any, headers ...string) adminResp {
+	t.Helper()
+	r := adminCall(t, in, key, method, path, body, headers...)
+	for i := 0; i < 3 && r.status == 409 && r.code() == "concurrent_update"; i++ {
+		r = adminCall(t, in, key, method, path, body, headers...)
+	}
+	return r
+}
+
 // mustAdmin is adminCall that fails the test unless the status is want.
 func mustAdmin(t testing.TB, in *testserver.Instance, want int, method, path string, body, out any, headers ...string) adminResp {
 	t.Helper()

@@ -64,7 +64,7 @@ func TestIdempotentCreates(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = adminCall(t, in, "", "POST", secretsURL, nil, "Idempotency-Key", "secret-1")
+			results[i] = adminCallResending(t, in, "", "POST", secretsURL, nil, "Idempotency-Key", "secret-1")
 		}()
 	}
 	wg.Wait()

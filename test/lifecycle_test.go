@@ -231,7 +231,7 @@ func TestConcurrentTransitionsKeepTheRules(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				statuses <- adminCall(t, in, "", "POST", "/admin/v1/apps/"+app.ClientID+"/secrets/"+id+"/discard", nil)
+				statuses <- adminCallResending(t, in, "", "POST", "/admin/v1/apps/"+app.ClientID+"/secrets/"+id+"/discard", nil)
 			}()
 		}
 		wg.Wait()
@@ -264,7 +264,7 @@ func TestConcurrentTransitionsKeepTheRules(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results <- adminCall(t, in, "", "POST", "/admin/v1/apps/"+fresh.ClientID+"/secrets", nil)
+				results <- adminCallResending(t, in, "", "POST", "/admin/v1/apps/"+fresh.ClientID+"/secrets", nil)
 			}()
 		}
 		wg.Wait()

@@ -3,11 +3,11 @@ package test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,29 +44,23 @@ func buildServer(t *testing.T) string {
 	return bin
 }
 
-// freeAddr returns a loopback address no one listens on at the moment.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// servingLine is the start-up log line that names the listeners' bound
+// addresses (server.Serve; text format).
+var servingLine = regexp.MustCompile(`msg=serving public=(\S+) admin=(\S+)`)
 
 // startProcess starts the server binary with its own data directory and
-// listeners on the shared database; args are extra flags. The process is
-// killed at the end of the test if it is still running.
+// loopback listeners on ports the process picks itself (a port picked here
+// and freed could be taken by another connection before the process binds
+// it), on the shared database; args are extra flags. waitReady learns the
+// ports. The process is killed at the end of the test if it is still
+// running.
 func startProcess(t *testing.T, bin, name, mongoURI, kek string, args ...string) *process {
 	t.Helper()
 	p := &process{name: name, dataDir: t.TempDir(), stderr: &testserver.SyncBuffer{}, exited: make(chan struct{})}
-	publicAddr, adminAddr := freeAddr(t), freeAddr(t)
-	p.public, p.admin = "http://"+publicAddr, "http://"+adminAddr
 	p.cmd = exec.Command(bin, append([]string{"serve",
 		"--data-dir", p.dataDir,
-		"--public-addr", publicAddr,
-		"--admin-addr", adminAddr,
+		"--public-addr", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0",
 		"--mongodb-uri", mongoURI,
 	}, args...)...)
 	// The KEK goes by environment, as deploy/ does it: a flag would show
@@ -92,12 +86,11 @@ func startProcess(t *testing.T, bin, name, mongoURI, kek string, args ...string)
 			t.Logf("%s logged:\n%s", name, p.stderr.String())
 		}
 	})
-	p.instance = &testserver.Instance{PublicURL: p.public, AdminURL: p.admin}
 	return p
 }
 
-// waitReady polls /readyz until it answers 200, failing if the process
-// exits first.
+// waitReady waits for the log line with the listeners' addresses, then
+// polls /readyz until it answers 200, failing if the process exits first.
 func (p *process) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -106,6 +99,19 @@ func (p *process) waitReady(t *testing.T) {
 		case <-p.exited:
 			t.Fatalf("%s exited before it was ready: %v\n%s", p.name, p.exitErr, p.stderr.String())
 		default:
+		}
+		if p.instance == nil {
+			if m := servingLine.FindStringSubmatch(p.stderr.String()); m != nil {
+				p.public, p.admin = "http://"+m[1], "http://"+m[2]
+				p.instance = &testserver.Instance{PublicURL: p.public, AdminURL: p.admin}
+			}
+		}
+		if p.instance == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has not logged its addresses after 60 s:\n%s", p.name, p.stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		resp, err := http.Get(p.public + "/readyz")
 		if err == nil {
