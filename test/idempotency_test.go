@@ -156,9 +156,15 @@ func TestIdempotentCreates(t *testing.T) {
 		t.Fatalf("a create after the key expired: %+v", third)
 	}
 	shown = append(shown, third.Secret)
+	// The server's own sweep runs within a second of the clock's jump, so
+	// it may have deleted some or all of them already: between the two
+	// sweeps, all 5 expired keys go and the fresh one stays.
 	n, err := in.Server.Idempotency.Sweep(ctx)
-	if err != nil || n != 5 {
-		t.Fatalf("sweep: %d, %v; want the 5 expired keys deleted", n, err)
+	if err != nil || n > 5 {
+		t.Fatalf("sweep: %d, %v; want at most the 5 expired keys deleted", n, err)
+	}
+	if left := in.DumpStore(t)["idempotency"]; len(left) != 1 {
+		t.Fatalf("%d idempotency keys after the sweep, want only the fresh one: %v", len(left), left)
 	}
 
 	// No plaintext anywhere in the store or the log.
