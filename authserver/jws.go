@@ -48,45 +48,40 @@ const ecP256Size = 32
 // jwsSigner signs with one key: the protected header, rendered and
 // base64url-encoded once, and the private key used directly.
 type jwsSigner struct {
-	alg string
-	// header is base64url({"alg":…,"kid":…,"typ":"at+jwt"}), the keys in
-	// the order go-jose writes them (sorted).
-	header string
-	rsa    *rsa.PrivateKey
-	ec     *ecdsa.PrivateKey
-	ed     ed25519.PrivateKey
+	// pub is the verifier of the key's public half: its alg and header
+	// (base64url({"alg":…,"kid":…,"typ":"at+jwt"}), the keys in the order
+	// go-jose writes them, sorted) are the signer's.
+	pub jwsVerifier
+	rsa *rsa.PrivateKey
+	ec  *ecdsa.PrivateKey
+	ed  ed25519.PrivateKey
 }
 
 // newJWSSigner returns the signer of key kid for alg (RS256, ES256 or
-// EdDSA). It fails if the key's type does not fit alg, or if an ECDSA key
-// is not on P-256 (RFC 7518 §3.4).
+// EdDSA). It fails, as newJWSVerifier does for the public half, if the
+// key's type does not fit alg, or if an ECDSA key is not on P-256 (RFC
+// 7518 §3.4).
 func newJWSSigner(alg, kid string, key crypto.PrivateKey) (*jwsSigner, error) {
-	s := &jwsSigner{alg: alg}
+	priv, ok := key.(interface{ Public() crypto.PublicKey })
+	if !ok {
+		return nil, fmt.Errorf("unsupported private key type %T", key)
+	}
+	pub, err := newJWSVerifier(alg, kid, priv.Public())
+	if err != nil {
+		return nil, err
+	}
+	s := &jwsSigner{pub: *pub}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if alg != RS256 {
-			return nil, fmt.Errorf("an RSA key cannot sign %s", alg)
-		}
 		k.Precompute()
 		s.rsa = k
 	case *ecdsa.PrivateKey:
-		if alg != ES256 || k.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("an ECDSA key on %s cannot sign %s", k.Curve.Params().Name, alg)
-		}
 		s.ec = k
 	case ed25519.PrivateKey:
-		if alg != EdDSA || len(k) != ed25519.PrivateKeySize {
-			return nil, fmt.Errorf("an Ed25519 key of %d bytes cannot sign %s", len(k), alg)
-		}
 		s.ed = k
 	default:
 		return nil, fmt.Errorf("unsupported private key type %T", key)
 	}
-	hdr, err := renderHeader(alg, kid)
-	if err != nil {
-		return nil, err
-	}
-	s.header = hdr
 	return s, nil
 }
 
@@ -121,11 +116,12 @@ func (s *jwsSigner) sign(payload []byte) (string, error) {
 	default:
 		sigLen = ed25519.SignatureSize
 	}
-	n := len(s.header) + 1 + b64.EncodedLen(len(payload))
+	hdr := s.pub.header
+	n := len(hdr) + 1 + b64.EncodedLen(len(payload))
 	buf := make([]byte, n, n+1+b64.EncodedLen(sigLen))
-	copy(buf, s.header)
-	buf[len(s.header)] = '.'
-	b64.Encode(buf[len(s.header)+1:], payload)
+	copy(buf, hdr)
+	buf[len(hdr)] = '.'
+	b64.Encode(buf[len(hdr)+1:], payload)
 	return s.appendSignature(buf)
 }
 
@@ -145,7 +141,7 @@ func (s *jwsSigner) appendSignature(input []byte) (string, error) {
 		sig = ed25519.Sign(s.ed, input)
 	}
 	if err != nil {
-		return "", fmt.Errorf("sign with %s: %w", s.alg, err)
+		return "", fmt.Errorf("sign with %s: %w", s.pub.alg, err)
 	}
 	input = append(input, '.')
 	input = b64.AppendEncode(input, sig)

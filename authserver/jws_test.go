@@ -247,7 +247,7 @@ func TestVerifyCompact(t *testing.T) {
 	hdr := func(alg, kid string) string {
 		return b64JSON(`{"alg":"` + alg + `","kid":"` + kid + `","typ":"at+jwt"}`)
 	}
-	valid := signRaw(t, es, es.header, payload)
+	valid := signRaw(t, es, es.pub.header, payload)
 	parts := strings.Split(valid, ".")
 	hmacNone := func(alg string) string {
 		h := hdr(alg, esKid)
@@ -259,12 +259,12 @@ func TestVerifyCompact(t *testing.T) {
 		kind  uint32 // 0: accepted; else the jwt.ValidationError bit
 	}{
 		{"ES256 active key", valid, 0},
-		{"RS256 next key", signRaw(t, rs, rs.header, payload), 0},
-		{"EdDSA retired key", signRaw(t, ed, ed.header, payload), 0},
+		{"RS256 next key", signRaw(t, rs, rs.pub.header, payload), 0},
+		{"EdDSA retired key", signRaw(t, ed, ed.pub.header, payload), 0},
 		{"members reordered", signRaw(t, es, b64JSON(`{"typ":"at+jwt","kid":"`+esKid+`","alg":"ES256"}`), payload), 0},
 		{"whitespace in the header JSON", signRaw(t, es, b64JSON(` { "alg" : "ES256" , "kid" : "`+esKid+`" } `), payload), 0},
 		{"typ application/at+jwt", signRaw(t, rs, b64JSON(`{"alg":"RS256","kid":"`+rsKid+`","typ":"application/at+jwt"}`), payload), 0},
-		{"empty payload", signRaw(t, ed, ed.header, ""), 0},
+		{"empty payload", signRaw(t, ed, ed.pub.header, ""), 0},
 
 		{"empty", "", jwt.ValidationErrorMalformed},
 		{"two parts", parts[0] + "." + parts[1], jwt.ValidationErrorMalformed},
@@ -289,13 +289,13 @@ func TestVerifyCompact(t *testing.T) {
 		{"header not an object", signRaw(t, es, b64JSON(`["alg","ES256"]`), payload), jwt.ValidationErrorMalformed},
 		{"trailing data after the header", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`"}{}`), payload), jwt.ValidationErrorMalformed},
 		{"header too long", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`","typ":"`+strings.Repeat("x", maxHeaderLen)+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"token too long", signRaw(t, es, es.header, b64JSON(`{"x":"`+strings.Repeat("x", maxTokenLen)+`"}`)), jwt.ValidationErrorMalformed},
+		{"token too long", signRaw(t, es, es.pub.header, b64JSON(`{"x":"`+strings.Repeat("x", maxTokenLen)+`"}`)), jwt.ValidationErrorMalformed},
 		{"unknown kid", signRaw(t, es, hdr(ES256, "nope"), payload), jwt.ValidationErrorUnverifiable},
 		{"no kid", signRaw(t, es, b64JSON(`{"alg":"ES256"}`), payload), jwt.ValidationErrorUnverifiable},
-		{"discarded key", signRaw(t, signers[discarded], signers[discarded].header, payload), jwt.ValidationErrorUnverifiable},
+		{"discarded key", signRaw(t, signers[discarded], signers[discarded].pub.header, payload), jwt.ValidationErrorUnverifiable},
 		{"alg of another key", signRaw(t, es, hdr(RS256, esKid), payload), jwt.ValidationErrorSignatureInvalid},
 		{"EdDSA header on the RSA key", signRaw(t, ed, hdr(EdDSA, rsKid), payload), jwt.ValidationErrorSignatureInvalid},
-		{"signed by another key", signRaw(t, ed, es.header, payload), jwt.ValidationErrorSignatureInvalid},
+		{"signed by another key", signRaw(t, ed, es.pub.header, payload), jwt.ValidationErrorSignatureInvalid},
 		{"payload changed", parts[0] + "." + b64JSON(`{"iss":"x"}`) + "." + parts[2], jwt.ValidationErrorSignatureInvalid},
 		{"ES256 signature as ASN.1", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(derSignature(mustB64(t, parts[2])[:32], mustB64(t, parts[2])[32:])), jwt.ValidationErrorSignatureInvalid},
 		{"ES256 signature with r = 0", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(append(make([]byte, 32), mustB64(t, parts[2])[32:]...)), jwt.ValidationErrorSignatureInvalid},
