@@ -122,6 +122,8 @@ func NewAdminRouter(a Admin) http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(a.Store)).Methods(http.MethodGet, http.MethodHead)
+	// Before the subrouter, whose routes all need an account key.
+	r.Handle("/admin/v1/openapi.json", openAPIDocument()).Methods(http.MethodGet)
 	api := r.PathPrefix("/admin/v1").Subrouter()
 	api.Use(authenticate(a.Accounts, a.Audit))
 	apps := &appsHandler{apps: a.Apps}
