@@ -9,6 +9,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+//go:generate go run ./internal/routetable -doc openapi.yaml -md ../docs/admin-api.md
+
 // Source is the OpenAPI 3.1 document of the admin API as written: YAML.
 //
 //go:embed openapi.yaml
