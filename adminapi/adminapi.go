@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2 -config client/oapi-codegen.yaml openapi.yaml
 //go:generate go run ./internal/routetable -doc openapi.yaml -md ../docs/admin-api.md
 
 // Source is the OpenAPI 3.1 document of the admin API as written: YAML.
