@@ -33,8 +33,8 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 	}
 }
 
-// The role the document states for each operation (x-required-role) is
-// the one the server enforces: a lesser role gets 403 forbidden, that role
+// The role the document states for each operation (the role its security
+// requirement names) is the one the server enforces: a lesser role gets 403 forbidden, that role
 // and the ones above it get through. Driven by the document, so a new
 // operation is in this matrix as soon as it is documented; the contract
 // check sees every answer.
@@ -56,9 +56,12 @@ func TestContractRoles(t *testing.T) {
 	ops := 0
 	for _, path := range paths {
 		for method, op := range doc.Paths.Value(path).Operations() {
-			need, _ := op.Extensions["x-required-role"].(string)
-			if need == "" {
+			if op.Security != nil && len(*op.Security) == 0 {
 				continue // the document's own route
+			}
+			var need string
+			if sr := op.Security; sr != nil && len(*sr) == 1 && len((*sr)[0]["accountKey"]) == 1 {
+				need = (*sr)[0]["accountKey"][0]
 			}
 			ops++
 			url := placeholders.Replace(path)
@@ -76,9 +79,9 @@ func TestContractRoles(t *testing.T) {
 				r := adminCall(t, in, keys[role], method, url, body)
 				switch {
 				case rank[role] < rank[need] && (r.status != http.StatusForbidden || r.code() != "forbidden"):
-					t.Errorf("%s %s as %s: %d %s, want 403 forbidden (x-required-role %s)", method, path, role, r.status, r.body, need)
+					t.Errorf("%s %s as %s: %d %s, want 403 forbidden (role %q)", method, path, role, r.status, r.body, need)
 				case rank[role] >= rank[need] && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
-					t.Errorf("%s %s as %s: %d %s, want it allowed (x-required-role %s)", method, path, role, r.status, r.body, need)
+					t.Errorf("%s %s as %s: %d %s, want it allowed (role %q)", method, path, role, r.status, r.body, need)
 				}
 			}
 		}

@@ -135,9 +135,11 @@ func render(docJSON []byte) (string, error) {
 			if len(query) > 0 {
 				route += "?" + strings.Join(query, "&")
 			}
-			role, _ := op["x-required-role"].(string)
-			if role == "" {
-				role = "none"
+			role := "none"
+			if sr, _ := op["security"].([]any); len(sr) == 1 {
+				if roles, _ := sr[0].(object)["accountKey"].([]any); len(roles) == 1 {
+					role = fmt.Sprint(roles[0])
+				}
 			}
 			answers, err := answers(doc, op)
 			if err != nil {
