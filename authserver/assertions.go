@@ -44,21 +44,6 @@ type AssertionConfig struct {
 	Now           func() time.Time
 }
 
-// assertionAlgs are the algorithms an app may sign with: asymmetric ones
-// with a registered public key, HS256 with one of its sealed secrets
-// (client_secret_jwt, seed 002). "none" and everything else fail to parse.
-var assertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.EdDSA, jose.HS256}
-
-// AssertionSigningAlgs are the algorithm names of assertionAlgs, for the
-// metadata's token_endpoint_auth_signing_alg_values_supported (RFC 8414).
-func AssertionSigningAlgs() []string {
-	out := make([]string, len(assertionAlgs))
-	for i, a := range assertionAlgs {
-		out[i] = string(a)
-	}
-	return out
-}
-
 const (
 	maxAssertionBytes = 8 << 10
 	maxJTILen         = 256
@@ -296,7 +281,7 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 		}
 	}
 	for _, k := range keys {
-		if verifier.KeyFits(k, hdr.Algorithm) && tok.Claims(k.Key, out) == nil {
+		if assertionKeyFits(k, hdr.Algorithm) && tok.Claims(verificationKey(k, hdr.Algorithm), out) == nil {
 			return "", true, nil
 		}
 	}
