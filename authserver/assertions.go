@@ -57,9 +57,12 @@ const (
 // sealed (App.SecretSigning), named by kid; discarding the secret or
 // removing the key stops its assertions at once. Rules (RFC 7523 §3): iss
 // is the app, aud names this server, exp is present and at most
-// MaxLifetime ahead, iat is present, and the jti was never used: it is
-// recorded until exp when the token is issued, so that a failed request
-// leaves no trace and of two concurrent uses exactly one succeeds.
+// MaxLifetime ahead, iat is present, and the jti was never used (item 7).
+// The jti is recorded until exp by a first-use-wins insert, so that of two
+// concurrent uses exactly one succeeds: a client assertion's as soon as it
+// has authenticated the client, at whichever endpoint, before any answer;
+// a user assertion's when its token is issued, so that a grant refused for
+// another reason leaves no trace.
 type Assertions struct {
 	cfg     AssertionConfig
 	clients *ClientCache
@@ -125,11 +128,12 @@ type verifiedAssertion struct {
 	// secretID is the secret that signed an HS256 assertion, else "".
 	secretID string
 	alg      string
-	// jti must be recorded before a token is issued on the assertion.
+	// jti is the assertion's jti record, to claim before the assertion
+	// counts as used.
 	jti *pendingJTI
 }
 
-// pendingJTI is an assertion's jti to record when the token is issued.
+// pendingJTI is an assertion's jti, to record when the assertion is used.
 type pendingJTI struct {
 	replay ReplayStore
 	rec    storage.AssertionJTI
@@ -225,12 +229,16 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		Exp:       claims.Expiry.Time().Add(a.cfg.ClockSkew).UTC(),
 		CreatedAt: now.UTC(),
 	}
-	seen, err := a.replay.AssertionJTISeen(ctx, rec.ID, now)
-	if err != nil {
-		return nil, fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
-	}
-	if seen {
-		return nil, kind.fail("The assertion's jti was used before (RFC 7523 §3).")
+	if kind == grantAssertion {
+		// A used grant assertion fails before the grant does any work;
+		// a client assertion is claimed right away, which says the same.
+		seen, err := a.replay.AssertionJTISeen(ctx, rec.ID, now)
+		if err != nil {
+			return nil, fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
+		}
+		if seen {
+			return nil, kind.fail("The assertion's jti was used before (RFC 7523 §3).")
+		}
 	}
 	return &verifiedAssertion{
 		app: &entry.app, subject: claims.Subject, secretID: secretID, alg: hdr.Algorithm,

@@ -321,9 +321,6 @@ type Client struct {
 	// used records the secret's use; it runs only once a token is issued,
 	// so that a request refused after authentication changes nothing.
 	used func()
-	// assertion is the client assertion's jti, recorded when a token is
-	// issued (RFC 7523 §3 replay protection).
-	assertion *pendingJTI
 }
 
 // markUsed records that the client's credential obtained a token.
