@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -196,6 +197,9 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		return nil, kind.fail("The assertion must have exactly one signature.")
 	}
 	hdr := tok.Headers[0]
+	if kind == grantAssertion && isClientAssertionType(hdr) {
+		return nil, kind.fail("A client assertion (typ client-authentication+jwt) is not a user assertion.")
+	}
 	var unverified assertionClaims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
 		return nil, kind.fail("The assertion's claims are malformed.")
@@ -296,6 +300,18 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 	return "", false, nil
 }
 
+// isClientAssertionType reports whether hdr's typ is the explicit type of
+// client assertions, client-authentication+jwt (draft-ietf-oauth-rfc7523bis,
+// explicit typing; RFC 8725 §3.11), compared as RFC 7515 §4.1.9 says:
+// case-insensitive, "application/" optional. Client assertions without it
+// (no typ, or "JWT", as most clients send them) are told apart by sub =
+// iss alone.
+func isClientAssertionType(hdr jose.Header) bool {
+	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
+	typ = strings.TrimPrefix(strings.ToLower(typ), "application/")
+	return typ == "client-authentication+jwt"
+}
+
 // checkClaims applies RFC 7523 §3 to verified claims.
 func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID string, now time.Time) error {
 	skew := a.cfg.ClockSkew
@@ -307,6 +323,12 @@ func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID s
 	case grantAssertion:
 		if !validCustomerID(c.Subject) {
 			return kind.fail(fmt.Sprintf("The assertion's sub must name the user: 1 to %d bytes of printable UTF-8.", maxCustomerIDLen))
+		}
+		// sub = iss is what makes a client assertion (RFC 7523 §3 item
+		// 2.B): refused here, a client assertion, captured or not yet
+		// used, never buys a user token without client authentication.
+		if c.Subject == appID {
+			return kind.fail("A user assertion's sub names the user and must differ from its iss; sub = iss is a client assertion.")
 		}
 	}
 	if !slices.ContainsFunc(a.cfg.Audiences, func(aud string) bool { return slices.Contains(c.Audience, aud) }) {
