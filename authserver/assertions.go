@@ -126,9 +126,9 @@ type verifiedAssertion struct {
 	app *storage.App
 	// subject is the sub claim: the client itself, or the app's user.
 	subject string
-	// secretID is the secret that signed an HS256 assertion, else "".
-	secretID string
-	alg      string
+	// signer is the secret or the key that signed it.
+	signer assertionSigner
+	alg    string
 	// jti is the assertion's jti record, to claim before the assertion
 	// counts as used.
 	jti *pendingJTI
@@ -159,10 +159,10 @@ func (p *pendingJTI) consume(ctx context.Context) error {
 // secretUse returns what records the use of the secret that signed va, to
 // run once a token is issued; nil when no secret signed it.
 func (a *Assertions) secretUse(va *verifiedAssertion) func() {
-	if va.secretID == "" || a.usage == nil {
+	if va.signer.secretID == "" || a.usage == nil {
 		return nil
 	}
-	appID, secretID, now := va.app.ID, va.secretID, a.cfg.Now()
+	appID, secretID, now := va.app.ID, va.signer.secretID, a.cfg.Now()
 	return func() { a.usage.Touch(appID, secretID, now) }
 }
 
@@ -217,7 +217,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 	}
 	now := a.cfg.Now()
 	var claims assertionClaims
-	secretID, ok, err := a.verifySignature(ctx, tok, hdr, entry, now, &claims)
+	signer, ok, err := a.verifySignature(ctx, tok, hdr, entry, now, &claims)
 	if err != nil {
 		return nil, err
 	}
@@ -245,19 +245,29 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		}
 	}
 	return &verifiedAssertion{
-		app: &entry.app, subject: claims.Subject, secretID: secretID, alg: hdr.Algorithm,
+		app: &entry.app, subject: claims.Subject, signer: signer, alg: hdr.Algorithm,
 		jti: &pendingJTI{replay: a.replay, rec: rec, kind: kind, now: a.cfg.Now},
 	}, nil
 }
 
+// assertionSigner is the registered credential that signed an assertion:
+// one of the app's sealed secrets (HS256) or one of its public keys.
+type assertionSigner struct {
+	// secretID is the secret's id, else "".
+	secretID string
+	// keyThumbprint is the key's RFC 7638 thumbprint (keyThumbprint),
+	// else "".
+	keyThumbprint string
+}
+
 // verifySignature finds the keys the header names among the app's and
-// decodes the claims with the first that verifies. It reports the secret
-// id for HS256. An error is returned only for an unreachable store.
-func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (secretID string, ok bool, err error) {
+// decodes the claims with the first that verifies, which it reports. An
+// error is returned only for an unreachable store.
+func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (assertionSigner, bool, error) {
 	app := &entry.app
 	if hdr.Algorithm == string(jose.HS256) {
 		if !app.SecretSigning {
-			return "", false, nil
+			return assertionSigner{}, false, nil
 		}
 		for i, s := range app.Secrets {
 			if s.Sealed == nil || !entry.secrets[i].usable(now) || (hdr.KeyID != "" && hdr.KeyID != s.ID) {
@@ -269,35 +279,39 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 				continue
 			}
 			if tok.Claims(key, out) == nil {
-				return s.ID, true, nil
+				return assertionSigner{secretID: s.ID}, true, nil
 			}
 		}
-		return "", false, nil
+		return assertionSigner{}, false, nil
 	}
-	var keys []jose.JSONWebKey
+	try := func(k jose.JSONWebKey) bool {
+		return (hdr.KeyID == "" || k.KeyID == hdr.KeyID) && assertionKeyFits(k, hdr.Algorithm) &&
+			tok.Claims(verificationKey(k, hdr.Algorithm), out) == nil
+	}
 	switch {
 	case len(app.JWKS) > 0:
-		all, err := verifier.ParseJWKS(app.JWKS)
-		if err != nil {
-			return "", false, nil
-		}
-		for _, k := range all {
-			if hdr.KeyID == "" || k.KeyID == hdr.KeyID {
-				keys = append(keys, k)
+		for i, k := range entry.jwks {
+			if try(k) {
+				return assertionSigner{keyThumbprint: entry.thumbprints[i]}, true, nil
 			}
 		}
 	case app.JWKSURI != "":
-		keys, err = a.jwks.Keys(ctx, app.ID, app.Version, app.JWKSURI, hdr.KeyID)
+		keys, err := a.jwks.Keys(ctx, app.ID, app.Version, app.JWKSURI, hdr.KeyID)
 		if err != nil && !errors.Is(err, verifier.ErrUnknownKey) {
 			a.log.Warn("app jwks_uri not fetched", "app_id", app.ID, "err", err)
 		}
-	}
-	for _, k := range keys {
-		if assertionKeyFits(k, hdr.Algorithm) && tok.Claims(verificationKey(k, hdr.Algorithm), out) == nil {
-			return "", true, nil
+		for _, k := range keys {
+			if !try(k) {
+				continue
+			}
+			tp, err := keyThumbprint(k)
+			if err != nil {
+				return assertionSigner{}, false, nil
+			}
+			return assertionSigner{keyThumbprint: tp}, true, nil
 		}
 	}
-	return "", false, nil
+	return assertionSigner{}, false, nil
 }
 
 // isClientAssertionType reports whether hdr's typ is the explicit type of

@@ -46,9 +46,9 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	if err := va.jti.consume(ctx); err != nil {
 		return nil, err
 	}
-	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT}
-	if va.secretID != "" {
-		client.SecretID, client.AuthMethod = va.secretID, AuthMethodClientSecretJWT
+	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT, AssertionKey: va.signer.keyThumbprint}
+	if va.signer.secretID != "" {
+		client.SecretID, client.AuthMethod = va.signer.secretID, AuthMethodClientSecretJWT
 		client.used = a.assertions.secretUse(va)
 	}
 	return client, nil
