@@ -62,7 +62,7 @@ type UserTokens struct {
 
 // grantUser fills the session of request for userID of app, deriving the
 // opaque identifier.
-func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequester, app *storage.App, userID, secretID string) error {
+func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequester, app *storage.App, userID string, cred tokenCredentials) error {
 	sub, err := u.Subjects.Subject(ctx, app, userID)
 	if e := AsError(err); e != nil && e.Kind == KindInvalid {
 		return fosite.ErrInvalidRequest.WithHint(e.Message)
@@ -70,13 +70,13 @@ func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequest
 	if err != nil {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The user's identifier cannot be derived right now; retry later.").WithWrap(err)
 	}
-	return u.grantSubject(request, app, sub, secretID)
+	return u.grantSubject(request, app, sub, cred)
 }
 
 // grantSubject fills the session of request with an appUser token for the
-// opaque identifier sub. secretID names the app secret involved, if any,
-// so that deleting it can invalidate the token.
-func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.App, sub, secretID string) error {
+// opaque identifier sub. cred names the app secret and assertion key
+// involved, if any, so that deleting either can invalidate the token.
+func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.App, sub string, cred tokenCredentials) error {
 	if err := grantScopes(request, app.Scopes); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.A
 	now := u.Policy.Now().UTC().Truncate(time.Second)
 	sess.Claims = AccessTokenClaims{
 		Issuer: u.Policy.Issuer, Subject: sub, ClientID: app.ID, IssuedAt: now, JTI: newJTI(),
-		CredentialScope: ScopeAppUser, SecretID: secretID,
+		CredentialScope: ScopeAppUser, SecretID: cred.secretID, AssertionKey: cred.assertionKey,
 	}
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(lifetime))
 	// The request names its app even when no client authenticated (fosite
@@ -199,11 +199,11 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if err != nil {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The login cannot be checked right now; retry later.").WithWrap(err)
 	}
-	secretID := ""
+	var cred tokenCredentials
 	if c, ok := request.GetClient().(*Client); ok {
-		secretID = c.SecretID
+		cred = c.credentials()
 	}
-	return g.Users.grantSubject(request, app, user.Subject, secretID)
+	return g.Users.grantSubject(request, app, user.Subject, cred)
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
@@ -248,7 +248,7 @@ func (g *DelegatedGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	if customerID == "" {
 		return fosite.ErrInvalidRequest.WithHint("The customer_id parameter is required.")
 	}
-	return g.Users.grantUser(ctx, request, client.App(), customerID, client.SecretID)
+	return g.Users.grantUser(ctx, request, client.App(), customerID, client.credentials())
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
@@ -301,19 +301,24 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	if err != nil {
 		return err
 	}
-	secretID := va.secretID
+	// The token records the credential that signed the assertion and,
+	// where that leaves room, the one the client authenticated with.
+	cred := tokenCredentials{secretID: va.signer.secretID, assertionKey: va.signer.keyThumbprint}
 	if c, ok := request.GetClient().(*Client); ok {
 		if c.GetID() != va.app.ID {
 			return fosite.ErrInvalidGrant.WithHint("The assertion's iss must be the authenticated client.")
 		}
-		if secretID == "" {
-			secretID = c.SecretID
+		if cred.secretID == "" {
+			cred.secretID = c.SecretID
+		}
+		if cred.assertionKey == "" {
+			cred.assertionKey = c.AssertionKey
 		}
 	}
 	if err := checkOrigin(ctx, va.app); err != nil {
 		return err
 	}
-	if err := g.Users.grantUser(ctx, request, va.app, va.subject, secretID); err != nil {
+	if err := g.Users.grantUser(ctx, request, va.app, va.subject, cred); err != nil {
 		return err
 	}
 	sess := request.GetSession().(*Session) // grantUser checked the type

@@ -223,6 +223,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if !verified {
 		return nil, fmt.Errorf("%w: no key of kid %q verifies the %s signature", ErrSignature, hdr.KeyID, hdr.Algorithm)
 	}
+	if highS(token, hdr.Algorithm) {
+		return nil, fmt.Errorf("%w: high-S %s signature (the issuer signs low-S only)", ErrSignature, hdr.Algorithm)
+	}
 	return v.check(&wc)
 }
 
