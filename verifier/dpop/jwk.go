@@ -35,8 +35,9 @@ type publicJWK struct {
 	kty, crv, x, y, n, e string
 }
 
-// parseJWK reads the jwk header member (a JSON object) and returns the
-// public key it holds if that key fits alg: an EC P-256 key for ES256, an
+// parseJWK reads the jwk header member (a JSON object within a header
+// readObject accepted, so not checked again) and returns the public key
+// it holds if that key fits alg: an EC P-256 key for ES256, an
 // OKP Ed25519 key for EdDSA and Ed25519, an RSA key of 2048 to 4096 bits
 // for RS256 and PS256. Coordinates and moduli must be in the one encoding
 // RFC 7518 allows (EC coordinates the full 32 bytes, RSA integers without
@@ -46,7 +47,7 @@ type publicJWK struct {
 func parseJWK(raw []byte, alg string) (crypto.PublicKey, error) {
 	var j publicJWK
 	var private string
-	err := readObject(raw, func(name string, value []byte) error {
+	err := walkObject(raw, func(name string, value []byte) error {
 		for _, m := range privateMembers {
 			if name == m && private == "" {
 				private = m

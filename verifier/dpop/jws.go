@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -54,27 +55,19 @@ type compactJWS struct {
 // parseCompact splits a compact JWS: exactly three parts, each strictly
 // base64url without padding (only A–Z a–z 0–9 - _ between the two dots,
 // so no whitespace either), at most maxProofLen bytes in all. It does not
-// read the JSON. An empty signature is
-// left for the alg check to refuse (an "alg":"none" proof has one), so
-// that the error names the real fault.
+// read the JSON. An empty signature is left for the alg check to refuse
+// (an "alg":"none" proof has one), so that the error names the real
+// fault.
 func parseCompact(proof string) (*compactJWS, error) {
 	if len(proof) > maxProofLen {
 		return nil, invalid(ErrMalformed, "proof is longer than 8192 bytes")
 	}
-	first, second := -1, -1
-	for i := 0; i < len(proof); i++ {
-		c := proof[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		case c == '.' && first < 0:
-			first = i
-		case c == '.' && second < 0:
-			second = i
-		default:
-			return nil, invalid(ErrMalformed, "proof is not a compact JWS of three base64url parts")
-		}
-	}
-	if second < 0 {
+	// The strict decoder refuses every byte outside the alphabet but the
+	// line breaks it skips, so those are the only ones to look for.
+	first := strings.IndexByte(proof, '.')
+	second := strings.IndexByte(proof[first+1:], '.') + first + 1
+	if first < 0 || second == first || strings.IndexByte(proof[second+1:], '.') >= 0 ||
+		strings.IndexByte(proof, '\n') >= 0 || strings.IndexByte(proof, '\r') >= 0 {
 		return nil, invalid(ErrMalformed, "proof is not a compact JWS of three base64url parts")
 	}
 	header, errH := b64.DecodeString(proof[:first])
@@ -106,6 +99,12 @@ func readObject(data []byte, member func(name string, value []byte) error) error
 	if !utf8.Valid(data) || !json.Valid(data) {
 		return errNotObject
 	}
+	return walkObject(data, member)
+}
+
+// walkObject is readObject on data known to be valid UTF-8 and JSON: a
+// document readObject accepted, or an object value within one.
+func walkObject(data []byte, member func(name string, value []byte) error) error {
 	i := skipSpace(data, 0)
 	if data[i] != '{' {
 		return errNotObject
