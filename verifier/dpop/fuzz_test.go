@@ -18,9 +18,9 @@ import (
 	"github.com/authserver/authserver/verifier/dpop"
 )
 
-// fuzzNow is the clock of FuzzVerifyProof: the iat of RFC 9449's figure 2
-// proof, which is a seed, as are the proofs in testdata/fuzz, signed for
-// that instant.
+// fuzzNow is the clock of FuzzVerifyProof: the iat of RFC 9449's token
+// request proof (§5), which is a seed, as are the proofs in testdata/fuzz,
+// signed for that instant.
 var fuzzNow = time.Unix(1562262616, 0)
 
 // FuzzVerifyProof feeds arbitrary strings to Verify as the DPoP header of

@@ -52,16 +52,19 @@ type Verifier struct {
 }
 
 // New returns a Verifier. It fails when an algorithm is not one of the
-// supported ones (none and MAC algorithms never are), when Window is
-// negative or over 5m, or when Replay is nil.
+// supported ones (none and MAC algorithms never are) or is listed twice,
+// when Window is negative or over 5m, or when Replay is nil.
 func New(cfg Config) (*Verifier, error) {
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
 		algs = supportedAlgorithms[:]
 	}
-	for _, a := range algs {
+	for i, a := range algs {
 		if !slices.Contains(supportedAlgorithms[:], a) {
 			return nil, fmt.Errorf("dpop: algorithm %q is not supported (one of %s)", a, strings.Join(supportedAlgorithms[:], ", "))
+		}
+		if slices.Contains(algs[:i], a) {
+			return nil, fmt.Errorf("dpop: algorithm %s is listed twice", a)
 		}
 	}
 	if cfg.Window < 0 || cfg.Window > maxWindow {

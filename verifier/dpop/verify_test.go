@@ -434,9 +434,10 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// The proofs of RFC 9449's examples (figures 2, 8 and 13 of §4.1, §5 and
-// §7.1): one ES256 key, whose thumbprint §6.1 gives. Their iat is in 2019,
-// so the clock is set to it.
+// The example proofs of RFC 9449: the token request of §4.2 and §5, the
+// refresh request of §5 and the resource request of §7, all from one ES256
+// key, whose thumbprint §6.1 gives. Their iat is in 2019, so the clock is
+// set to it.
 const (
 	rfcTokenProof = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19" +
 		".eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ" +
@@ -461,11 +462,11 @@ func TestVerifyRFC9449Examples(t *testing.T) {
 		req   dpop.Request
 		jti   string
 	}{
-		{"token request (figure 2)", rfcTokenProof, 1562262616,
+		{"token request (§5)", rfcTokenProof, 1562262616,
 			dpop.Request{Method: "POST", URI: "https://server.example.com/token"}, "-BwC3ESc6acc2lTc"},
 		{"refresh request (§5)", rfcRefreshProof, 1562265296,
 			dpop.Request{Method: "POST", URI: "https://server.example.com/token"}, "-BwC3ESc6acc2lTc"},
-		{"resource request (§7.1)", rfcResourceProof, 1562262618,
+		{"resource request (§7)", rfcResourceProof, 1562262618,
 			dpop.Request{Method: "GET", URI: "https://resource.example.org/protectedresource", AccessToken: rfcAccessToken}, "e1j3V_bKic8-LAEB"},
 	}
 	for _, ex := range examples {
@@ -665,6 +666,7 @@ func TestNew(t *testing.T) {
 		{"HS256", dpop.Config{Replay: cache, Algorithms: []string{"HS256"}}, false},
 		{"ES384", dpop.Config{Replay: cache, Algorithms: []string{"ES384"}}, false},
 		{"lowercase", dpop.Config{Replay: cache, Algorithms: []string{"es256"}}, false},
+		{"twice", dpop.Config{Replay: cache, Algorithms: []string{"ES256", "EdDSA", "ES256"}}, false},
 		{"negative window", dpop.Config{Replay: cache, Window: -time.Second}, false},
 		{"window over 5m", dpop.Config{Replay: cache, Window: 5*time.Minute + 1}, false},
 	} {
