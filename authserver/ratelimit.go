@@ -46,9 +46,10 @@ type AuthLimitConfig struct {
 const maxLimitKey = maxClientIDLen + 1
 
 // AuthLimiter limits failed client authentication per presented client id
-// and per source address (DESIGN.md; issue 6). Only failures (401
-// invalid_client) count; a limited request gets 429 with Retry-After in
-// the RFC 6749 §5.2 error shape before any credential is looked at.
+// and per source address (docs/architecture.md, "Abuse resistance").
+// Only failures (401 invalid_client) of a credential the request presented
+// count; a limited request gets 429 with Retry-After in the RFC 6749 §5.2
+// error shape before any credential is looked at.
 //
 // The App ID is public by design (seed 003: safe in front-end code), so
 // anyone can send failures for any app: a per-id lock that also stopped
@@ -149,7 +150,10 @@ func (l *AuthLimiter) Wrap(next ClientAuthenticationStrategy) ClientAuthenticati
 			}
 		}
 		client, err := next(ctx, r, form)
-		if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
+		// A request that sends no credential (the grants that may skip
+		// client authentication, which fosite still runs this for) has
+		// guessed nothing: only a credential presented and wrong counts.
+		if err != nil && presentsCredential(r, form) && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
 			fail(l.sources, src, l.cfg.SourceBurst, l.cfg.SourceInterval, now)
 			if id := limitKey(presentedClientID(r, form)); id != "" {
 				fail(l.clients, id, l.cfg.ClientBurst, l.cfg.ClientInterval, now)
@@ -244,6 +248,16 @@ func limitKey(id string) string {
 		return id[:maxLimitKey]
 	}
 	return id
+}
+
+// presentsCredential reports whether r carries a client credential:
+// HTTP Basic, client_secret or client_assertion (RFC 6749 §2.3, RFC 7523
+// §2.2). A bare client_id authenticates nothing.
+func presentsCredential(r *http.Request, form url.Values) bool {
+	if _, _, ok := r.BasicAuth(); ok {
+		return true
+	}
+	return form.Has("client_secret") || form.Has("client_assertion")
 }
 
 // presentedClientID returns the client id a request claims, unverified:
