@@ -27,7 +27,8 @@ type AppJWKSConfig struct {
 	// kept; max-age is honoured between 1m and 1h (default 5m).
 	DefaultTTL time.Duration
 	// RefetchInterval is the least time between two fetches of one URI
-	// caused by an unknown kid (default 30s).
+	// caused by an unknown kid, and the back-off after a failed fetch
+	// (default 30s).
 	RefetchInterval time.Duration
 	// AllowLoopback lets jwks_uri use http and loopback addresses; for
 	// tests only. Without it only https to public addresses is fetched.
@@ -43,9 +44,15 @@ type AppJWKSConfig struct {
 // address actually dialled, after DNS resolution, must be a globally
 // reachable unicast one (globalAddr: no loopback, private, link-local,
 // shared, reserved, documentation or multicast range, nor an IPv6 address
-// that wraps one), which also defeats DNS rebinding; bounded time and size. Documents are cached
-// per app version and URI, so changing an app's key settings drops its
-// cached keys at once.
+// that wraps one), which also defeats DNS rebinding; bounded time and
+// size. Documents are cached per app version and URI, so changing an app's
+// key settings drops its cached keys at once.
+//
+// A fetch runs in the background with its own Timeout, one at a time per
+// document (verifier.RemoteKeySet): a request that hangs up while its
+// assertion's keys are being fetched neither aborts the fetch nor starts
+// the RefetchInterval back-off, which only a failure of the app's server
+// (no answer in time, a status other than 200, no JWK Set) starts.
 type AppJWKS struct {
 	cfg    AppJWKSConfig
 	client *http.Client
@@ -100,11 +107,17 @@ func (j *AppJWKS) Keys(ctx context.Context, appID string, version int64, uri, ki
 	cacheKey := fmt.Sprintf("%s\x00%d\x00%s", appID, version, uri)
 	set, ok := j.sets.Get(cacheKey)
 	if !ok {
-		set = verifier.NewRemoteKeySet(uri, verifier.KeySetOptions{
+		fresh := verifier.NewRemoteKeySet(uri, verifier.KeySetOptions{
 			HTTPClient: j.client, MaxBytes: j.cfg.MaxBytes, DefaultTTL: j.cfg.DefaultTTL,
-			MinTTL: time.Minute, MaxTTL: time.Hour, RefetchInterval: j.cfg.RefetchInterval, Now: j.cfg.Now,
+			MinTTL: time.Minute, MaxTTL: time.Hour, RefetchInterval: j.cfg.RefetchInterval,
+			FetchTimeout: j.cfg.Timeout, Now: j.cfg.Now,
 		})
-		j.sets.Add(cacheKey, set)
+		// Concurrent first uses share one set, and so one fetch.
+		if prev, found, _ := j.sets.PeekOrAdd(cacheKey, fresh); found {
+			set = prev
+		} else {
+			set = fresh
+		}
 	}
 	return set.Keys(ctx, kid)
 }
