@@ -59,12 +59,9 @@ const maxLimitKey = maxClientIDLen + 1
 // evaluated (and one failure makes it unclean). An exhausted source is
 // stopped for every id. Nothing depends on whether the id exists.
 type AuthLimiter struct {
-	cfg     AuthLimitConfig
-	now     func() time.Time
-	clients *lru.Cache[string, *rate.Limiter]
-	// sources are keyed by an IPv4 /32 or an IPv6 /64: a comparable value,
-	// no allocation per request.
-	sources *lru.Cache[netip.Prefix, *rate.Limiter]
+	cfg    AuthLimitConfig
+	now    func() time.Time
+	limits *failureLimit[string]
 
 	limitedSource, limitedClient atomic.Uint64
 }
@@ -86,9 +83,8 @@ func NewAuthLimiter(cfg AuthLimitConfig, now func() time.Time) *AuthLimiter {
 	if cfg.Tracked <= 0 {
 		cfg.Tracked = 20_000
 	}
-	clients, _ := lru.New[string, *rate.Limiter](cfg.Tracked)
-	sources, _ := lru.New[netip.Prefix, *rate.Limiter](cfg.Tracked)
-	return &AuthLimiter{cfg: cfg, now: now, clients: clients, sources: sources}
+	return &AuthLimiter{cfg: cfg, now: now,
+		limits: newFailureLimit[string](cfg.ClientBurst, cfg.ClientInterval, cfg.SourceBurst, cfg.SourceInterval, cfg.Tracked)}
 }
 
 // ErrRateLimited is the answer to a limited request: 429 in the RFC 6749
@@ -130,37 +126,89 @@ type ClientAuthenticationStrategy = fosite.ClientAuthenticationStrategy
 func (l *AuthLimiter) Wrap(next ClientAuthenticationStrategy) ClientAuthenticationStrategy {
 	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		now := l.now()
-		src := l.source(r)
+		src := sourceOf(r, l.cfg.TrustedProxies)
 		// A source with a clean record (the common case: not tracked)
 		// costs one look-up; the client id is read only for a source that
 		// has failed recently.
-		if lim, tracked := l.sources.Peek(src); tracked {
-			tokens := lim.TokensAt(now)
-			if tokens < 1 {
+		if w, bySource := l.limits.check(now, src, func() string { return limitKey(presentedClientID(r, form)) }); w > 0 {
+			if bySource {
 				l.limitedSource.Add(1)
-				return nil, rateLimited(wait(lim, tokens))
+			} else {
+				l.limitedClient.Add(1)
 			}
-			if tokens < float64(l.cfg.SourceBurst) {
-				if lim, ok := l.clients.Peek(limitKey(presentedClientID(r, form))); ok {
-					if tokens := lim.TokensAt(now); tokens < 1 {
-						l.limitedClient.Add(1)
-						return nil, rateLimited(wait(lim, tokens))
-					}
-				}
-			}
+			return nil, rateLimited(w)
 		}
 		client, err := next(ctx, r, form)
 		// A request that sends no credential (the grants that may skip
 		// client authentication, which fosite still runs this for) has
 		// guessed nothing: only a credential presented and wrong counts.
 		if err != nil && presentsCredential(r, form) && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
-			fail(l.sources, src, l.cfg.SourceBurst, l.cfg.SourceInterval, now)
+			l.limits.failSource(now, src)
 			if id := limitKey(presentedClientID(r, form)); id != "" {
-				fail(l.clients, id, l.cfg.ClientBurst, l.cfg.ClientInterval, now)
+				l.limits.failKey(now, id)
 			}
 		}
 		return client, err
 	}
+}
+
+// failureLimit counts failures in two LRU-bounded sets of token buckets,
+// one per key (a client id, an app user) and one per source, and decides
+// which requests to refuse before they are evaluated. An exhausted source
+// is refused for every key. An exhausted key refuses only sources that
+// have failed recently themselves (whose bucket is not full): keys such as
+// App IDs are public, and a plain per-key lock would hand anyone a switch
+// that turns a client or a test user off for everyone.
+type failureLimit[K comparable] struct {
+	keyBurst, sourceBurst       int
+	keyInterval, sourceInterval time.Duration
+	keys                        *lru.Cache[K, *rate.Limiter]
+	// sources are keyed by an IPv4 /32 or an IPv6 /64: a comparable
+	// value, no allocation per request.
+	sources *lru.Cache[netip.Prefix, *rate.Limiter]
+}
+
+func newFailureLimit[K comparable](keyBurst int, keyInterval time.Duration, sourceBurst int, sourceInterval time.Duration, tracked int) *failureLimit[K] {
+	keys, _ := lru.New[K, *rate.Limiter](tracked)
+	sources, _ := lru.New[netip.Prefix, *rate.Limiter](tracked)
+	return &failureLimit[K]{keyBurst: keyBurst, keyInterval: keyInterval, sourceBurst: sourceBurst, sourceInterval: sourceInterval,
+		keys: keys, sources: sources}
+}
+
+// check returns how long a request from src about key must wait before it
+// may be evaluated (0: at once) and whether its source is what holds it.
+// key is called only for a source that has failed recently.
+func (f *failureLimit[K]) check(now time.Time, src netip.Prefix, key func() K) (w time.Duration, bySource bool) {
+	lim, tracked := f.sources.Peek(src)
+	if !tracked {
+		return 0, false
+	}
+	tokens := lim.TokensAt(now)
+	if tokens < 1 {
+		return wait(lim, tokens), true
+	}
+	if tokens < float64(f.sourceBurst) {
+		if lim, ok := f.keys.Peek(key()); ok {
+			if tokens := lim.TokensAt(now); tokens < 1 {
+				return wait(lim, tokens), false
+			}
+		}
+	}
+	return 0, false
+}
+
+// failSource and failKey count one failure of src and of key.
+func (f *failureLimit[K]) failSource(now time.Time, src netip.Prefix) {
+	fail(f.sources, src, f.sourceBurst, f.sourceInterval, now)
+}
+
+func (f *failureLimit[K]) failKey(now time.Time, key K) {
+	fail(f.keys, key, f.keyBurst, f.keyInterval, now)
+}
+
+// tracked returns how many keys and sources are remembered.
+func (f *failureLimit[K]) tracked() (keys, sources int) {
+	return f.keys.Len(), f.sources.Len()
 }
 
 // wait is how long until lim, holding tokens, has one.
@@ -185,7 +233,7 @@ func fail[K comparable](c *lru.Cache[K, *rate.Limiter], key K, burst int, interv
 // or IPv6 /64, taken from X-Forwarded-For when the peer is a trusted proxy
 // (the right-most address not itself a trusted proxy).
 func (l *AuthLimiter) Source(r *http.Request) string {
-	p := l.source(r)
+	p := sourceOf(r, l.cfg.TrustedProxies)
 	if !p.IsValid() {
 		return "unknown"
 	}
@@ -195,15 +243,17 @@ func (l *AuthLimiter) Source(r *http.Request) string {
 	return p.String()
 }
 
-// source is Source as a comparable key; the zero Prefix for an
-// unparsable peer address.
-func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
+// sourceOf is the source of r as a comparable key: its IPv4 address or
+// IPv6 /64, from X-Forwarded-For when the peer is in trusted (the
+// right-most hop not itself trusted); the zero Prefix for an unparsable
+// peer address.
+func sourceOf(r *http.Request, trusted []netip.Prefix) netip.Prefix {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Prefix{}
 	}
 	addr := ap.Addr().Unmap()
-	if l.trusted(addr) {
+	if inPrefixes(trusted, addr) {
 		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
 			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
@@ -211,7 +261,7 @@ func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
 				break
 			}
 			addr = hop.Unmap()
-			if !l.trusted(addr) {
+			if !inPrefixes(trusted, addr) {
 				break
 			}
 		}
@@ -224,8 +274,8 @@ func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
 	return p
 }
 
-func (l *AuthLimiter) trusted(a netip.Addr) bool {
-	for _, p := range l.cfg.TrustedProxies {
+func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
 		if p.Contains(a) {
 			return true
 		}
@@ -240,7 +290,7 @@ func (l *AuthLimiter) Limited() (bySource, byClient uint64) {
 
 // Tracked returns how many client ids and sources are remembered.
 func (l *AuthLimiter) Tracked() (clients, sources int) {
-	return l.clients.Len(), l.sources.Len()
+	return l.limits.tracked()
 }
 
 func limitKey(id string) string {

@@ -43,7 +43,7 @@ func TestAuthLimiterMemoryIsBounded(t *testing.T) {
 	if clients > 100 || sources > 100 {
 		t.Fatalf("tracked %d client ids and %d sources, want at most 100 each", clients, sources)
 	}
-	for _, k := range l.clients.Keys() {
+	for _, k := range l.limits.keys.Keys() {
 		if len(k) > maxLimitKey {
 			t.Fatalf("a remembered client id is %d bytes long", len(k))
 		}
