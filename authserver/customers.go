@@ -27,7 +27,7 @@ const (
 	testUserAppPrefix = appIDPrefix + EnvTest + "_"
 )
 
-// Customers manages test users (seed 001: a test harness fetches a user's
+// Customers manages test users (a test harness fetches a user's
 // token with the user's username and password): registered under one
 // test-environment app, passwords hashed with argon2id, each with its
 // opaque customer identifier. Test users exist for test harnesses only, so

@@ -51,7 +51,7 @@ const maxLimitKey = maxClientIDLen + 1
 // count; a limited request gets 429 with Retry-After in the RFC 6749 §5.2
 // error shape before any credential is looked at.
 //
-// The App ID is public by design (seed 003: safe in front-end code), so
+// The App ID is public by design (it is safe in front-end code), so
 // anyone can send failures for any app: a per-id lock that also stopped
 // the app's own backend would hand every visitor a switch to turn it off.
 // So an exhausted client id stops only sources that have themselves

@@ -14,7 +14,7 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// Grant types of POST /customer_authenticate (seed 001). They are this
+// Grant types of POST /customer_authenticate. They are this
 // server's own (RFC 6749 §4.5 extension grants, named by URN); a request
 // that sends none gets one inferred from its parameters, see
 // InferCustomerGrant.
@@ -49,9 +49,9 @@ func InferCustomerGrant(has func(param string) bool) string {
 	return ""
 }
 
-// UserTokens decides the claims of appUser tokens (seed 000: one end user
-// of one app), whichever way the user was named: sub is the user's opaque
-// customer identifier (seed 001), scope and audience are those the app may
+// UserTokens decides the claims of appUser tokens (one end user of one
+// app), whichever way the user was named: sub is the user's opaque
+// customer identifier, scope and audience are those the app may
 // have, the lifetime is the app's user-token lifetime or the server
 // default (15m). Like every token, it is stateless: nothing is written.
 type UserTokens struct {
@@ -127,7 +127,7 @@ func requestOf(ctx context.Context) *http.Request {
 }
 
 // checkOrigin refuses a browser request whose Origin the app does not
-// allow (seed 000: appUser credentials go to the app's own front end only).
+// allow (appUser credentials go to the app's own front end only).
 // Requests without Origin are server-to-server and pass.
 func checkOrigin(ctx context.Context, app *storage.App) error {
 	r := requestOf(ctx)
@@ -294,8 +294,8 @@ func (g *DelegatedGrant) PopulateTokenEndpointResponse(ctx context.Context, requ
 	return issue(ctx, g.Users.Strategy, request, response)
 }
 
-// JWTBearerGrant is the JWT bearer grant (RFC 7523 §2.1; secure mode of
-// seeds 002 and 004) as a fosite token endpoint handler: the app's backend
+// JWTBearerGrant is the JWT bearer grant (RFC 7523 §2.1; secure
+// mode) as a fosite token endpoint handler: the app's backend
 // signs an assertion naming its user (iss = App ID, sub = the app's user
 // id) with a registered key (RS256, ES256, ...) or one of its sealed
 // secrets (HS256, kid = the secret id), and anyone holding the assertion,
