@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/authserver/authserver/storage"
 )
 
 // Config is every option of the server. Its defaults are DefaultConfig;
@@ -75,7 +77,11 @@ type MongoDBConfig struct {
 	Database string `koanf:"database"`
 	// Timeout bounds each database operation.
 	Timeout time.Duration `koanf:"timeout"`
-	// EmbeddedAddr is the loopback address of the embedded FerretDB.
+	// EmbeddedAddr, if set, is a loopback host:port where the embedded
+	// FerretDB also listens on TCP, for another process on this host.
+	// FerretDB asks for no credentials: every local user can reach it
+	// there. Empty (the default): the embedded database listens only on a
+	// Unix socket in DataDir/db, reachable by the server's own user.
 	EmbeddedAddr string `koanf:"embedded_addr"`
 }
 
@@ -158,7 +164,7 @@ func DefaultConfig() Config {
 		DataDir: "./data",
 		Public:  listener(":8080", 1024),
 		Admin:   listener("127.0.0.1:8081", 64),
-		MongoDB: MongoDBConfig{Database: "authserver", Timeout: 5 * time.Second, EmbeddedAddr: "127.0.0.1:0"},
+		MongoDB: MongoDBConfig{Database: "authserver", Timeout: 5 * time.Second},
 		Tokens: TokensConfig{
 			Algorithm: "RS256", RSABits: 2048,
 			AccessTokenLifetime: time.Hour, UserTokenLifetime: 15 * time.Minute,
@@ -241,6 +247,11 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.MongoDB.EmbeddedAddr != "" {
+		if err := storage.CheckLoopback(c.MongoDB.EmbeddedAddr); err != nil {
+			bad("mongodb.embedded_addr: %v", err)
+		}
 	}
 	if c.Debug.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {

@@ -121,7 +121,10 @@ func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error 
 			return err
 		}
 		s.embedded, uri = e, e.URI()
-		s.log.Info("started the embedded database", "dir", dir, "addr", strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/"))
+		s.log.Info("started the embedded database", "dir", dir, "socket", e.SocketPath())
+		if addr := e.TCPAddr(); addr != "" {
+			s.log.Warn("the embedded database also listens on TCP, without authentication: every local user can read and change it", "addr", addr)
+		}
 	}
 	st, err := storage.Open(ctx, storage.Options{URI: uri, Database: s.cfg.MongoDB.Database, Timeout: s.cfg.MongoDB.Timeout, Monitor: monitor})
 	if err != nil {
@@ -405,6 +408,6 @@ func (s *Server) closeResources(ctx context.Context) {
 		_ = s.store.Close(ctx)
 	}
 	if s.embedded != nil {
-		s.embedded.Stop()
+		s.embedded.Close()
 	}
 }
