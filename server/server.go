@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data_dir: %w", err)
 	}
+	s.warnOpenSecretFiles()
 	if err := s.openStore(ctx, opts.Monitor); err != nil {
 		return nil, err
 	}
@@ -176,6 +177,23 @@ func (s *Server) loadKEK() error {
 	}
 	s.keyring, err = authserver.NewKeyring(cur, prev...)
 	return err
+}
+
+// warnOpenSecretFiles warns, as ssh does for private keys, about each
+// secret file in data_dir that group or others may read or write: the
+// key-encryption key opens every sealed private key, and the owner key is
+// the admin API's highest role. Only the path and mode are logged.
+func (s *Server) warnOpenSecretFiles() {
+	for _, name := range []string{"kek", "admin.key"} {
+		path := filepath.Join(s.cfg.DataDir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue // not there yet: created 0600 when generated
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			s.log.Warn("a secret file is accessible to group or others: chmod 600 it", "path", path, "mode", fmt.Sprintf("%#o", perm))
+		}
+	}
 }
 
 // writeSecretFile writes a file readable by its owner only, refusing to

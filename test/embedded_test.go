@@ -183,3 +183,58 @@ func TestDataDirFileModes(t *testing.T) {
 		t.Fatalf("%d files under %s: the walk saw too little", files, dir)
 	}
 }
+
+// At start, as ssh does with private keys, the server warns when data_dir/kek
+// or data_dir/admin.key can be read or written by group or others, naming
+// the file and never its content.
+func TestWarnsOnOpenSecretFiles(t *testing.T) {
+	tests := []struct {
+		name      string
+		kek, adm  fs.FileMode
+		wantWarns []string // file names warned about
+	}{
+		{"owner only", 0o600, 0o600, nil},
+		{"owner read only", 0o400, 0o400, nil},
+		{"kek world-readable", 0o644, 0o600, []string{"kek"}},
+		{"admin.key group-readable", 0o600, 0o640, []string{"admin.key"}},
+		{"both open", 0o666, 0o604, []string{"kek", "admin.key"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			first := testserver.StartWith(t, testserver.Config(dir), testserver.NewClock())
+			first.Stop(t)
+			secrets := map[string]fs.FileMode{"kek": tc.kek, "admin.key": tc.adm}
+			var contents []string
+			for name, mode := range secrets {
+				path := filepath.Join(dir, name)
+				if err := os.Chmod(path, mode); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := os.ReadFile(path); err == nil {
+					contents = append(contents, strings.TrimSpace(string(b)))
+				}
+			}
+			again := testserver.StartWith(t, testserver.Config(dir), testserver.NewClock())
+			logs := again.Logs.String()
+			var warned []string
+			for _, line := range strings.Split(logs, "\n") {
+				if !strings.Contains(line, "level=WARN") {
+					continue
+				}
+				for name := range secrets {
+					if strings.Contains(line, "path="+filepath.Join(dir, name)+" ") {
+						warned = append(warned, name)
+					}
+				}
+			}
+			sort.Strings(warned)
+			want := append([]string(nil), tc.wantWarns...)
+			sort.Strings(want)
+			if strings.Join(warned, ",") != strings.Join(want, ",") {
+				t.Errorf("warned about %v, want %v; logs:\n%s", warned, want, logs)
+			}
+			assertNoneIn(t, "the logs", logs, contents...)
+		})
+	}
+}
