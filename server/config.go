@@ -50,6 +50,8 @@ type Config struct {
 	Revocation RevocationConfig `koanf:"revocation"`
 	// Console is the admin console (server/console.go).
 	Console ConsoleConfig `koanf:"console"`
+	// Metrics places the Prometheus endpoint.
+	Metrics MetricsConfig `koanf:"metrics"`
 	// Debug holds diagnostics that are off by default.
 	Debug DebugConfig `koanf:"debug"`
 }
@@ -139,6 +141,17 @@ type LogConfig struct {
 	Level string `koanf:"level"`
 	// Format is text or json.
 	Format string `koanf:"format"`
+}
+
+// MetricsConfig places GET /metrics. It is never on the public listener:
+// its series (per-route refusals of the admin API, the limiter's state,
+// the app cache) are for operators.
+type MetricsConfig struct {
+	// Addr, when set, is the host:port of a listener of its own serving
+	// only GET /metrics, for a scraper that cannot reach the admin
+	// listener (which stays on loopback). Empty (the default): /metrics
+	// is served on the admin listener.
+	Addr string `koanf:"addr"`
 }
 
 // DebugConfig holds diagnostics that are off by default.
@@ -251,6 +264,11 @@ func (c *Config) Validate() error {
 	if c.MongoDB.EmbeddedAddr != "" {
 		if err := storage.CheckLoopback(c.MongoDB.EmbeddedAddr); err != nil {
 			bad("mongodb.embedded_addr: %v", err)
+		}
+	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("metrics.addr %q must be host:port", c.Metrics.Addr)
 		}
 	}
 	if c.Debug.PprofAddr != "" {

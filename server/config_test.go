@@ -42,3 +42,21 @@ func TestValidateEmbeddedAddr(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateMetricsAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"", true},
+		{"127.0.0.1:9090", true},
+		{":9090", true},
+		{"9090", false},
+	} {
+		cfg := DefaultConfig()
+		cfg.Metrics.Addr = tc.addr
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("metrics.addr %q: %v", tc.addr, err)
+		}
+	}
+}

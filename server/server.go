@@ -64,7 +64,8 @@ type Server struct {
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
-	debug             *debugServer // pprof, only when configured (debug.go)
+	debug             *debugServer   // pprof, only when configured (debug.go)
+	metrics           *metricsServer // only when metrics.addr is set (metrics.go)
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
@@ -301,7 +302,7 @@ func (s *Server) listen() error {
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
 		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge, Users: users,
 		Authenticate: s.Limiter.Wrap(auth.Authenticate), Introspector: s.Introspector, Revoker: s.Revocations,
-		Signer: s.Keys, Instruments: s.Metrics, Metrics: s.Metrics.Handler(), MaxConcurrent: cfg.Public.MaxConcurrentRequests,
+		Signer: s.Keys, Instruments: s.Metrics, MaxConcurrent: cfg.Public.MaxConcurrentRequests,
 	})
 	cons, err := s.newConsole(public)
 	if err != nil {
@@ -312,7 +313,7 @@ func (s *Server) listen() error {
 		SigningKeys: s.Keys,
 		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
 		Users:       s.usersAdmin(),
-		Instruments: s.Metrics, MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
+		Instruments: s.Metrics, Metrics: s.metricsOnAdmin(), MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
 		Console: cons,
 	})
 	if s.publicLn == nil {
@@ -327,6 +328,9 @@ func (s *Server) listen() error {
 	}
 	s.public = httpServer(cfg.Public, public, s.log)
 	s.admin = httpServer(cfg.Admin, admin, s.log)
+	if err := s.listenMetrics(); err != nil {
+		return err
+	}
 	return s.listenDebug()
 }
 
@@ -382,7 +386,12 @@ func (s *Server) Serve() error {
 			run(ctx)
 		}()
 	}
-	s.log.Info("serving", "public", s.PublicAddr(), "admin", s.AdminAddr(), "issuer", s.cfg.Issuer)
+	metricsAt := "admin"
+	if s.metrics != nil {
+		metricsAt = s.MetricsAddr()
+	}
+	s.log.Info("serving", "public", s.PublicAddr(), "admin", s.AdminAddr(), "metrics", metricsAt, "issuer", s.cfg.Issuer)
+	s.serveMetrics()
 	s.serveDebug()
 	errc := make(chan error, 2)
 	go func() { errc <- s.public.Serve(s.publicLn) }()
@@ -417,6 +426,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) closeResources(ctx context.Context) {
 	s.closeDebug()
+	s.closeMetrics()
 	for _, ln := range []net.Listener{s.publicLn, s.adminLn} {
 		if ln != nil {
 			_ = ln.Close()
