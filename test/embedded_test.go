@@ -203,6 +203,7 @@ func TestWarnsOnOpenSecretFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			first := testserver.StartWith(t, testserver.Config(dir), testserver.NewClock())
+			waitServing(t, first)
 			first.Stop(t)
 			secrets := map[string]fs.FileMode{"kek": tc.kek, "admin.key": tc.adm}
 			var contents []string
@@ -216,6 +217,7 @@ func TestWarnsOnOpenSecretFiles(t *testing.T) {
 				}
 			}
 			again := testserver.StartWith(t, testserver.Config(dir), testserver.NewClock())
+			waitServing(t, again)
 			logs := again.Logs.String()
 			var warned []string
 			for _, line := range strings.Split(logs, "\n") {
@@ -237,4 +239,11 @@ func TestWarnsOnOpenSecretFiles(t *testing.T) {
 			assertNoneIn(t, "the logs", logs, contents...)
 		})
 	}
+}
+
+// waitServing waits until in has logged that it serves: a Shutdown
+// racing the first lines of Serve is a data race of the server's own.
+func waitServing(t *testing.T, in *testserver.Instance) {
+	t.Helper()
+	eventually(t, "serving", func() bool { return strings.Contains(in.Logs.String(), "msg=serving") })
 }
