@@ -52,10 +52,8 @@ type Public struct {
 	// Signer names the signing algorithm counted with each token issued.
 	Signer SigningKeySource
 	// Instruments receives per-route and per-token measurements; nil
-	// measures nothing.
+	// measures nothing. The public listener never serves them.
 	Instruments Instruments
-	// Metrics, if set, is served at GET /metrics (Prometheus).
-	Metrics http.Handler
 	// MaxConcurrent caps the requests served at once (default 1024);
 	// more get 503 temporarily_unavailable with Retry-After.
 	MaxConcurrent int
@@ -81,6 +79,10 @@ type Admin struct {
 	Users *UserAdmin
 	// Instruments receives per-route measurements; nil measures nothing.
 	Instruments Instruments
+	// Metrics, if set, is served at GET /metrics (Prometheus), with no
+	// account key: the admin listener is private, and a scraper holds no
+	// key.
+	Metrics http.Handler
 	// MaxConcurrent caps the requests served at once (default 1024).
 	MaxConcurrent int
 
@@ -106,9 +108,6 @@ func NewPublicRouter(p Public) http.Handler {
 	}
 	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, introspector: p.Introspector}).Methods(http.MethodPost)
 	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, revoker: p.Revoker}).Methods(http.MethodPost)
-	if p.Metrics != nil {
-		r.Handle("/metrics", p.Metrics).Methods(http.MethodGet)
-	}
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	l := &listener{name: "public", maxBody: p.MaxBodyBytes, concurrency: p.MaxConcurrent, instruments: p.Instruments, writeError: writeOAuthError}
@@ -122,6 +121,9 @@ func NewAdminRouter(a Admin) http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(a.Store)).Methods(http.MethodGet, http.MethodHead)
+	if a.Metrics != nil {
+		r.Handle("/metrics", a.Metrics).Methods(http.MethodGet)
+	}
 	api := r.PathPrefix("/admin/v1").Subrouter()
 	api.Use(authenticate(a.Accounts, a.Audit))
 	apps := &appsHandler{apps: a.Apps}
