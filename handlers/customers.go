@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -108,14 +107,14 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	if r.Header.Get("Origin") != "" {
 		w.Header().Add("Vary", "Origin")
 	}
-	// Parse the body as fosite does, so that grant_type can be inferred
-	// and response_mode read; fosite reuses the parsed form. A body that
-	// does not parse is left for fosite to refuse.
-	if err := r.ParseMultipartForm(1 << 20); err == nil || errors.Is(err, http.ErrNotMultipart) {
-		if len(r.PostForm) > 0 && len(r.PostForm["grant_type"]) == 0 {
-			if g := authserver.InferCustomerGrant(r.PostForm.Has); g != "" {
-				r.PostForm.Set("grant_type", g)
-			}
+	// Read the body first, strictly, so that grant_type can be inferred
+	// and response_mode read; fosite reuses the parsed form.
+	if !readForm(w, r) {
+		return
+	}
+	if len(r.PostForm) > 0 && len(r.PostForm["grant_type"]) == 0 {
+		if g := authserver.InferCustomerGrant(r.PostForm.Has); g != "" {
+			r.PostForm.Set("grant_type", g)
 		}
 	}
 	mode := r.PostForm.Get("response_mode")
