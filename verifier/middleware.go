@@ -205,6 +205,7 @@ func writeError(w http.ResponseWriter, status int, code, description string) {
 	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -16,8 +16,8 @@ import (
 )
 
 // serve sends a request with token (if any) through h and returns the
-// status, the WWW-Authenticate header and the decoded body.
-func serve(t *testing.T, h http.Handler, token string) (int, string, map[string]string) {
+// status, the headers and the decoded body.
+func serve(t *testing.T, h http.Handler, token string) (int, http.Header, map[string]string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/resource", nil)
 	if token != "" {
@@ -31,7 +31,7 @@ func serve(t *testing.T, h http.Handler, token string) (int, string, map[string]
 			t.Fatalf("body %q: %v", rec.Body.String(), err)
 		}
 	}
-	return rec.Code, rec.Header().Get("WWW-Authenticate"), body
+	return rec.Code, rec.Header(), body
 }
 
 // Every refusal says in error_description, and in the WWW-Authenticate
@@ -72,8 +72,11 @@ func TestMiddlewareNamesTheFailedCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, www, body := serve(t, h, tc.token)
-			desc := body["error_description"]
+			status, hdr, body := serve(t, h, tc.token)
+			desc, www := body["error_description"], hdr.Get("WWW-Authenticate")
+			if hdr.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("X-Content-Type-Options %q", hdr.Get("X-Content-Type-Options"))
+			}
 			if status != tc.status || !strings.Contains(desc, tc.says) {
 				t.Fatalf("%d %v, want %d saying %q", status, body, tc.status, tc.says)
 			}
