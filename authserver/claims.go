@@ -28,11 +28,17 @@ const (
 	// obtained the token, so that discarding or deleting that secret can
 	// invalidate the token (seed 000, manual expiration).
 	ClaimSecretID = "secret_id"
+	// ClaimAssertionKey names, by its RFC 7638 SHA-256 thumbprint
+	// (base64url), the registered key that signed the assertion the
+	// token was obtained with (private_key_jwt or a secure-mode user
+	// assertion), so that removing that key can invalidate the token.
+	ClaimAssertionKey = "assertion_key"
 )
 
 // AccessTokenClaims are the claims of an RFC 9068 access token: iss, sub,
-// aud, exp, iat, jti, client_id, scope, and ours: credential_scope and
-// secret_id. Times are whole seconds since the epoch on the wire.
+// aud, exp, iat, jti, client_id, scope, and ours: credential_scope,
+// secret_id and assertion_key. Times are whole seconds since the epoch on
+// the wire.
 type AccessTokenClaims struct {
 	Issuer          string
 	Subject         string
@@ -44,6 +50,7 @@ type AccessTokenClaims struct {
 	Scope           []string
 	CredentialScope string
 	SecretID        string
+	AssertionKey    string
 }
 
 var _ jwt.JWTClaimsContainer = (*AccessTokenClaims)(nil)
@@ -96,6 +103,9 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 	if c.SecretID != "" {
 		m[ClaimSecretID] = c.SecretID
 	}
+	if c.AssertionKey != "" {
+		m[ClaimAssertionKey] = c.AssertionKey
+	}
 	return m
 }
 
@@ -106,11 +116,17 @@ func (c *AccessTokenClaims) hasScope() bool {
 
 // appendJSON appends the claims as the JSON object encodeClaims writes for
 // ToMapClaims, byte for byte: members sorted by name, "aud" a string for
-// one audience and an array (null when nil) otherwise, scope,
-// credential_scope and secret_id only when set, times as whole seconds since the epoch
-// (RFC 7519 §2 NumericDate).
+// one audience and an array (null when nil) otherwise, assertion_key,
+// scope, credential_scope and secret_id only when set, times as whole
+// seconds since the epoch (RFC 7519 §2 NumericDate).
 func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"aud":`...)
+	dst = append(dst, '{')
+	if c.AssertionKey != "" {
+		dst = append(dst, `"assertion_key":`...)
+		dst = appendJSONString(dst, c.AssertionKey)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"aud":`...)
 	switch {
 	case len(c.Audience) == 1:
 		dst = appendJSONString(dst, c.Audience[0])

@@ -168,6 +168,7 @@ func (g *ClientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, r
 		JTI:             newJTI(),
 		CredentialScope: ScopeApp,
 		SecretID:        client.SecretID,
+		AssertionKey:    client.AssertionKey,
 	}
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(lifetime))
 	return nil

@@ -95,6 +95,10 @@ func TestAppendClaimsMatchesMapClaims(t *testing.T) {
 		{"one empty scope", with(func(c *AccessTokenClaims) { c.Scope = []string{""} })},
 		{"user token without secret", with(func(c *AccessTokenClaims) { c.SecretID, c.CredentialScope = "", ScopeAppUser })},
 		{"no credential scope", with(func(c *AccessTokenClaims) { c.CredentialScope = "" })},
+		{"assertion key", with(func(c *AccessTokenClaims) {
+			c.SecretID, c.AssertionKey = "", "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+		})},
+		{"assertion key and secret", with(func(c *AccessTokenClaims) { c.AssertionKey = "k\"<" })},
 		{"before 1970", with(func(c *AccessTokenClaims) { c.IssuedAt = time.Unix(-5, 0) })},
 		{"escapes everywhere", AccessTokenClaims{
 			Issuer: "\"\\<>&\u2028", Subject: "\x00\x1f\x7f", ClientID: "é漢字😀", Audience: []string{"\xff"},

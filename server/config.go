@@ -175,6 +175,8 @@ func DefaultConfig() Config {
 		Limits: LimitsConfig{
 			ClientFailureBurst: 10, ClientFailureInterval: 6 * time.Second,
 			SourceFailureBurst: 30, SourceFailureInterval: 2 * time.Second,
+			LoginUserFailureBurst: 5, LoginUserFailureInterval: time.Minute,
+			LoginSourceFailureBurst: 20, LoginSourceFailureInterval: 30 * time.Second,
 			Tracked: 20_000,
 		},
 		Revocation: RevocationConfig{RefreshInterval: 2 * time.Second, SweepInterval: 10 * time.Minute},

@@ -229,6 +229,9 @@ func (v *Verifier) verify(ctx context.Context, token string, anyAudience []strin
 	if !verified {
 		return nil, fmt.Errorf("%w: no key of kid %q verifies the %s signature", ErrSignature, hdr.KeyID, hdr.Algorithm)
 	}
+	if highS(token, hdr.Algorithm) {
+		return nil, fmt.Errorf("%w: high-S %s signature (the issuer signs low-S only)", ErrSignature, hdr.Algorithm)
+	}
 	return v.check(&wc, anyAudience)
 }
 
