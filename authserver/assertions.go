@@ -368,7 +368,7 @@ func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID s
 		return kind.fail("The assertion is not valid yet (nbf).")
 	}
 	if c.ID == "" || len(c.ID) > maxJTILen {
-		return kind.fail(fmt.Sprintf("The assertion must have a jti of 1 to %d bytes.", maxJTILen))
+		return kind.fail(fmt.Sprintf("This server requires a jti of 1 to %d bytes in every assertion, to refuse replays (RFC 7523 §3 makes it optional).", maxJTILen))
 	}
 	return nil
 }

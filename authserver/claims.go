@@ -78,7 +78,8 @@ func (c *AccessTokenClaims) WithDefaults(iat time.Time, issuer string) jwt.JWTCl
 func (c *AccessTokenClaims) WithScopeField(jwt.JWTScopeFieldEnum) jwt.JWTClaimsContainer { return c }
 
 // ToMapClaims implements jwt.JWTClaimsContainer. "aud" is a string when
-// there is one audience and an array otherwise (RFC 7519 §4.1.3).
+// there is one audience and an array otherwise (RFC 7519 §4.1.3); "scope"
+// is left out when no scope was granted (RFC 9068 §2.2.3), rather than "".
 func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 	m := jwt.MapClaims{
 		"iss":       c.Issuer,
@@ -87,7 +88,9 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 		"iat":       c.IssuedAt.Unix(),
 		"jti":       c.JTI,
 		"client_id": c.ClientID,
-		"scope":     strings.Join(c.Scope, " "),
+	}
+	if c.hasScope() {
+		m["scope"] = strings.Join(c.Scope, " ")
 	}
 	if len(c.Audience) == 1 {
 		m["aud"] = c.Audience[0]
@@ -106,11 +109,16 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 	return m
 }
 
+// hasScope reports whether the joined scope is not empty.
+func (c *AccessTokenClaims) hasScope() bool {
+	return len(c.Scope) > 1 || len(c.Scope) == 1 && c.Scope[0] != ""
+}
+
 // appendJSON appends the claims as the JSON object encodeClaims writes for
 // ToMapClaims, byte for byte: members sorted by name, "aud" a string for
 // one audience and an array (null when nil) otherwise, assertion_key,
-// credential_scope and secret_id only when set, times as whole seconds
-// since the epoch (RFC 7519 §2 NumericDate).
+// scope, credential_scope and secret_id only when set, times as whole
+// seconds since the epoch (RFC 7519 §2 NumericDate).
 func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	if c.AssertionKey != "" {
@@ -151,14 +159,16 @@ func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
 	// "scope" is strings.Join(c.Scope, " ") as a JSON string; escaping
 	// each part on its own gives the same bytes, since a space needs no
 	// escape and cannot end or begin a multi-byte UTF-8 sequence.
-	dst = append(dst, `,"scope":"`...)
-	for i, sc := range c.Scope {
-		if i > 0 {
-			dst = append(dst, ' ')
+	if c.hasScope() {
+		dst = append(dst, `,"scope":"`...)
+		for i, sc := range c.Scope {
+			if i > 0 {
+				dst = append(dst, ' ')
+			}
+			dst = appendJSONStringBody(dst, sc)
 		}
-		dst = appendJSONStringBody(dst, sc)
+		dst = append(dst, '"')
 	}
-	dst = append(dst, '"')
 	if c.SecretID != "" {
 		dst = append(dst, `,"secret_id":`...)
 		dst = appendJSONString(dst, c.SecretID)

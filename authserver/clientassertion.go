@@ -54,11 +54,25 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	return client, nil
 }
 
-// fromBrowser reports whether r was sent by a web browser: browsers add
-// Origin to every cross-origin request and to every POST, and Sec-Fetch-*
-// to every request (Fetch Metadata); server-side HTTP clients add neither.
+// fromBrowser reports whether r was sent by a web browser, by the headers
+// that browsers send and server-side HTTP clients do not:
+//
+//   - Origin: browsers send it with every POST and every cross-origin
+//     request (Fetch §3.1, "append a request Origin header"), also over
+//     plain http to a host that is not potentially trustworthy, where they
+//     send no Sec-Fetch-* at all.
+//   - Sec-Fetch-Site, Sec-Fetch-Dest, Sec-Fetch-User (Fetch Metadata):
+//     browsers send Site and Dest with every request to a potentially
+//     trustworthy URL, User with user-activated navigations.
+//
+// Sec-Fetch-Mode alone decides nothing: Node's fetch (undici) sends
+// "Sec-Fetch-Mode: cors" on every request and nothing else of Fetch
+// Metadata, while a browser never sends it without Sec-Fetch-Site. The
+// User-Agent decides nothing either: any client may send any value. The
+// header sets this is held to are in browser_test.go.
 func fromBrowser(r *http.Request) bool {
-	return r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Mode") != "" || r.Header.Get("Sec-Fetch-Site") != ""
+	h := r.Header
+	return h.Get("Origin") != "" || h.Get("Sec-Fetch-Site") != "" || h.Get("Sec-Fetch-Dest") != "" || h.Get("Sec-Fetch-User") != ""
 }
 
 // errBrowserCredential refuses an app credential sent by a browser (seed

@@ -100,7 +100,12 @@ func NewPublicRouter(p Public) http.Handler {
 	r.Handle("/oauth2/token", token).Methods(http.MethodPost)
 	r.Handle("/access_token", token).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", jwksHandler(p.Keys, p.JWKSMaxAge)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/.well-known/oauth-authorization-server", metadataHandler(p.Metadata)).Methods(http.MethodGet, http.MethodHead)
+	metadata := metadataHandler(p.Metadata)
+	r.Handle("/.well-known/oauth-authorization-server", metadata).Methods(http.MethodGet, http.MethodHead)
+	// The same document where OpenID Connect clients look first (RFC 8414
+	// §5): go-oidc's NewProvider, ASP.NET Core's JwtBearer, Spring's
+	// issuer-uri.
+	r.Handle("/.well-known/openid-configuration", metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
 	if p.Users != nil {

@@ -65,7 +65,7 @@ func Example() {
 	// Output:
 	// credential scope: appUser client: app_live_example
 	// 200 hello user-42
-	// 401 Bearer realm="api", error="invalid_token"
+	// 401 Bearer realm="api", error="invalid_token", error_description="The access token's signature does not verify with the issuer's key."
 }
 
 // fakeIssuer serves a JWKS with one EdDSA key and returns its URL and a
