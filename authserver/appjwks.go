@@ -27,7 +27,8 @@ type AppJWKSConfig struct {
 	// kept; max-age is honoured between 1m and 1h (default 5m).
 	DefaultTTL time.Duration
 	// RefetchInterval is the least time between two fetches of one URI
-	// caused by an unknown kid (default 30s).
+	// caused by an unknown kid, and the back-off after a failed fetch
+	// (default 30s).
 	RefetchInterval time.Duration
 	// AllowLoopback lets jwks_uri use http and loopback addresses; for
 	// tests only. Without it only https to public addresses is fetched.
@@ -40,11 +41,18 @@ type AppJWKSConfig struct {
 // jwks_uri (RFC 7591 §2), for their client assertions and signed user
 // assertions (RFC 7523). Fetching is where a server-side request forgery
 // would happen, so: https only; no redirects, proxies or userinfo; the
-// address actually dialled, after DNS resolution, must be a public unicast
-// one (no loopback, private, link-local, CGNAT or multicast ranges), which
-// also defeats DNS rebinding; bounded time and size. Documents are cached
-// per app version and URI, so changing an app's key settings drops its
-// cached keys at once.
+// address actually dialled, after DNS resolution, must be a globally
+// reachable unicast one (globalAddr: no loopback, private, link-local,
+// shared, reserved, documentation or multicast range, nor an IPv6 address
+// that wraps one), which also defeats DNS rebinding; bounded time and
+// size. Documents are cached per app version and URI, so changing an app's
+// key settings drops its cached keys at once.
+//
+// A fetch runs in the background with its own Timeout, one at a time per
+// document (verifier.RemoteKeySet): a request that hangs up while its
+// assertion's keys are being fetched neither aborts the fetch nor starts
+// the RefetchInterval back-off, which only a failure of the app's server
+// (no answer in time, a status other than 200, no JWK Set) starts.
 type AppJWKS struct {
 	cfg    AppJWKSConfig
 	client *http.Client
@@ -99,11 +107,17 @@ func (j *AppJWKS) Keys(ctx context.Context, appID string, version int64, uri, ki
 	cacheKey := fmt.Sprintf("%s\x00%d\x00%s", appID, version, uri)
 	set, ok := j.sets.Get(cacheKey)
 	if !ok {
-		set = verifier.NewRemoteKeySet(uri, verifier.KeySetOptions{
+		fresh := verifier.NewRemoteKeySet(uri, verifier.KeySetOptions{
 			HTTPClient: j.client, MaxBytes: j.cfg.MaxBytes, DefaultTTL: j.cfg.DefaultTTL,
-			MinTTL: time.Minute, MaxTTL: time.Hour, RefetchInterval: j.cfg.RefetchInterval, Now: j.cfg.Now,
+			MinTTL: time.Minute, MaxTTL: time.Hour, RefetchInterval: j.cfg.RefetchInterval,
+			FetchTimeout: j.cfg.Timeout, Now: j.cfg.Now,
 		})
-		j.sets.Add(cacheKey, set)
+		// Concurrent first uses share one set, and so one fetch.
+		if prev, found, _ := j.sets.PeekOrAdd(cacheKey, fresh); found {
+			set = prev
+		} else {
+			set = fresh
+		}
 	}
 	return set.Keys(ctx, kid)
 }
@@ -133,27 +147,101 @@ func isLoopbackHost(h string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// Ranges that IsPrivate and friends do not cover: the shared address
-// space of RFC 6598 and the NAT64 prefix of RFC 6052, which can reach
-// private IPv4 addresses.
+// Address ranges a jwks_uri fetch may not reach. A document is only ever
+// at a globally reachable address, so the filter follows the IANA IPv4
+// and IPv6 Special-Purpose Address Registries (RFC 6890 and the RFCs that
+// update them): every range not globally reachable is refused, and so are
+// the few marked reachable (anycast services, AS112) that no web server
+// lives on. IPv6 is allowed only in the global unicast space 2000::/3
+// (RFC 4291 §2.4), which also refuses ::/128, ::1, the discard prefix,
+// unique-local, link-local, site-local, multicast and whatever IANA has
+// not allocated. IPv6 forms that carry an IPv4 address are checked by that
+// address: IPv4-mapped (::ffff:0:0/96, RFC 4291 §2.5.5.2), NAT64
+// (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, RFC 3056); the deprecated
+// IPv4-compatible ::/96 and the local-use NAT64 prefix 64:ff9b:1::/48
+// (RFC 8215) are refused whole.
 var (
-	cgnat = netip.MustParsePrefix("100.64.0.0/10")
-	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	nonGlobal4 = prefixes(
+		"0.0.0.0/8",       // "this network" (RFC 791)
+		"10.0.0.0/8",      // private use (RFC 1918)
+		"100.64.0.0/10",   // shared address space, carrier-grade NAT (RFC 6598)
+		"127.0.0.0/8",     // loopback
+		"169.254.0.0/16",  // link-local: cloud metadata endpoints live here
+		"172.16.0.0/12",   // private use
+		"192.0.0.0/24",    // IETF protocol assignments (RFC 6890 §2.2.2)
+		"192.0.2.0/24",    // documentation, TEST-NET-1 (RFC 5737)
+		"192.88.99.0/24",  // deprecated 6to4 relay anycast (RFC 7526)
+		"192.168.0.0/16",  // private use
+		"198.18.0.0/15",   // benchmarking (RFC 2544)
+		"198.51.100.0/24", // documentation, TEST-NET-2
+		"203.0.113.0/24",  // documentation, TEST-NET-3
+		"224.0.0.0/4",     // multicast
+		"240.0.0.0/4",     // reserved (RFC 1112), limited broadcast included
+	)
+	globalUnicast6 = netip.MustParsePrefix("2000::/3")
+	nonGlobal6     = prefixes(
+		"2001::/23",     // IETF protocol assignments: Teredo 2001::/32 (RFC 4380), benchmarking, ORCHID, ...
+		"2001:db8::/32", // documentation (RFC 3849)
+		"3fff::/20",     // documentation (RFC 9637)
+	)
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
 )
 
-// dialControl refuses connections to addresses that are not public
-// unicast, checked on the resolved address at connect time.
+func prefixes(cidrs ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(cidrs))
+	for i, c := range cidrs {
+		out[i] = netip.MustParsePrefix(c)
+	}
+	return out
+}
+
+// globalAddr reports whether a is a globally reachable unicast address a
+// jwks_uri fetch may dial (see nonGlobal4). An address with an IPv6 zone
+// is never one.
+func globalAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.Is4() {
+		for _, p := range nonGlobal4 {
+			if p.Contains(a) {
+				return false
+			}
+		}
+		return true
+	}
+	b := a.As16()
+	switch {
+	case a.Zone() != "":
+		return false
+	case nat64.Contains(a):
+		return globalAddr(netip.AddrFrom4([4]byte(b[12:16])))
+	case sixToFour.Contains(a):
+		return globalAddr(netip.AddrFrom4([4]byte(b[2:6])))
+	case !globalUnicast6.Contains(a):
+		return false
+	}
+	for _, p := range nonGlobal6 {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// dialControl refuses connections to addresses that are not globally
+// reachable unicast ones (globalAddr), checked on the resolved address at
+// connect time; with allowLoopback (tests) loopback is allowed too.
 func dialControl(allowLoopback bool) func(network, address string, _ syscall.RawConn) error {
 	return func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
 			return fmt.Errorf("jwks_uri address %q: %w", address, err)
 		}
-		a := ap.Addr().Unmap()
-		if allowLoopback && a.IsLoopback() {
+		a := ap.Addr()
+		if allowLoopback && a.Unmap().IsLoopback() {
 			return nil
 		}
-		if !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || cgnat.Contains(a) || nat64.Contains(a) {
+		if !globalAddr(a) {
 			return fmt.Errorf("jwks_uri resolves to a non-public address %s", a)
 		}
 		return nil

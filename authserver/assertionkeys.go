@@ -9,7 +9,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authserver/authserver/storage"
-	"github.com/authserver/authserver/verifier"
 )
 
 // AssertionKeyStore is what assertion-key settings need of the database.
@@ -180,7 +179,7 @@ func normalizeJWKS(raw json.RawMessage) ([]byte, error) {
 			return nil, bad("key %q has use %q, want sig", key.KeyID, key.Use)
 		}
 		if !keyUsable(key) {
-			return nil, bad("key %q is not an RSA (2048+ bits), EC P-256 or Ed25519 key fit for its alg (RS256, PS256, ES256 or EdDSA)", key.KeyID)
+			return nil, bad("key %q is not an RSA (2048+ bits), EC P-256 or Ed25519 key fit for its alg (RS256, PS256, ES256, EdDSA or Ed25519)", key.KeyID)
 		}
 		out.Keys = append(out.Keys, key)
 	}
@@ -195,7 +194,7 @@ func normalizeJWKS(raw json.RawMessage) ([]byte, error) {
 // algorithm.
 func keyUsable(key jose.JSONWebKey) bool {
 	for _, alg := range assertionAlgs {
-		if alg != jose.HS256 && verifier.KeyFits(key, string(alg)) {
+		if alg != jose.HS256 && assertionKeyFits(key, string(alg)) {
 			return true
 		}
 	}

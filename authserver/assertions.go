@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -44,21 +45,6 @@ type AssertionConfig struct {
 	Now           func() time.Time
 }
 
-// assertionAlgs are the algorithms an app may sign with: asymmetric ones
-// with a registered public key, HS256 with one of its sealed secrets
-// (client_secret_jwt, seed 002). "none" and everything else fail to parse.
-var assertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.EdDSA, jose.HS256}
-
-// AssertionSigningAlgs are the algorithm names of assertionAlgs, for the
-// metadata's token_endpoint_auth_signing_alg_values_supported (RFC 8414).
-func AssertionSigningAlgs() []string {
-	out := make([]string, len(assertionAlgs))
-	for i, a := range assertionAlgs {
-		out[i] = string(a)
-	}
-	return out
-}
-
 const (
 	maxAssertionBytes = 8 << 10
 	maxJTILen         = 256
@@ -72,9 +58,12 @@ const (
 // sealed (App.SecretSigning), named by kid; discarding the secret or
 // removing the key stops its assertions at once. Rules (RFC 7523 §3): iss
 // is the app, aud names this server, exp is present and at most
-// MaxLifetime ahead, iat is present, and the jti was never used: it is
-// recorded until exp when the token is issued, so that a failed request
-// leaves no trace and of two concurrent uses exactly one succeeds.
+// MaxLifetime ahead, iat is present, and the jti was never used (item 7).
+// The jti is recorded until exp by a first-use-wins insert, so that of two
+// concurrent uses exactly one succeeds: a client assertion's as soon as it
+// has authenticated the client, at whichever endpoint, before any answer;
+// a user assertion's when its token is issued, so that a grant refused for
+// another reason leaves no trace.
 type Assertions struct {
 	cfg     AssertionConfig
 	clients *ClientCache
@@ -137,14 +126,15 @@ type verifiedAssertion struct {
 	app *storage.App
 	// subject is the sub claim: the client itself, or the app's user.
 	subject string
-	// secretID is the secret that signed an HS256 assertion, else "".
-	secretID string
-	alg      string
-	// jti must be recorded before a token is issued on the assertion.
+	// signer is the secret or the key that signed it.
+	signer assertionSigner
+	alg    string
+	// jti is the assertion's jti record, to claim before the assertion
+	// counts as used.
 	jti *pendingJTI
 }
 
-// pendingJTI is an assertion's jti to record when the token is issued.
+// pendingJTI is an assertion's jti, to record when the assertion is used.
 type pendingJTI struct {
 	replay ReplayStore
 	rec    storage.AssertionJTI
@@ -169,10 +159,10 @@ func (p *pendingJTI) consume(ctx context.Context) error {
 // secretUse returns what records the use of the secret that signed va, to
 // run once a token is issued; nil when no secret signed it.
 func (a *Assertions) secretUse(va *verifiedAssertion) func() {
-	if va.secretID == "" || a.usage == nil {
+	if va.signer.secretID == "" || a.usage == nil {
 		return nil
 	}
-	appID, secretID, now := va.app.ID, va.secretID, a.cfg.Now()
+	appID, secretID, now := va.app.ID, va.signer.secretID, a.cfg.Now()
 	return func() { a.usage.Touch(appID, secretID, now) }
 }
 
@@ -207,6 +197,9 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		return nil, kind.fail("The assertion must have exactly one signature.")
 	}
 	hdr := tok.Headers[0]
+	if kind == grantAssertion && isClientAssertionType(hdr) {
+		return nil, kind.fail("A client assertion (typ client-authentication+jwt) is not a user assertion.")
+	}
 	var unverified assertionClaims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
 		return nil, kind.fail("The assertion's claims are malformed.")
@@ -224,7 +217,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 	}
 	now := a.cfg.Now()
 	var claims assertionClaims
-	secretID, ok, err := a.verifySignature(ctx, tok, hdr, entry, now, &claims)
+	signer, ok, err := a.verifySignature(ctx, tok, hdr, entry, now, &claims)
 	if err != nil {
 		return nil, err
 	}
@@ -240,27 +233,41 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		Exp:       claims.Expiry.Time().Add(a.cfg.ClockSkew).UTC(),
 		CreatedAt: now.UTC(),
 	}
-	seen, err := a.replay.AssertionJTISeen(ctx, rec.ID, now)
-	if err != nil {
-		return nil, fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
-	}
-	if seen {
-		return nil, kind.fail("The assertion's jti was used before (RFC 7523 §3).")
+	if kind == grantAssertion {
+		// A used grant assertion fails before the grant does any work;
+		// a client assertion is claimed right away, which says the same.
+		seen, err := a.replay.AssertionJTISeen(ctx, rec.ID, now)
+		if err != nil {
+			return nil, fosite.ErrTemporarilyUnavailable.WithHint("The assertion cannot be checked for replay right now; retry later.").WithWrap(err)
+		}
+		if seen {
+			return nil, kind.fail("The assertion's jti was used before (RFC 7523 §3).")
+		}
 	}
 	return &verifiedAssertion{
-		app: &entry.app, subject: claims.Subject, secretID: secretID, alg: hdr.Algorithm,
+		app: &entry.app, subject: claims.Subject, signer: signer, alg: hdr.Algorithm,
 		jti: &pendingJTI{replay: a.replay, rec: rec, kind: kind, now: a.cfg.Now},
 	}, nil
 }
 
+// assertionSigner is the registered credential that signed an assertion:
+// one of the app's sealed secrets (HS256) or one of its public keys.
+type assertionSigner struct {
+	// secretID is the secret's id, else "".
+	secretID string
+	// keyThumbprint is the key's RFC 7638 thumbprint (keyThumbprint),
+	// else "".
+	keyThumbprint string
+}
+
 // verifySignature finds the keys the header names among the app's and
-// decodes the claims with the first that verifies. It reports the secret
-// id for HS256. An error is returned only for an unreachable store.
-func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (secretID string, ok bool, err error) {
+// decodes the claims with the first that verifies, which it reports. An
+// error is returned only for an unreachable store.
+func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (assertionSigner, bool, error) {
 	app := &entry.app
 	if hdr.Algorithm == string(jose.HS256) {
 		if !app.SecretSigning {
-			return "", false, nil
+			return assertionSigner{}, false, nil
 		}
 		for i, s := range app.Secrets {
 			if s.Sealed == nil || !entry.secrets[i].usable(now) || (hdr.KeyID != "" && hdr.KeyID != s.ID) {
@@ -272,35 +279,51 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 				continue
 			}
 			if tok.Claims(key, out) == nil {
-				return s.ID, true, nil
+				return assertionSigner{secretID: s.ID}, true, nil
 			}
 		}
-		return "", false, nil
+		return assertionSigner{}, false, nil
 	}
-	var keys []jose.JSONWebKey
+	try := func(k jose.JSONWebKey) bool {
+		return (hdr.KeyID == "" || k.KeyID == hdr.KeyID) && assertionKeyFits(k, hdr.Algorithm) &&
+			tok.Claims(verificationKey(k, hdr.Algorithm), out) == nil
+	}
 	switch {
 	case len(app.JWKS) > 0:
-		all, err := verifier.ParseJWKS(app.JWKS)
-		if err != nil {
-			return "", false, nil
-		}
-		for _, k := range all {
-			if hdr.KeyID == "" || k.KeyID == hdr.KeyID {
-				keys = append(keys, k)
+		for i, k := range entry.jwks {
+			if try(k) {
+				return assertionSigner{keyThumbprint: entry.thumbprints[i]}, true, nil
 			}
 		}
 	case app.JWKSURI != "":
-		keys, err = a.jwks.Keys(ctx, app.ID, app.Version, app.JWKSURI, hdr.KeyID)
+		keys, err := a.jwks.Keys(ctx, app.ID, app.Version, app.JWKSURI, hdr.KeyID)
 		if err != nil && !errors.Is(err, verifier.ErrUnknownKey) {
 			a.log.Warn("app jwks_uri not fetched", "app_id", app.ID, "err", err)
 		}
-	}
-	for _, k := range keys {
-		if verifier.KeyFits(k, hdr.Algorithm) && tok.Claims(k.Key, out) == nil {
-			return "", true, nil
+		for _, k := range keys {
+			if !try(k) {
+				continue
+			}
+			tp, err := keyThumbprint(k)
+			if err != nil {
+				return assertionSigner{}, false, nil
+			}
+			return assertionSigner{keyThumbprint: tp}, true, nil
 		}
 	}
-	return "", false, nil
+	return assertionSigner{}, false, nil
+}
+
+// isClientAssertionType reports whether hdr's typ is the explicit type of
+// client assertions, client-authentication+jwt (draft-ietf-oauth-rfc7523bis,
+// explicit typing; RFC 8725 §3.11), compared as RFC 7515 §4.1.9 says:
+// case-insensitive, "application/" optional. Client assertions without it
+// (no typ, or "JWT", as most clients send them) are told apart by sub =
+// iss alone.
+func isClientAssertionType(hdr jose.Header) bool {
+	typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string)
+	typ = strings.TrimPrefix(strings.ToLower(typ), "application/")
+	return typ == "client-authentication+jwt"
 }
 
 // checkClaims applies RFC 7523 §3 to verified claims.
@@ -314,6 +337,12 @@ func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID s
 	case grantAssertion:
 		if !validCustomerID(c.Subject) {
 			return kind.fail(fmt.Sprintf("The assertion's sub must name the user: 1 to %d bytes of printable UTF-8.", maxCustomerIDLen))
+		}
+		// sub = iss is what makes a client assertion (RFC 7523 §3 item
+		// 2.B): refused here, a client assertion, captured or not yet
+		// used, never buys a user token without client authentication.
+		if c.Subject == appID {
+			return kind.fail("A user assertion's sub names the user and must differ from its iss; sub = iss is a client assertion.")
 		}
 	}
 	if !slices.ContainsFunc(a.cfg.Audiences, func(aud string) bool { return slices.Contains(c.Audience, aud) }) {
@@ -339,7 +368,7 @@ func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID s
 		return kind.fail("The assertion is not valid yet (nbf).")
 	}
 	if c.ID == "" || len(c.ID) > maxJTILen {
-		return kind.fail(fmt.Sprintf("The assertion must have a jti of 1 to %d bytes.", maxJTILen))
+		return kind.fail(fmt.Sprintf("This server requires a jti of 1 to %d bytes in every assertion, to refuse replays (RFC 7523 §3 makes it optional).", maxJTILen))
 	}
 	return nil
 }

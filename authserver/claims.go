@@ -28,11 +28,17 @@ const (
 	// obtained the token, so that discarding or deleting that secret can
 	// invalidate the token (seed 000, manual expiration).
 	ClaimSecretID = "secret_id"
+	// ClaimAssertionKey names, by its RFC 7638 SHA-256 thumbprint
+	// (base64url), the registered key that signed the assertion the
+	// token was obtained with (private_key_jwt or a secure-mode user
+	// assertion), so that removing that key can invalidate the token.
+	ClaimAssertionKey = "assertion_key"
 )
 
 // AccessTokenClaims are the claims of an RFC 9068 access token: iss, sub,
-// aud, exp, iat, jti, client_id, scope, and ours: credential_scope and
-// secret_id. Times are whole seconds since the epoch on the wire.
+// aud, exp, iat, jti, client_id, scope, and ours: credential_scope,
+// secret_id and assertion_key. Times are whole seconds since the epoch on
+// the wire.
 type AccessTokenClaims struct {
 	Issuer          string
 	Subject         string
@@ -44,6 +50,7 @@ type AccessTokenClaims struct {
 	Scope           []string
 	CredentialScope string
 	SecretID        string
+	AssertionKey    string
 }
 
 var _ jwt.JWTClaimsContainer = (*AccessTokenClaims)(nil)
@@ -71,7 +78,8 @@ func (c *AccessTokenClaims) WithDefaults(iat time.Time, issuer string) jwt.JWTCl
 func (c *AccessTokenClaims) WithScopeField(jwt.JWTScopeFieldEnum) jwt.JWTClaimsContainer { return c }
 
 // ToMapClaims implements jwt.JWTClaimsContainer. "aud" is a string when
-// there is one audience and an array otherwise (RFC 7519 §4.1.3).
+// there is one audience and an array otherwise (RFC 7519 §4.1.3); "scope"
+// is left out when no scope was granted (RFC 9068 §2.2.3), rather than "".
 func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 	m := jwt.MapClaims{
 		"iss":       c.Issuer,
@@ -80,7 +88,9 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 		"iat":       c.IssuedAt.Unix(),
 		"jti":       c.JTI,
 		"client_id": c.ClientID,
-		"scope":     strings.Join(c.Scope, " "),
+	}
+	if c.hasScope() {
+		m["scope"] = strings.Join(c.Scope, " ")
 	}
 	if len(c.Audience) == 1 {
 		m["aud"] = c.Audience[0]
@@ -93,16 +103,30 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 	if c.SecretID != "" {
 		m[ClaimSecretID] = c.SecretID
 	}
+	if c.AssertionKey != "" {
+		m[ClaimAssertionKey] = c.AssertionKey
+	}
 	return m
+}
+
+// hasScope reports whether the joined scope is not empty.
+func (c *AccessTokenClaims) hasScope() bool {
+	return len(c.Scope) > 1 || len(c.Scope) == 1 && c.Scope[0] != ""
 }
 
 // appendJSON appends the claims as the JSON object encodeClaims writes for
 // ToMapClaims, byte for byte: members sorted by name, "aud" a string for
-// one audience and an array (null when nil) otherwise, credential_scope
-// and secret_id only when set, times as whole seconds since the epoch
-// (RFC 7519 §2 NumericDate).
+// one audience and an array (null when nil) otherwise, assertion_key,
+// scope, credential_scope and secret_id only when set, times as whole
+// seconds since the epoch (RFC 7519 §2 NumericDate).
 func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"aud":`...)
+	dst = append(dst, '{')
+	if c.AssertionKey != "" {
+		dst = append(dst, `"assertion_key":`...)
+		dst = appendJSONString(dst, c.AssertionKey)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"aud":`...)
 	switch {
 	case len(c.Audience) == 1:
 		dst = appendJSONString(dst, c.Audience[0])
@@ -135,14 +159,16 @@ func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
 	// "scope" is strings.Join(c.Scope, " ") as a JSON string; escaping
 	// each part on its own gives the same bytes, since a space needs no
 	// escape and cannot end or begin a multi-byte UTF-8 sequence.
-	dst = append(dst, `,"scope":"`...)
-	for i, sc := range c.Scope {
-		if i > 0 {
-			dst = append(dst, ' ')
+	if c.hasScope() {
+		dst = append(dst, `,"scope":"`...)
+		for i, sc := range c.Scope {
+			if i > 0 {
+				dst = append(dst, ' ')
+			}
+			dst = appendJSONStringBody(dst, sc)
 		}
-		dst = appendJSONStringBody(dst, sc)
+		dst = append(dst, '"')
 	}
-	dst = append(dst, '"')
 	if c.SecretID != "" {
 		dst = append(dst, `,"secret_id":`...)
 		dst = appendJSONString(dst, c.SecretID)

@@ -20,11 +20,15 @@ func (a *ClientAuthenticator) UseAssertions(as *Assertions) { a.assertions = as 
 // authenticateAssertion authenticates a client by the JWT in
 // client_assertion: signed with one of the app's registered public keys
 // (private_key_jwt) or, HS256, with one of its sealed secrets
-// (client_secret_jwt). The jti is recorded when the token is issued (see
-// consumeAssertions), not here, so that a request refused later leaves no
-// record. Errors: invalid_request for a missing or unknown
+// (client_secret_jwt). Its jti is recorded here, once every check has
+// passed: authenticating is using the assertion (RFC 7523 §3 item 7), at
+// the token endpoint as at introspection and revocation, which answer as
+// soon as the client is authenticated. A request refused before that
+// leaves no record; one refused afterwards (a scope the app may not have)
+// has used the assertion. Errors: invalid_request for a missing or unknown
 // client_assertion_type, invalid_client for everything about the
-// assertion, temporarily_unavailable when the store cannot answer.
+// assertion (a jti used before included), temporarily_unavailable when
+// the store cannot answer.
 func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form url.Values) (fosite.Client, error) {
 	if a.assertions == nil {
 		return nil, fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
@@ -39,19 +43,36 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	if id := form.Get("client_id"); id != "" && id != va.app.ID {
 		return nil, fosite.ErrInvalidClient.WithHint("The client_id parameter does not match the client assertion's iss.")
 	}
-	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT, assertion: va.jti}
-	if va.secretID != "" {
-		client.SecretID, client.AuthMethod = va.secretID, AuthMethodClientSecretJWT
+	if err := va.jti.consume(ctx); err != nil {
+		return nil, err
+	}
+	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT, AssertionKey: va.signer.keyThumbprint}
+	if va.signer.secretID != "" {
+		client.SecretID, client.AuthMethod = va.signer.secretID, AuthMethodClientSecretJWT
 		client.used = a.assertions.secretUse(va)
 	}
 	return client, nil
 }
 
-// fromBrowser reports whether r was sent by a web browser: browsers add
-// Origin to every cross-origin request and to every POST, and Sec-Fetch-*
-// to every request (Fetch Metadata); server-side HTTP clients add neither.
+// fromBrowser reports whether r was sent by a web browser, by the headers
+// that browsers send and server-side HTTP clients do not:
+//
+//   - Origin: browsers send it with every POST and every cross-origin
+//     request (Fetch §3.1, "append a request Origin header"), also over
+//     plain http to a host that is not potentially trustworthy, where they
+//     send no Sec-Fetch-* at all.
+//   - Sec-Fetch-Site, Sec-Fetch-Dest, Sec-Fetch-User (Fetch Metadata):
+//     browsers send Site and Dest with every request to a potentially
+//     trustworthy URL, User with user-activated navigations.
+//
+// Sec-Fetch-Mode alone decides nothing: Node's fetch (undici) sends
+// "Sec-Fetch-Mode: cors" on every request and nothing else of Fetch
+// Metadata, while a browser never sends it without Sec-Fetch-Site. The
+// User-Agent decides nothing either: any client may send any value. The
+// header sets this is held to are in browser_test.go.
 func fromBrowser(r *http.Request) bool {
-	return r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Mode") != "" || r.Header.Get("Sec-Fetch-Site") != ""
+	h := r.Header
+	return h.Get("Origin") != "" || h.Get("Sec-Fetch-Site") != "" || h.Get("Sec-Fetch-Dest") != "" || h.Get("Sec-Fetch-User") != ""
 }
 
 // errBrowserCredential refuses an app credential sent by a browser (seed
@@ -79,19 +100,17 @@ func presentsClientCredentials(ctx context.Context, request fosite.AccessRequest
 	return false
 }
 
-// consumeAssertions records the jti of every assertion the request used
-// (client assertion and user assertion) just before its token is issued.
-// Of two concurrent requests with one assertion exactly one gets here
-// first; the other fails with the assertion kind's error.
+// consumeAssertions records the jti of every user assertion the request
+// used just before its token is issued (a client assertion's was recorded
+// when it authenticated the client). Of two concurrent requests with one
+// assertion exactly one gets here first; the other fails with
+// invalid_grant.
 func consumeAssertions(ctx context.Context, request fosite.AccessRequester) error {
-	var pending []*pendingJTI
-	if c, ok := request.GetClient().(*Client); ok && c.assertion != nil {
-		pending = append(pending, c.assertion)
+	s, ok := request.GetSession().(*Session)
+	if !ok {
+		return nil
 	}
-	if s, ok := request.GetSession().(*Session); ok {
-		pending = append(pending, s.assertions...)
-	}
-	for _, p := range pending {
+	for _, p := range s.assertions {
 		if err := p.consume(ctx); err != nil {
 			return err
 		}

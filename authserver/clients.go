@@ -2,6 +2,8 @@ package authserver
 
 import (
 	"context"
+	"crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,11 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ory/fosite"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/verifier"
 )
 
 // ErrStoreUnavailable means the database cannot be reached and the cached
@@ -96,10 +100,14 @@ type ClientCache struct {
 }
 
 // cachedApp is an immutable snapshot of an app with its secrets' digests
-// decoded for comparison.
+// decoded for comparison and its inline JWKS parsed.
 type cachedApp struct {
 	app     storage.App
 	secrets []cachedSecret
+	// jwks are the app's inline public keys (verifier.ParseJWKS) and
+	// thumbprints their RFC 7638 SHA-256 thumbprints, index for index.
+	jwks        []jose.JSONWebKey
+	thumbprints []string
 	// promoted is when a hit last moved the entry to the LRU front (unix
 	// nanos on the process clock).
 	promoted atomic.Int64
@@ -125,7 +133,31 @@ func newCachedApp(a storage.App) *cachedApp {
 		copy(cs.digest[:], s.Digest)
 		c.secrets = append(c.secrets, cs)
 	}
+	if len(a.JWKS) > 0 {
+		// Stored sets were checked by normalizeJWKS; one that no longer
+		// parses verifies nothing.
+		keys, _ := verifier.ParseJWKS(a.JWKS)
+		for _, k := range keys {
+			tp, err := keyThumbprint(k)
+			if err != nil {
+				continue
+			}
+			c.jwks = append(c.jwks, k)
+			c.thumbprints = append(c.thumbprints, tp)
+		}
+	}
 	return c
+}
+
+// keyThumbprint is the RFC 7638 JWK thumbprint of k under SHA-256,
+// base64url without padding: what names an app's assertion key in the
+// tokens it obtained (ClaimAssertionKey).
+func keyThumbprint(k jose.JSONWebKey) (string, error) {
+	sum, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("thumbprint of key %q: %w", k.KeyID, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
 // NewClientCache returns a cache; call Init, then Run in a goroutine.
@@ -316,14 +348,27 @@ type Client struct {
 	// SecretID is the secret that authenticated the request, or "" when
 	// the client authenticated with a private key.
 	SecretID string
+	// AssertionKey is the RFC 7638 thumbprint of the registered key that
+	// signed the client assertion (private_key_jwt), else "".
+	AssertionKey string
 	// AuthMethod is the token_endpoint_auth_method used (RFC 7591 §2).
 	AuthMethod string
 	// used records the secret's use; it runs only once a token is issued,
 	// so that a request refused after authentication changes nothing.
 	used func()
-	// assertion is the client assertion's jti, recorded when a token is
-	// issued (RFC 7523 §3 replay protection).
-	assertion *pendingJTI
+}
+
+// tokenCredentials are the app credentials a token is issued on, which it
+// records (secret_id, assertion_key) so that introspection can tell when
+// one is gone (ClientCache.CredentialActive).
+type tokenCredentials struct {
+	secretID     string
+	assertionKey string
+}
+
+// credentials returns the credential the client authenticated with.
+func (c *Client) credentials() tokenCredentials {
+	return tokenCredentials{secretID: c.SecretID, assertionKey: c.AssertionKey}
 }
 
 // markUsed records that the client's credential obtained a token.

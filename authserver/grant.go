@@ -168,6 +168,7 @@ func (g *ClientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, r
 		JTI:             newJTI(),
 		CredentialScope: ScopeApp,
 		SecretID:        client.SecretID,
+		AssertionKey:    client.AssertionKey,
 	}
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(lifetime))
 	return nil
@@ -199,7 +200,12 @@ func issue(ctx context.Context, strategy oauth2.AccessTokenStrategy, request fos
 	response.SetAccessToken(token)
 	response.SetTokenType("Bearer")
 	response.SetExpiresIn(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.(*Session).Claims.IssuedAt))
-	response.SetScopes(request.GetGrantedScopes())
+	// RFC 6749 §5.1: scope may be left out when it is what was asked
+	// for; with none granted (none asked, none allowed) an empty string
+	// would only say so less clearly.
+	if granted := request.GetGrantedScopes(); len(granted) > 0 {
+		response.SetScopes(granted)
+	}
 	return nil
 }
 

@@ -37,6 +37,7 @@ type tokenClaims struct {
 	Scope           string   `json:"scope"`
 	CredentialScope string   `json:"credential_scope"`
 	SecretID        string   `json:"secret_id"`
+	AssertionKey    string   `json:"assertion_key"`
 }
 
 // audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).
@@ -183,7 +184,8 @@ func NewIntrospector(keys *KeyManager, clients *ClientCache, revocations *Revoca
 // Introspect returns the introspection of token (RFC 7662 §2.2). It is
 // inactive for anything but a well-formed access token of this issuer,
 // signed by a published key, within its lifetime, not revoked, whose app
-// exists and is enabled and whose secret (secret_id) still exists and is
+// exists and is enabled, whose assertion key (assertion_key) is still
+// registered, and whose secret (secret_id) still exists and is
 // not discarded. The only error is ErrStoreUnavailable (wrapped in a
 // fosite temporarily_unavailable), when the answer depends on a database
 // that has been unreachable for longer than the caches may be trusted: a
@@ -227,8 +229,9 @@ func (in *Introspector) introspect(ctx context.Context, token string) (Introspec
 		return Introspection{}, errInactive
 	}
 	// Seed 000: deleting a secret invalidates every token minted with it;
-	// discarding it, or disabling the app, does too until undone.
-	backed, err := in.clients.CredentialActive(ctx, c.ClientID, c.SecretID)
+	// discarding it, or disabling the app, does too until undone; so does
+	// removing the assertion key the token was obtained with.
+	backed, err := in.clients.CredentialActive(ctx, c.ClientID, c.SecretID, c.AssertionKey)
 	if err != nil {
 		return Introspection{}, err
 	}

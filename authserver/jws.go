@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
@@ -44,6 +45,23 @@ const (
 // ecP256Size is the size of r and of s in an ES256 signature (RFC 7518
 // §3.4): the signature is their 32-byte big-endian encodings concatenated.
 const ecP256Size = 32
+
+// p256Order is n, the order of P-256's group, and p256HalfOrder ⌊n/2⌋ as
+// 32 bytes big-endian: the largest s of a low-S signature.
+var (
+	p256Order     = elliptic.P256().Params().N
+	p256HalfOrder = new(big.Int).Rsh(p256Order, 1).FillBytes(make([]byte, ecP256Size))
+)
+
+// p256LowS reports whether the ES256 signature r‖s has s ≤ ⌊n/2⌋. ECDSA
+// is malleable: (r, n−s) is as valid as (r, s), so every signature has a
+// twin and exactly one of the two is low-S. We sign low-S only and refuse
+// the twin, so that each token has exactly one valid encoding: nothing
+// keyed on a token's bytes (a cache, a log search, a denylist of tokens)
+// can be sidestepped by presenting its twin.
+func p256LowS(sig []byte) bool {
+	return len(sig) == 2*ecP256Size && bytes.Compare(sig[ecP256Size:], p256HalfOrder) <= 0
+}
 
 // jwsSigner signs with one key: the protected header, rendered and
 // base64url-encoded once, and the private key used directly.
@@ -149,7 +167,8 @@ func (s *jwsSigner) appendSignature(input []byte) (string, error) {
 }
 
 // signES256 signs hash and returns r‖s, each left-padded to 32 bytes (RFC
-// 7518 §3.4), from the ASN.1 signature crypto/ecdsa produces.
+// 7518 §3.4), from the ASN.1 signature crypto/ecdsa produces, with s
+// replaced by n−s when it is high (p256LowS).
 func signES256(key *ecdsa.PrivateKey, hash []byte) ([]byte, error) {
 	der, err := ecdsa.SignASN1(rand.Reader, key, hash)
 	if err != nil {
@@ -165,6 +184,10 @@ func signES256(key *ecdsa.PrivateKey, hash []byte) ([]byte, error) {
 	out := make([]byte, 2*ecP256Size)
 	copy(out[ecP256Size-len(r):ecP256Size], r)
 	copy(out[2*ecP256Size-len(s):], s)
+	if !p256LowS(out) {
+		high := new(big.Int).SetBytes(out[ecP256Size:])
+		high.Sub(p256Order, high).FillBytes(out[ecP256Size:])
+	}
 	return out, nil
 }
 
@@ -219,7 +242,7 @@ func (v *jwsVerifier) verify(signingInput string, sig []byte) bool {
 		sum := sha256.Sum256([]byte(signingInput))
 		return rsa.VerifyPKCS1v15(v.rsa, crypto.SHA256, sum[:], sig) == nil
 	case v.ec != nil:
-		if len(sig) != 2*ecP256Size {
+		if !p256LowS(sig) {
 			return false
 		}
 		sum := sha256.Sum256([]byte(signingInput))

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -300,6 +302,7 @@ func TestVerifyCompact(t *testing.T) {
 		{"ES256 signature as ASN.1", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(derSignature(mustB64(t, parts[2])[:32], mustB64(t, parts[2])[32:])), jwt.ValidationErrorSignatureInvalid},
 		{"ES256 signature with r = 0", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(append(make([]byte, 32), mustB64(t, parts[2])[32:]...)), jwt.ValidationErrorSignatureInvalid},
 		{"no signature", parts[0] + "." + parts[1] + ".", jwt.ValidationErrorSignatureInvalid},
+		{"ES256 high-S twin", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sTwin(mustB64(t, parts[2]))), jwt.ValidationErrorSignatureInvalid},
 	}
 	jwksBody, _ := m.JWKS()
 	var jwks jose.JSONWebKeySet
@@ -342,4 +345,59 @@ func mustB64(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// sTwin returns the other valid ES256 signature of the same message,
+// (r, n−s) for (r, s).
+func sTwin(sig []byte) []byte {
+	out := append([]byte(nil), sig...)
+	s := new(big.Int).SetBytes(out[ecP256Size:])
+	s.Sub(p256Order, s).FillBytes(out[ecP256Size:])
+	return out
+}
+
+// Our ES256 signatures are low-S (s ≤ n/2) and valid; the high-S twin of
+// each, which crypto/ecdsa and go-jose accept, we refuse.
+func TestES256LowS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newJWSSigner(ES256, "k", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: ES256}
+	// Half of crypto/ecdsa's signatures are high-S: 64 low ones in a row
+	// happen by chance once in 2^64.
+	for i := range 64 {
+		tok, err := s.sign([]byte(`{"i":` + strconv.Itoa(i) + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(tok, ".")
+		sig := mustB64(t, parts[2])
+		if !p256LowS(sig) {
+			t.Fatalf("signature %d is high-S", i)
+		}
+		jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jws.Verify(jwk); err != nil {
+			t.Fatalf("go-jose refuses signature %d: %v", i, err)
+		}
+		if !s.pub.verify(parts[0]+"."+parts[1], sig) {
+			t.Fatalf("we refuse our own signature %d", i)
+		}
+		twin := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sTwin(sig))
+		if jws, err := jose.ParseSignedCompact(twin, []jose.SignatureAlgorithm{jose.ES256}); err != nil {
+			t.Fatal(err)
+		} else if _, err := jws.Verify(jwk); err != nil {
+			t.Fatalf("go-jose refuses the twin, so the test proves nothing: %v", err)
+		}
+		if s.pub.verify(parts[0]+"."+parts[1], sTwin(sig)) {
+			t.Fatalf("we accept the high-S twin of signature %d", i)
+		}
+	}
 }

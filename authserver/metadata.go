@@ -1,8 +1,11 @@
 package authserver
 
 // Metadata is the authorization server metadata document (RFC 8414 §2),
-// served at /.well-known/oauth-authorization-server. Every endpoint the
-// server has is discoverable from it.
+// served at /.well-known/oauth-authorization-server and, the same bytes,
+// at /.well-known/openid-configuration (RFC 8414 §5), where OpenID
+// Connect clients look. Every endpoint the server has is discoverable from
+// it; it names no OpenID Connect feature (no ID tokens, no userinfo
+// endpoint). Fields: docs/metadata.md.
 type Metadata struct {
 	Issuer                                     string   `json:"issuer"`
 	TokenEndpoint                              string   `json:"token_endpoint"`
@@ -14,8 +17,15 @@ type Metadata struct {
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
-	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
-	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	// IntrospectionEndpointAuthSigningAlgValuesSupported is REQUIRED
+	// since the introspection endpoint takes private_key_jwt and
+	// client_secret_jwt (RFC 8414 §2).
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpoint                                 string   `json:"revocation_endpoint,omitempty"`
+	RevocationEndpointAuthMethodsSupported             []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	// RevocationEndpointAuthSigningAlgValuesSupported: as for
+	// introspection.
+	RevocationEndpointAuthSigningAlgValuesSupported []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// CustomerAuthenticateEndpoint is this server's end-user token
 	// endpoint (seed 001); not an RFC 8414 name.
 	CustomerAuthenticateEndpoint string `json:"customer_authenticate_endpoint,omitempty"`
@@ -42,8 +52,11 @@ func NewMetadata(issuer string) Metadata {
 		RevocationEndpoint:                         issuer + "/oauth2/revoke",
 	}
 	// Introspection (RFC 7662) and revocation (RFC 7009) authenticate
-	// clients exactly as the token endpoint does (ClientAuthenticator).
+	// clients exactly as the token endpoint does (ClientAuthenticator),
+	// with the same methods and the same assertion algorithms.
 	m.IntrospectionEndpointAuthMethodsSupported = m.TokenEndpointAuthMethodsSupported
+	m.IntrospectionEndpointAuthSigningAlgValuesSupported = m.TokenEndpointAuthSigningAlgValuesSupported
 	m.RevocationEndpointAuthMethodsSupported = m.TokenEndpointAuthMethodsSupported
+	m.RevocationEndpointAuthSigningAlgValuesSupported = m.TokenEndpointAuthSigningAlgValuesSupported
 	return m
 }

@@ -46,11 +46,12 @@ type AuthLimitConfig struct {
 const maxLimitKey = maxClientIDLen + 1
 
 // AuthLimiter limits failed client authentication per presented client id
-// and per source address (DESIGN.md; issue 6). Only failures (401
-// invalid_client) count; a limited request gets 429 with Retry-After in
-// the RFC 6749 §5.2 error shape before any credential is looked at.
+// and per source address (docs/architecture.md, "Abuse resistance").
+// Only failures (401 invalid_client) of a credential the request presented
+// count; a limited request gets 429 with Retry-After in the RFC 6749 §5.2
+// error shape before any credential is looked at.
 //
-// The App ID is public by design (seed 003: safe in front-end code), so
+// The App ID is public by design (it is safe in front-end code), so
 // anyone can send failures for any app: a per-id lock that also stopped
 // the app's own backend would hand every visitor a switch to turn it off.
 // So an exhausted client id stops only sources that have themselves
@@ -58,12 +59,9 @@ const maxLimitKey = maxClientIDLen + 1
 // evaluated (and one failure makes it unclean). An exhausted source is
 // stopped for every id. Nothing depends on whether the id exists.
 type AuthLimiter struct {
-	cfg     AuthLimitConfig
-	now     func() time.Time
-	clients *lru.Cache[string, *rate.Limiter]
-	// sources are keyed by an IPv4 /32 or an IPv6 /64: a comparable value,
-	// no allocation per request.
-	sources *lru.Cache[netip.Prefix, *rate.Limiter]
+	cfg    AuthLimitConfig
+	now    func() time.Time
+	limits *failureLimit[string]
 
 	limitedSource, limitedClient atomic.Uint64
 }
@@ -85,9 +83,8 @@ func NewAuthLimiter(cfg AuthLimitConfig, now func() time.Time) *AuthLimiter {
 	if cfg.Tracked <= 0 {
 		cfg.Tracked = 20_000
 	}
-	clients, _ := lru.New[string, *rate.Limiter](cfg.Tracked)
-	sources, _ := lru.New[netip.Prefix, *rate.Limiter](cfg.Tracked)
-	return &AuthLimiter{cfg: cfg, now: now, clients: clients, sources: sources}
+	return &AuthLimiter{cfg: cfg, now: now,
+		limits: newFailureLimit[string](cfg.ClientBurst, cfg.ClientInterval, cfg.SourceBurst, cfg.SourceInterval, cfg.Tracked)}
 }
 
 // ErrRateLimited is the answer to a limited request: 429 in the RFC 6749
@@ -129,34 +126,89 @@ type ClientAuthenticationStrategy = fosite.ClientAuthenticationStrategy
 func (l *AuthLimiter) Wrap(next ClientAuthenticationStrategy) ClientAuthenticationStrategy {
 	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		now := l.now()
-		src := l.source(r)
+		src := sourceOf(r, l.cfg.TrustedProxies)
 		// A source with a clean record (the common case: not tracked)
 		// costs one look-up; the client id is read only for a source that
 		// has failed recently.
-		if lim, tracked := l.sources.Peek(src); tracked {
-			tokens := lim.TokensAt(now)
-			if tokens < 1 {
+		if w, bySource := l.limits.check(now, src, func() string { return limitKey(presentedClientID(r, form)) }); w > 0 {
+			if bySource {
 				l.limitedSource.Add(1)
-				return nil, rateLimited(wait(lim, tokens))
+			} else {
+				l.limitedClient.Add(1)
 			}
-			if tokens < float64(l.cfg.SourceBurst) {
-				if lim, ok := l.clients.Peek(limitKey(presentedClientID(r, form))); ok {
-					if tokens := lim.TokensAt(now); tokens < 1 {
-						l.limitedClient.Add(1)
-						return nil, rateLimited(wait(lim, tokens))
-					}
-				}
-			}
+			return nil, rateLimited(w)
 		}
 		client, err := next(ctx, r, form)
-		if err != nil && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
-			fail(l.sources, src, l.cfg.SourceBurst, l.cfg.SourceInterval, now)
+		// A request that sends no credential (the grants that may skip
+		// client authentication, which fosite still runs this for) has
+		// guessed nothing: only a credential presented and wrong counts.
+		if err != nil && presentsCredential(r, form) && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
+			l.limits.failSource(now, src)
 			if id := limitKey(presentedClientID(r, form)); id != "" {
-				fail(l.clients, id, l.cfg.ClientBurst, l.cfg.ClientInterval, now)
+				l.limits.failKey(now, id)
 			}
 		}
 		return client, err
 	}
+}
+
+// failureLimit counts failures in two LRU-bounded sets of token buckets,
+// one per key (a client id, an app user) and one per source, and decides
+// which requests to refuse before they are evaluated. An exhausted source
+// is refused for every key. An exhausted key refuses only sources that
+// have failed recently themselves (whose bucket is not full): keys such as
+// App IDs are public, and a plain per-key lock would hand anyone a switch
+// that turns a client or a test user off for everyone.
+type failureLimit[K comparable] struct {
+	keyBurst, sourceBurst       int
+	keyInterval, sourceInterval time.Duration
+	keys                        *lru.Cache[K, *rate.Limiter]
+	// sources are keyed by an IPv4 /32 or an IPv6 /64: a comparable
+	// value, no allocation per request.
+	sources *lru.Cache[netip.Prefix, *rate.Limiter]
+}
+
+func newFailureLimit[K comparable](keyBurst int, keyInterval time.Duration, sourceBurst int, sourceInterval time.Duration, tracked int) *failureLimit[K] {
+	keys, _ := lru.New[K, *rate.Limiter](tracked)
+	sources, _ := lru.New[netip.Prefix, *rate.Limiter](tracked)
+	return &failureLimit[K]{keyBurst: keyBurst, keyInterval: keyInterval, sourceBurst: sourceBurst, sourceInterval: sourceInterval,
+		keys: keys, sources: sources}
+}
+
+// check returns how long a request from src about key must wait before it
+// may be evaluated (0: at once) and whether its source is what holds it.
+// key is called only for a source that has failed recently.
+func (f *failureLimit[K]) check(now time.Time, src netip.Prefix, key func() K) (w time.Duration, bySource bool) {
+	lim, tracked := f.sources.Peek(src)
+	if !tracked {
+		return 0, false
+	}
+	tokens := lim.TokensAt(now)
+	if tokens < 1 {
+		return wait(lim, tokens), true
+	}
+	if tokens < float64(f.sourceBurst) {
+		if lim, ok := f.keys.Peek(key()); ok {
+			if tokens := lim.TokensAt(now); tokens < 1 {
+				return wait(lim, tokens), false
+			}
+		}
+	}
+	return 0, false
+}
+
+// failSource and failKey count one failure of src and of key.
+func (f *failureLimit[K]) failSource(now time.Time, src netip.Prefix) {
+	fail(f.sources, src, f.sourceBurst, f.sourceInterval, now)
+}
+
+func (f *failureLimit[K]) failKey(now time.Time, key K) {
+	fail(f.keys, key, f.keyBurst, f.keyInterval, now)
+}
+
+// tracked returns how many keys and sources are remembered.
+func (f *failureLimit[K]) tracked() (keys, sources int) {
+	return f.keys.Len(), f.sources.Len()
 }
 
 // wait is how long until lim, holding tokens, has one.
@@ -181,7 +233,7 @@ func fail[K comparable](c *lru.Cache[K, *rate.Limiter], key K, burst int, interv
 // or IPv6 /64, taken from X-Forwarded-For when the peer is a trusted proxy
 // (the right-most address not itself a trusted proxy).
 func (l *AuthLimiter) Source(r *http.Request) string {
-	p := l.source(r)
+	p := sourceOf(r, l.cfg.TrustedProxies)
 	if !p.IsValid() {
 		return "unknown"
 	}
@@ -191,15 +243,20 @@ func (l *AuthLimiter) Source(r *http.Request) string {
 	return p.String()
 }
 
-// source is Source as a comparable key; the zero Prefix for an
-// unparsable peer address.
-func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
+// sourceOf is the source of r as a comparable key: its IPv4 address or
+// IPv6 /64, from X-Forwarded-For when the peer is in trusted (the
+// right-most hop not itself trusted); the zero Prefix for an unparsable
+// peer address or no request.
+func sourceOf(r *http.Request, trusted []netip.Prefix) netip.Prefix {
+	if r == nil {
+		return netip.Prefix{}
+	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Prefix{}
 	}
 	addr := ap.Addr().Unmap()
-	if l.trusted(addr) {
+	if inPrefixes(trusted, addr) {
 		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
 			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
@@ -207,7 +264,7 @@ func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
 				break
 			}
 			addr = hop.Unmap()
-			if !l.trusted(addr) {
+			if !inPrefixes(trusted, addr) {
 				break
 			}
 		}
@@ -220,8 +277,8 @@ func (l *AuthLimiter) source(r *http.Request) netip.Prefix {
 	return p
 }
 
-func (l *AuthLimiter) trusted(a netip.Addr) bool {
-	for _, p := range l.cfg.TrustedProxies {
+func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
 		if p.Contains(a) {
 			return true
 		}
@@ -236,7 +293,7 @@ func (l *AuthLimiter) Limited() (bySource, byClient uint64) {
 
 // Tracked returns how many client ids and sources are remembered.
 func (l *AuthLimiter) Tracked() (clients, sources int) {
-	return l.clients.Len(), l.sources.Len()
+	return l.limits.tracked()
 }
 
 func limitKey(id string) string {
@@ -244,6 +301,16 @@ func limitKey(id string) string {
 		return id[:maxLimitKey]
 	}
 	return id
+}
+
+// presentsCredential reports whether r carries a client credential:
+// HTTP Basic, client_secret or client_assertion (RFC 6749 §2.3, RFC 7523
+// §2.2). A bare client_id authenticates nothing.
+func presentsCredential(r *http.Request, form url.Values) bool {
+	if _, _, ok := r.BasicAuth(); ok {
+		return true
+	}
+	return form.Has("client_secret") || form.Has("client_assertion")
 }
 
 // presentedClientID returns the client id a request claims, unverified:
@@ -273,4 +340,121 @@ func presentedClientID(r *http.Request, form url.Values) string {
 		}
 	}
 	return ""
+}
+
+// LoginLimitConfig bounds failed test-user logins. Each limit is a token
+// bucket: Burst failures at once, then one more per Interval.
+type LoginLimitConfig struct {
+	// UserBurst and UserInterval limit failures per app and username,
+	// whether or not such a user exists (default 5, 1m).
+	UserBurst    int
+	UserInterval time.Duration
+	// SourceBurst and SourceInterval limit failures per source address:
+	// an IPv4 address or an IPv6 /64 (default 20, 30s).
+	SourceBurst    int
+	SourceInterval time.Duration
+	// Tracked is how many app users and how many sources are remembered,
+	// least recently failing forgotten first (default 20,000 each).
+	Tracked int
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For names the real source; empty trusts none.
+	TrustedProxies []netip.Prefix
+}
+
+// LoginLimiter limits password guessing at the test-user login
+// (GrantTypeTestUser): test passwords may be weak, and each check costs
+// an argon2id hash. Only wrong passwords count; the limits are checked
+// before the password is hashed, and a limited login gets 429
+// temporarily_unavailable with Retry-After, the right password included.
+//
+// An exhausted source is refused every login. An exhausted app user
+// (app and username) stops only sources that have failed logins recently
+// themselves: App IDs are public and usernames may be guessed, so a plain
+// per-user lock would let anyone keep a test user locked for every test
+// harness with one wrong password per interval. A harness from a source
+// with a clean record still logs the user in; one that has just failed
+// itself is held to the user's limit until its own bucket is full again.
+type LoginLimiter struct {
+	cfg    LoginLimitConfig
+	now    func() time.Time
+	limits *failureLimit[string]
+
+	limitedSource, limitedUser atomic.Uint64
+}
+
+// NewLoginLimiter returns a limiter; zero fields of cfg take their
+// defaults.
+func NewLoginLimiter(cfg LoginLimitConfig, now func() time.Time) *LoginLimiter {
+	if cfg.UserBurst <= 0 {
+		cfg.UserBurst = 5
+	}
+	if cfg.UserInterval <= 0 {
+		cfg.UserInterval = time.Minute
+	}
+	if cfg.SourceBurst <= 0 {
+		cfg.SourceBurst = 20
+	}
+	if cfg.SourceInterval <= 0 {
+		cfg.SourceInterval = 30 * time.Second
+	}
+	if cfg.Tracked <= 0 {
+		cfg.Tracked = 20_000
+	}
+	return &LoginLimiter{cfg: cfg, now: now,
+		limits: newFailureLimit[string](cfg.UserBurst, cfg.UserInterval, cfg.SourceBurst, cfg.SourceInterval, cfg.Tracked)}
+}
+
+// errLoginLimited is the answer to a limited login, in the shape of
+// ErrRateLimited (429 temporarily_unavailable); use it through RetryAfter.
+var errLoginLimited = &fosite.RFC6749Error{
+	ErrorField:       "temporarily_unavailable",
+	DescriptionField: "Too many failed logins.",
+	HintField:        "Retry after the number of seconds in the Retry-After header.",
+	CodeField:        http.StatusTooManyRequests,
+}
+
+// Check returns a 429 error carrying the wait (see RetryAfter) when a
+// login of username at appID from r's source may not be evaluated now, nil
+// otherwise. r may be nil (no source known).
+func (l *LoginLimiter) Check(r *http.Request, appID, username string) error {
+	w, bySource := l.limits.check(l.now(), sourceOf(r, l.cfg.TrustedProxies), func() string { return loginKey(appID, username) })
+	if w <= 0 {
+		return nil
+	}
+	if bySource {
+		l.limitedSource.Add(1)
+	} else {
+		l.limitedUser.Add(1)
+	}
+	return errLoginLimited.WithWrap(retryAfter(w))
+}
+
+// Failed counts a wrong password for username at appID from r's source.
+func (l *LoginLimiter) Failed(r *http.Request, appID, username string) {
+	now := l.now()
+	l.limits.failSource(now, sourceOf(r, l.cfg.TrustedProxies))
+	l.limits.failKey(now, loginKey(appID, username))
+}
+
+// Limited returns how many logins were refused, by reason.
+func (l *LoginLimiter) Limited() (bySource, byUser uint64) {
+	return l.limitedSource.Load(), l.limitedUser.Load()
+}
+
+// Tracked returns how many app users and sources are remembered.
+func (l *LoginLimiter) Tracked() (users, sources int) {
+	return l.limits.tracked()
+}
+
+// maxLoginKey bounds a remembered app user: an App ID, a separator and
+// a username of at most maxUsernameLen characters of up to 4 bytes each;
+// anything longer is remembered by its first bytes.
+const maxLoginKey = maxClientIDLen + 1 + 4*maxUsernameLen
+
+func loginKey(appID, username string) string {
+	k := appID + "\x00" + username
+	if len(k) > maxLoginKey {
+		return k[:maxLoginKey]
+	}
+	return k
 }

@@ -43,10 +43,75 @@ func TestAuthLimiterMemoryIsBounded(t *testing.T) {
 	if clients > 100 || sources > 100 {
 		t.Fatalf("tracked %d client ids and %d sources, want at most 100 each", clients, sources)
 	}
-	for _, k := range l.clients.Keys() {
+	for _, k := range l.limits.keys.Keys() {
 		if len(k) > maxLimitKey {
 			t.Fatalf("a remembered client id is %d bytes long", len(k))
 		}
+	}
+}
+
+// However many app users and sources a guesser sends, the login limiter
+// remembers at most Tracked of each, and app users by a bounded prefix; a
+// request without a known source is one "unknown" source.
+func TestLoginLimiterMemoryIsBounded(t *testing.T) {
+	now := time.Now()
+	l := NewLoginLimiter(LoginLimitConfig{Tracked: 100, SourceBurst: 1 << 30, UserBurst: 1}, func() time.Time { return now })
+	for i := range 20_000 {
+		r := httptest.NewRequest(http.MethodPost, "/customer_authenticate", nil)
+		r.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1234", i>>16&255, i>>8&255, i&255)
+		l.Failed(r, "app_test_0000000000000000000000", fmt.Sprintf("user%d%s", i, strings.Repeat("é", 1000)))
+	}
+	users, sources := l.Tracked()
+	if users > 100 || sources > 100 {
+		t.Fatalf("tracked %d app users and %d sources, want at most 100 each", users, sources)
+	}
+	for _, k := range l.limits.keys.Keys() {
+		if len(k) > maxLoginKey {
+			t.Fatalf("a remembered app user is %d bytes long", len(k))
+		}
+	}
+	l.Failed(nil, "app_test_0000000000000000000000", "tester")
+	if err := l.Check(nil, "app_test_0000000000000000000000", "other"); err != nil {
+		t.Fatalf("another user from the unknown source: %v", err)
+	}
+	if err := l.Check(nil, "app_test_0000000000000000000000", "tester"); err == nil {
+		t.Fatal("the unknown source is not held to the user it failed")
+	}
+}
+
+// A limited login waits until the next failure is allowed: the user's
+// bucket for a source that failed itself, the source's for every user.
+func TestLoginLimiterRetryAfter(t *testing.T) {
+	now := time.Now()
+	l := NewLoginLimiter(LoginLimitConfig{UserBurst: 2, UserInterval: time.Minute, SourceBurst: 3, SourceInterval: 10 * time.Minute},
+		func() time.Time { return now })
+	from := func(remote string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/customer_authenticate", nil)
+		r.RemoteAddr = remote
+		return r
+	}
+	a := from("192.0.2.1:1")
+	l.Failed(a, "app_test_x", "tester")
+	l.Failed(a, "app_test_x", "tester")
+	err := l.Check(a, "app_test_x", "tester")
+	if secs, ok := RetryAfter(err); !ok || secs != 60 || fosite.ErrorToRFC6749Error(err).CodeField != http.StatusTooManyRequests {
+		t.Fatalf("exhausted user: %v, Retry-After %d", err, secs)
+	}
+	if err := l.Check(a, "app_test_x", "other"); err != nil {
+		t.Fatalf("another user from the same source: %v", err)
+	}
+	if err := l.Check(from("192.0.2.2:1"), "app_test_x", "tester"); err != nil {
+		t.Fatalf("a clean source: %v", err)
+	}
+	if err := l.Check(a, "app_test_y", "tester"); err != nil {
+		t.Fatalf("the same username at another app: %v", err)
+	}
+	l.Failed(a, "app_test_x", "other")
+	if secs, ok := RetryAfter(l.Check(a, "app_test_x", "other")); !ok || secs != 600 {
+		t.Fatalf("exhausted source: Retry-After %d %v, want 600", secs, ok)
+	}
+	if bySource, byUser := l.Limited(); bySource != 1 || byUser != 1 {
+		t.Fatalf("limited by source %d, by user %d", bySource, byUser)
 	}
 }
 

@@ -95,6 +95,10 @@ func TestAppendClaimsMatchesMapClaims(t *testing.T) {
 		{"one empty scope", with(func(c *AccessTokenClaims) { c.Scope = []string{""} })},
 		{"user token without secret", with(func(c *AccessTokenClaims) { c.SecretID, c.CredentialScope = "", ScopeAppUser })},
 		{"no credential scope", with(func(c *AccessTokenClaims) { c.CredentialScope = "" })},
+		{"assertion key", with(func(c *AccessTokenClaims) {
+			c.SecretID, c.AssertionKey = "", "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+		})},
+		{"assertion key and secret", with(func(c *AccessTokenClaims) { c.AssertionKey = "k\"<" })},
 		{"before 1970", with(func(c *AccessTokenClaims) { c.IssuedAt = time.Unix(-5, 0) })},
 		{"escapes everywhere", AccessTokenClaims{
 			Issuer: "\"\\<>&\u2028", Subject: "\x00\x1f\x7f", ClientID: "é漢字😀", Audience: []string{"\xff"},
@@ -166,5 +170,31 @@ func TestAccessTokenStrategyMatchesFosite(t *testing.T) {
 	}
 	if err := ours.ValidateAccessToken(ctx, nil, got); err != nil {
 		t.Fatalf("validate: %v", err)
+	}
+}
+
+// A token granted no scope has no "scope" claim (RFC 9068 §2.2.3 has it
+// only for a granted scope), rather than "scope": "".
+func TestEmptyScopeClaimOmitted(t *testing.T) {
+	now := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		scope []string
+		want  bool
+	}{
+		{"nil", nil, false},
+		{"empty", []string{}, false},
+		{"one empty scope", []string{""}, false},
+		{"one scope", []string{"read"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := AccessTokenClaims{Issuer: "https://auth.example.com", Subject: "s", ClientID: "app_test_x",
+				IssuedAt: now, ExpiresAt: now.Add(time.Hour), JTI: "j", CredentialScope: ScopeAppUser, Scope: tc.scope}
+			_, inMap := c.ToMapClaims()["scope"]
+			inJSON := bytes.Contains(c.appendJSON(nil), []byte(`"scope"`))
+			if inMap != tc.want || inJSON != tc.want {
+				t.Fatalf("scope claim in map %v, in JSON %v; want %v", inMap, inJSON, tc.want)
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// Grant types of POST /customer_authenticate (seed 001). They are this
+// Grant types of POST /customer_authenticate. They are this
 // server's own (RFC 6749 §4.5 extension grants, named by URN); a request
 // that sends none gets one inferred from its parameters, see
 // InferCustomerGrant.
@@ -49,9 +49,9 @@ func InferCustomerGrant(has func(param string) bool) string {
 	return ""
 }
 
-// UserTokens decides the claims of appUser tokens (seed 000: one end user
-// of one app), whichever way the user was named: sub is the user's opaque
-// customer identifier (seed 001), scope and audience are those the app may
+// UserTokens decides the claims of appUser tokens (one end user of one
+// app), whichever way the user was named: sub is the user's opaque
+// customer identifier, scope and audience are those the app may
 // have, the lifetime is the app's user-token lifetime or the server
 // default (15m). Like every token, it is stateless: nothing is written.
 type UserTokens struct {
@@ -62,7 +62,7 @@ type UserTokens struct {
 
 // grantUser fills the session of request for userID of app, deriving the
 // opaque identifier.
-func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequester, app *storage.App, userID, secretID string) error {
+func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequester, app *storage.App, userID string, cred tokenCredentials) error {
 	sub, err := u.Subjects.Subject(ctx, app, userID)
 	if e := AsError(err); e != nil && e.Kind == KindInvalid {
 		return fosite.ErrInvalidRequest.WithHint(e.Message)
@@ -70,13 +70,13 @@ func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequest
 	if err != nil {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The user's identifier cannot be derived right now; retry later.").WithWrap(err)
 	}
-	return u.grantSubject(request, app, sub, secretID)
+	return u.grantSubject(request, app, sub, cred)
 }
 
 // grantSubject fills the session of request with an appUser token for the
-// opaque identifier sub. secretID names the app secret involved, if any,
-// so that deleting it can invalidate the token.
-func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.App, sub, secretID string) error {
+// opaque identifier sub. cred names the app secret and assertion key
+// involved, if any, so that deleting either can invalidate the token.
+func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.App, sub string, cred tokenCredentials) error {
 	if err := grantScopes(request, app.Scopes); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.A
 	now := u.Policy.Now().UTC().Truncate(time.Second)
 	sess.Claims = AccessTokenClaims{
 		Issuer: u.Policy.Issuer, Subject: sub, ClientID: app.ID, IssuedAt: now, JTI: newJTI(),
-		CredentialScope: ScopeAppUser, SecretID: secretID,
+		CredentialScope: ScopeAppUser, SecretID: cred.secretID, AssertionKey: cred.assertionKey,
 	}
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(lifetime))
 	// The request names its app even when no client authenticated (fosite
@@ -120,12 +120,18 @@ func checkRepeated(form url.Values) error {
 	return nil
 }
 
+// requestOf returns the HTTP request fosite is serving, nil if none.
+func requestOf(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(fosite.RequestContextKey).(*http.Request)
+	return r
+}
+
 // checkOrigin refuses a browser request whose Origin the app does not
-// allow (seed 000: appUser credentials go to the app's own front end only).
+// allow (appUser credentials go to the app's own front end only).
 // Requests without Origin are server-to-server and pass.
 func checkOrigin(ctx context.Context, app *storage.App) error {
-	r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request)
-	if !ok {
+	r := requestOf(ctx)
+	if r == nil {
 		return nil
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !slices.Contains(app.Origins, origin) {
@@ -138,14 +144,30 @@ func checkOrigin(ctx context.Context, app *storage.App) error {
 // (GrantTypeTestUser) as a fosite token endpoint handler: a test user's
 // username and password for an appUser token. Every failure of the
 // credentials is the same invalid_grant (RFC 6749 §5.2); an unknown or
-// disabled app is invalid_client.
+// disabled app is invalid_client; an app that is not a test app, which
+// cannot have test users, is unauthorized_client. Nothing but a login of
+// a test app that the limiter lets through costs a password hash.
 type TestUserGrant struct {
 	Users     *UserTokens
 	Customers *Customers
 	Clients   *ClientCache
+	// Limiter, if set, limits password guessing: it is asked before the
+	// password is hashed and told of every wrong one.
+	Limiter LoginGuard
 }
 
-var _ fosite.TokenEndpointHandler = (*TestUserGrant)(nil)
+// LoginGuard limits password guessing at the test-user login;
+// *LoginLimiter is one. Check returns the error to answer (429) when a
+// login may not be evaluated now; r may be nil.
+type LoginGuard interface {
+	Check(r *http.Request, appID, username string) error
+	Failed(r *http.Request, appID, username string)
+}
+
+var (
+	_ fosite.TokenEndpointHandler = (*TestUserGrant)(nil)
+	_ LoginGuard                  = (*LoginLimiter)(nil)
+)
 
 // CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 func (g *TestUserGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
@@ -160,8 +182,9 @@ func (g *TestUserGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessRe
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 // Errors: invalid_request (missing parameter, disallowed Origin),
-// invalid_client, invalid_grant, invalid_scope, invalid_target,
-// temporarily_unavailable.
+// invalid_client, unauthorized_client (not a test app), invalid_grant,
+// invalid_scope, invalid_target, temporarily_unavailable (503, or 429
+// from the limiter).
 func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	form := request.GetRequestForm()
 	if err := checkRepeated(form); err != nil {
@@ -189,21 +212,33 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 		return errClientAuthFailed()
 	}
 	app := &entry.app
+	if app.Environment != EnvTest {
+		return fosite.ErrUnauthorizedClient.WithHint("Test-user logins are for test-environment apps only.")
+	}
 	if err := checkOrigin(ctx, app); err != nil {
 		return err
 	}
+	r := requestOf(ctx)
+	if g.Limiter != nil {
+		if err := g.Limiter.Check(r, app.ID, username); err != nil {
+			return err
+		}
+	}
 	user, err := g.Customers.Authenticate(ctx, app.ID, username, password)
 	if e := AsError(err); e != nil && e.Kind == KindUnauthenticated {
+		if g.Limiter != nil {
+			g.Limiter.Failed(r, app.ID, username)
+		}
 		return fosite.ErrInvalidGrant.WithHint("The username or password is incorrect.")
 	}
 	if err != nil {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The login cannot be checked right now; retry later.").WithWrap(err)
 	}
-	secretID := ""
+	var cred tokenCredentials
 	if c, ok := request.GetClient().(*Client); ok {
-		secretID = c.SecretID
+		cred = c.credentials()
 	}
-	return g.Users.grantSubject(request, app, user.Subject, secretID)
+	return g.Users.grantSubject(request, app, user.Subject, cred)
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
@@ -248,7 +283,7 @@ func (g *DelegatedGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	if customerID == "" {
 		return fosite.ErrInvalidRequest.WithHint("The customer_id parameter is required.")
 	}
-	return g.Users.grantUser(ctx, request, client.App(), customerID, client.SecretID)
+	return g.Users.grantUser(ctx, request, client.App(), customerID, client.credentials())
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
@@ -259,8 +294,8 @@ func (g *DelegatedGrant) PopulateTokenEndpointResponse(ctx context.Context, requ
 	return issue(ctx, g.Users.Strategy, request, response)
 }
 
-// JWTBearerGrant is the JWT bearer grant (RFC 7523 §2.1; secure mode of
-// seeds 002 and 004) as a fosite token endpoint handler: the app's backend
+// JWTBearerGrant is the JWT bearer grant (RFC 7523 §2.1; secure
+// mode) as a fosite token endpoint handler: the app's backend
 // signs an assertion naming its user (iss = App ID, sub = the app's user
 // id) with a registered key (RS256, ES256, ...) or one of its sealed
 // secrets (HS256, kid = the secret id), and anyone holding the assertion,
@@ -301,19 +336,24 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	if err != nil {
 		return err
 	}
-	secretID := va.secretID
+	// The token records the credential that signed the assertion and,
+	// where that leaves room, the one the client authenticated with.
+	cred := tokenCredentials{secretID: va.signer.secretID, assertionKey: va.signer.keyThumbprint}
 	if c, ok := request.GetClient().(*Client); ok {
 		if c.GetID() != va.app.ID {
 			return fosite.ErrInvalidGrant.WithHint("The assertion's iss must be the authenticated client.")
 		}
-		if secretID == "" {
-			secretID = c.SecretID
+		if cred.secretID == "" {
+			cred.secretID = c.SecretID
+		}
+		if cred.assertionKey == "" {
+			cred.assertionKey = c.AssertionKey
 		}
 	}
 	if err := checkOrigin(ctx, va.app); err != nil {
 		return err
 	}
-	if err := g.Users.grantUser(ctx, request, va.app, va.subject, secretID); err != nil {
+	if err := g.Users.grantUser(ctx, request, va.app, va.subject, cred); err != nil {
 		return err
 	}
 	sess := request.GetSession().(*Session) // grantUser checked the type

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -64,6 +63,13 @@ func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer Signing
 		Realm:            "authserver",
 		Cookie:           u.Cookie.Name,
 		CredentialScopes: []string{verifier.CredentialScopeApp, verifier.CredentialScopeAppUser},
+		// A resource of this server, like OpenID Connect's userinfo
+		// endpoint: an appUser token carries its app's audience (the APIs
+		// the app's users call), and reads its own profile here whatever
+		// that is. App tokens reach every user of their app, so they must
+		// be meant for this server: the verifier's audience,
+		// tokens.default_audience.
+		AnyAudience: []string{verifier.CredentialScopeAppUser},
 		CORS: &verifier.CORS{
 			AllowOrigin:      u.Origins.AppAllows,
 			AllowPreflight:   u.Origins.AnyAppAllows,
@@ -108,14 +114,14 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	if r.Header.Get("Origin") != "" {
 		w.Header().Add("Vary", "Origin")
 	}
-	// Parse the body as fosite does, so that grant_type can be inferred
-	// and response_mode read; fosite reuses the parsed form. A body that
-	// does not parse is left for fosite to refuse.
-	if err := r.ParseMultipartForm(1 << 20); err == nil || errors.Is(err, http.ErrNotMultipart) {
-		if len(r.PostForm) > 0 && len(r.PostForm["grant_type"]) == 0 {
-			if g := authserver.InferCustomerGrant(r.PostForm.Has); g != "" {
-				r.PostForm.Set("grant_type", g)
-			}
+	// Read the body first, strictly, so that grant_type can be inferred
+	// and response_mode read; fosite reuses the parsed form.
+	if !readForm(w, r) {
+		return
+	}
+	if len(r.PostForm) > 0 && len(r.PostForm["grant_type"]) == 0 {
+		if g := authserver.InferCustomerGrant(r.PostForm.Has); g != "" {
+			r.PostForm.Set("grant_type", g)
 		}
 	}
 	mode := r.PostForm.Get("response_mode")
@@ -175,10 +181,11 @@ func (h *customerAuthHandler) cors(w http.ResponseWriter, r *http.Request, req f
 // profileHandler is POST /getprofile, the reference protected resource
 // (seed 001), behind verifier.Middleware: it needs the bearer token and
 // the app's API key (X-API-Key: the App ID), which must be the token's
-// app. An appUser token reads only its own profile; an app token reads any
-// user of its own app by {"customer": "<opaque identifier>"}; the look-up
-// is scoped to the token's app, so no token reaches another app's users;
-// account tokens are refused by the middleware.
+// app. An appUser token, whatever its aud, reads only its own profile; an
+// app token, for tokens.default_audience only, reads any user of its own
+// app by {"customer": "<opaque identifier>"}; the look-up is scoped to the
+// token's app, so no token reaches another app's users; account tokens are
+// refused by the middleware.
 type profileHandler struct {
 	profiles ProfileSource
 }
@@ -200,7 +207,7 @@ func (h *profileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if apiKey != claims.ClientID {
-		resourceError(w, r, http.StatusForbidden, "invalid_api_key", "The API key does not belong to the token's app.")
+		resourceError(w, r, http.StatusForbidden, "invalid_api_key", "App mismatch: the token was issued to another app than the one X-API-Key names.")
 		return
 	}
 	var req profileRequest

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
-	"mime"
 	"net/http"
 	"strconv"
 
@@ -91,17 +89,7 @@ var tokenParams = []string{"token", "token_type_hint"}
 // 6749 §5.2 error and reports false. Query parameters are ignored: a
 // credential or token in a URL ends up in logs.
 func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate authserver.ClientAuthenticationStrategy) (fosite.Client, string, bool) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded.")
-		return nil, "", false
-	}
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", "The request body is too large.")
-		} else {
-			writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", "The body is not a valid form.")
-		}
+	if !readForm(w, r) {
 		return nil, "", false
 	}
 	form := r.PostForm

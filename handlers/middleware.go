@@ -62,7 +62,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// chain wraps router with, outermost first: request id, access log and
+// chain wraps router with, outermost first: request id and
+// X-Content-Type-Options: nosniff on every response, access log and
 // metrics, panic recovery, the cap on concurrent requests, and the body
 // size limit (a declared length over it is refused before any byte is
 // read; an undeclared one is cut at the limit). It records each request's
@@ -91,7 +92,11 @@ func chain(router *mux.Router, log *slog.Logger, l *listener) http.Handler {
 			sw   statusWriter
 		}{info: reqInfo{id: requestID(r)}, sw: statusWriter{ResponseWriter: w}}
 		ri, sw := &st.info, &st.sw
-		w.Header().Set("X-Request-Id", ri.id)
+		h := w.Header()
+		h.Set("X-Request-Id", ri.id)
+		// Every answer, fosite's included: a browser must never take a
+		// JSON body (which may echo a parameter) for HTML or script.
+		h.Set("X-Content-Type-Options", "nosniff")
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey, ri))
 		defer func() {
 			if p := recover(); p != nil {

@@ -52,10 +52,8 @@ type Public struct {
 	// Signer names the signing algorithm counted with each token issued.
 	Signer SigningKeySource
 	// Instruments receives per-route and per-token measurements; nil
-	// measures nothing.
+	// measures nothing. The public listener never serves them.
 	Instruments Instruments
-	// Metrics, if set, is served at GET /metrics (Prometheus).
-	Metrics http.Handler
 	// MaxConcurrent caps the requests served at once (default 1024);
 	// more get 503 temporarily_unavailable with Retry-After.
 	MaxConcurrent int
@@ -81,6 +79,10 @@ type Admin struct {
 	Users *UserAdmin
 	// Instruments receives per-route measurements; nil measures nothing.
 	Instruments Instruments
+	// Metrics, if set, is served at GET /metrics (Prometheus), with no
+	// account key: the admin listener is private, and a scraper holds no
+	// key.
+	Metrics http.Handler
 	// MaxConcurrent caps the requests served at once (default 1024).
 	MaxConcurrent int
 
@@ -98,7 +100,12 @@ func NewPublicRouter(p Public) http.Handler {
 	r.Handle("/oauth2/token", token).Methods(http.MethodPost)
 	r.Handle("/access_token", token).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", jwksHandler(p.Keys, p.JWKSMaxAge)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/.well-known/oauth-authorization-server", metadataHandler(p.Metadata)).Methods(http.MethodGet, http.MethodHead)
+	metadata := metadataHandler(p.Metadata)
+	r.Handle("/.well-known/oauth-authorization-server", metadata).Methods(http.MethodGet, http.MethodHead)
+	// The same document where OpenID Connect clients look first (RFC 8414
+	// §5): go-oidc's NewProvider, ASP.NET Core's JwtBearer, Spring's
+	// issuer-uri.
+	r.Handle("/.well-known/openid-configuration", metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
 	if p.Users != nil {
@@ -106,9 +113,6 @@ func NewPublicRouter(p Public) http.Handler {
 	}
 	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, introspector: p.Introspector}).Methods(http.MethodPost)
 	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, revoker: p.Revoker}).Methods(http.MethodPost)
-	if p.Metrics != nil {
-		r.Handle("/metrics", p.Metrics).Methods(http.MethodGet)
-	}
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	l := &listener{name: "public", maxBody: p.MaxBodyBytes, concurrency: p.MaxConcurrent, instruments: p.Instruments, writeError: writeOAuthError}
@@ -122,6 +126,9 @@ func NewAdminRouter(a Admin) http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(a.Store)).Methods(http.MethodGet, http.MethodHead)
+	if a.Metrics != nil {
+		r.Handle("/metrics", a.Metrics).Methods(http.MethodGet)
+	}
 	// Before the subrouter, whose routes all need an account key.
 	r.Handle("/admin/v1/openapi.json", openAPIDocument()).Methods(http.MethodGet)
 	api := r.PathPrefix("/admin/v1").Subrouter()

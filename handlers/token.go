@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"mime"
 	"net/http"
 	"strconv"
 
@@ -26,10 +25,9 @@ type SigningKeySource interface {
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	// RFC 6749 §3.2: the body is application/x-www-form-urlencoded.
-	// fosite would also parse multipart/form-data; we do not.
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+	// RFC 6749 §3.2: the body is application/x-www-form-urlencoded, read
+	// strictly. fosite would also parse multipart/form-data; we do not.
+	if !readForm(w, r) {
 		return
 	}
 	req, err := h.provider.NewAccessRequest(ctx, r, h.newSession())

@@ -22,10 +22,16 @@ type KeySource interface {
 }
 
 // LimiterSource is what the metrics read of the client authentication
-// limiter.
+// limiter and of the test-user login limiter (per client id or per app
+// user, and per source).
 type LimiterSource interface {
 	Limited() (bySource, byClient uint64)
 	Tracked() (clients, sources int)
+}
+
+// PasswordSource is what the metrics read of the test-user service.
+type PasswordSource interface {
+	PasswordHashes() uint64
 }
 
 // RevocationSource is what the metrics read of the token denylist.
@@ -50,9 +56,11 @@ type Sources struct {
 	Keys          KeySource
 	Monitor       *storage.Monitor
 	Limiter       LimiterSource
+	Logins        LimiterSource
 	Revocations   RevocationSource
 	Introspection IntrospectionSource
 	Clients       CacheSource
+	Passwords     PasswordSource
 }
 
 // Metrics holds the registry and the instruments the HTTP layer updates.
@@ -219,9 +227,9 @@ var (
 	descStoreFailures = prometheus.NewDesc("authserver_store_errors_total",
 		"Database errors: failed commands and failed server checks (the database unreachable).", []string{"kind"}, nil)
 	descRateLimited = prometheus.NewDesc("authserver_rate_limited_requests_total",
-		"Requests refused by a limit: failed client authentication per source or per client id (429), or the cap on concurrent requests (503).", []string{"reason"}, nil)
+		"Requests refused by a limit: failed client authentication per source or per client id, failed test-user logins per source or per app user (429), or the cap on concurrent requests (503).", []string{"reason"}, nil)
 	descLimiterTracked = prometheus.NewDesc("authserver_auth_limiter_tracked",
-		"Client ids and sources the authentication limiter remembers (bounded).", []string{"kind"}, nil)
+		"Client ids, app users and sources the authentication and login limiters remember (bounded).", []string{"kind"}, nil)
 	descRevoked = prometheus.NewDesc("authserver_revoked_tokens",
 		"Revoked, unexpired access tokens on the in-memory denylist.", nil, nil)
 	descRevocations = prometheus.NewDesc("authserver_revocations_total",
@@ -230,11 +238,13 @@ var (
 		"Token introspections, by answer.", []string{"active"}, nil)
 	descCachedApps = prometheus.NewDesc("authserver_client_cache_apps",
 		"Apps (clients) held in the client cache.", nil, nil)
+	descPasswordHashes = prometheus.NewDesc("authserver_password_hashes_total",
+		"argon2id hashes of test-user passwords computed (logins and registrations), each tens of milliseconds of one core.", nil, nil)
 )
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeySetVersion, descRotations, descKeys, descStoreCommands, descStoreFailures,
-		descRateLimited, descLimiterTracked, descRevoked, descRevocations, descIntrospections, descCachedApps} {
+		descRateLimited, descLimiterTracked, descRevoked, descRevocations, descIntrospections, descCachedApps, descPasswordHashes} {
 		ch <- d
 	}
 }
@@ -274,6 +284,14 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descRateLimited, float64(bySource), "source")
 	counter(descRateLimited, float64(byClient), "client")
+	if s.Logins != nil {
+		bySource, byUser := s.Logins.Limited()
+		counter(descRateLimited, float64(bySource), "login_source")
+		counter(descRateLimited, float64(byUser), "login_user")
+		users, sources := s.Logins.Tracked()
+		gauge(descLimiterTracked, float64(users), "login_user")
+		gauge(descLimiterTracked, float64(sources), "login_source")
+	}
 	counter(descRateLimited, float64(c.m.shed.Load()), "concurrency")
 	if s.Revocations != nil {
 		gauge(descRevoked, float64(s.Revocations.Len()))
@@ -286,5 +304,8 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.Clients != nil {
 		gauge(descCachedApps, float64(s.Clients.Len()))
+	}
+	if s.Passwords != nil {
+		counter(descPasswordHashes, float64(s.Passwords.PasswordHashes()))
 	}
 }

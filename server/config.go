@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/authserver/authserver/storage"
 )
 
 // Config is every option of the server. Its defaults are DefaultConfig;
@@ -48,6 +50,8 @@ type Config struct {
 	Revocation RevocationConfig `koanf:"revocation"`
 	// Console is the admin console (server/console.go).
 	Console ConsoleConfig `koanf:"console"`
+	// Metrics places the Prometheus endpoint.
+	Metrics MetricsConfig `koanf:"metrics"`
 	// Debug holds diagnostics that are off by default.
 	Debug DebugConfig `koanf:"debug"`
 }
@@ -75,7 +79,11 @@ type MongoDBConfig struct {
 	Database string `koanf:"database"`
 	// Timeout bounds each database operation.
 	Timeout time.Duration `koanf:"timeout"`
-	// EmbeddedAddr is the loopback address of the embedded FerretDB.
+	// EmbeddedAddr, if set, is a loopback host:port where the embedded
+	// FerretDB also listens on TCP, for another process on this host.
+	// FerretDB asks for no credentials: every local user can reach it
+	// there. Empty (the default): the embedded database listens only on a
+	// Unix socket in DataDir/db, reachable by the server's own user.
 	EmbeddedAddr string `koanf:"embedded_addr"`
 }
 
@@ -135,6 +143,17 @@ type LogConfig struct {
 	Format string `koanf:"format"`
 }
 
+// MetricsConfig places GET /metrics. It is never on the public listener:
+// its series (per-route refusals of the admin API, the limiter's state,
+// the app cache) are for operators.
+type MetricsConfig struct {
+	// Addr, when set, is the host:port of a listener of its own serving
+	// only GET /metrics, for a scraper that cannot reach the admin
+	// listener (which stays on loopback). Empty (the default): /metrics
+	// is served on the admin listener.
+	Addr string `koanf:"addr"`
+}
+
 // DebugConfig holds diagnostics that are off by default.
 type DebugConfig struct {
 	// PprofAddr, when set, serves Go's net/http/pprof profiles on a
@@ -158,7 +177,7 @@ func DefaultConfig() Config {
 		DataDir: "./data",
 		Public:  listener(":8080", 1024),
 		Admin:   listener("127.0.0.1:8081", 64),
-		MongoDB: MongoDBConfig{Database: "authserver", Timeout: 5 * time.Second, EmbeddedAddr: "127.0.0.1:0"},
+		MongoDB: MongoDBConfig{Database: "authserver", Timeout: 5 * time.Second},
 		Tokens: TokensConfig{
 			Algorithm: "RS256", RSABits: 2048,
 			AccessTokenLifetime: time.Hour, UserTokenLifetime: 15 * time.Minute,
@@ -175,6 +194,8 @@ func DefaultConfig() Config {
 		Limits: LimitsConfig{
 			ClientFailureBurst: 10, ClientFailureInterval: 6 * time.Second,
 			SourceFailureBurst: 30, SourceFailureInterval: 2 * time.Second,
+			LoginUserFailureBurst: 5, LoginUserFailureInterval: time.Minute,
+			LoginSourceFailureBurst: 20, LoginSourceFailureInterval: 30 * time.Second,
 			Tracked: 20_000,
 		},
 		Revocation: RevocationConfig{RefreshInterval: 2 * time.Second, SweepInterval: 10 * time.Minute},
@@ -241,6 +262,16 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.MongoDB.EmbeddedAddr != "" {
+		if err := storage.CheckLoopback(c.MongoDB.EmbeddedAddr); err != nil {
+			bad("mongodb.embedded_addr: %v", err)
+		}
+	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			bad("metrics.addr %q must be host:port", c.Metrics.Addr)
+		}
 	}
 	if c.Debug.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {

@@ -11,9 +11,9 @@ import (
 	"github.com/authserver/authserver/metrics"
 )
 
-// LimitsConfig bounds failed client authentication (issue 6: abuse
-// resistance). Each limit is a token bucket: Burst failures at once, then
-// one more per Interval.
+// LimitsConfig bounds failed client authentication and failed test-user
+// logins (docs/architecture.md, "Abuse resistance"). Each limit is a
+// token bucket: Burst failures at once, then one more per Interval.
 type LimitsConfig struct {
 	// ClientFailureBurst and ClientFailureInterval limit failed
 	// authentications per presented client id.
@@ -23,7 +23,16 @@ type LimitsConfig struct {
 	// address (IPv4 address, IPv6 /64).
 	SourceFailureBurst    int           `koanf:"source_failure_burst"`
 	SourceFailureInterval time.Duration `koanf:"source_failure_interval"`
-	// Tracked is how many client ids, and how many sources, the limiter
+	// LoginUserFailureBurst and LoginUserFailureInterval limit failed
+	// test-user logins per app and username; an exhausted user stops only
+	// sources that have failed logins recently themselves.
+	LoginUserFailureBurst    int           `koanf:"login_user_failure_burst"`
+	LoginUserFailureInterval time.Duration `koanf:"login_user_failure_interval"`
+	// LoginSourceFailureBurst and LoginSourceFailureInterval limit failed
+	// test-user logins per source address.
+	LoginSourceFailureBurst    int           `koanf:"login_source_failure_burst"`
+	LoginSourceFailureInterval time.Duration `koanf:"login_source_failure_interval"`
+	// Tracked is how many client ids, app users and sources each limiter
 	// remembers (least recently failing forgotten first).
 	Tracked int `koanf:"tracked"`
 	// TrustedProxies is a comma-separated list of CIDRs of reverse
@@ -64,6 +73,12 @@ func (c *Config) validateProtection(bad func(format string, args ...any)) {
 	}
 	if l.ClientFailureInterval <= 0 || l.SourceFailureInterval <= 0 {
 		bad("limits.client_failure_interval and limits.source_failure_interval must be positive durations")
+	}
+	if l.LoginUserFailureBurst < 1 || l.LoginSourceFailureBurst < 1 {
+		bad("limits.login_user_failure_burst and limits.login_source_failure_burst must be at least 1")
+	}
+	if l.LoginUserFailureInterval <= 0 || l.LoginSourceFailureInterval <= 0 {
+		bad("limits.login_user_failure_interval and limits.login_source_failure_interval must be positive durations")
 	}
 	if l.Tracked < 100 {
 		bad("limits.tracked must be at least 100")
@@ -107,7 +122,7 @@ func (s *Server) initProtection(ctx context.Context) error {
 	s.Limiter = s.authLimiter()
 	s.Metrics = metrics.New(metrics.Sources{
 		Keys: s.Keys, Monitor: s.monitor, Limiter: s.Limiter, Revocations: s.Revocations,
-		Introspection: s.Introspector, Clients: s.Clients,
+		Introspection: s.Introspector, Clients: s.Clients, Passwords: s.users.customers, Logins: s.users.logins,
 	})
 	return nil
 }

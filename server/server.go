@@ -68,7 +68,8 @@ type Server struct {
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
-	debug             *debugServer // pprof, only when configured (debug.go)
+	debug             *debugServer   // pprof, only when configured (debug.go)
+	metrics           *metricsServer // only when metrics.addr is set (metrics.go)
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data_dir: %w", err)
 	}
+	s.warnOpenSecretFiles()
 	if err := s.openStore(ctx, opts.Monitor); err != nil {
 		return nil, err
 	}
@@ -125,7 +127,10 @@ func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error 
 			return err
 		}
 		s.embedded, uri = e, e.URI()
-		s.log.Info("started the embedded database", "dir", dir, "addr", strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/"))
+		s.log.Info("started the embedded database", "dir", dir, "socket", e.SocketPath())
+		if addr := e.TCPAddr(); addr != "" {
+			s.log.Warn("the embedded database also listens on TCP, without authentication: every local user can read and change it", "addr", addr)
+		}
 	}
 	st, err := storage.Open(ctx, storage.Options{URI: uri, Database: s.cfg.MongoDB.Database, Timeout: s.cfg.MongoDB.Timeout, Monitor: monitor})
 	if err != nil {
@@ -177,6 +182,23 @@ func (s *Server) loadKEK() error {
 	}
 	s.keyring, err = authserver.NewKeyring(cur, prev...)
 	return err
+}
+
+// warnOpenSecretFiles warns, as ssh does for private keys, about each
+// secret file in data_dir that group or others may read or write: the
+// key-encryption key opens every sealed private key, and the owner key is
+// the admin API's highest role. Only the path and mode are logged.
+func (s *Server) warnOpenSecretFiles() {
+	for _, name := range []string{"kek", "admin.key"} {
+		path := filepath.Join(s.cfg.DataDir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue // not there yet: created 0600 when generated
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			s.log.Warn("a secret file is accessible to group or others: chmod 600 it", "path", path, "mode", fmt.Sprintf("%#o", perm))
+		}
+	}
 }
 
 // writeSecretFile writes a file readable by its owner only, refusing to
@@ -284,7 +306,7 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
 		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge, Users: users,
 		Authenticate: s.Limiter.Wrap(auth.Authenticate), Introspector: s.Introspector, Revoker: s.Revocations,
-		Signer: s.Keys, Instruments: s.Metrics, Metrics: s.Metrics.Handler(), MaxConcurrent: cfg.Public.MaxConcurrentRequests,
+		Signer: s.Keys, Instruments: s.Metrics, MaxConcurrent: cfg.Public.MaxConcurrentRequests,
 	})
 	cons, err := s.newConsole(public)
 	if err != nil {
@@ -295,7 +317,7 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 		SigningKeys: s.Keys,
 		Secrets:     s.Apps, AccountKeys: s.Accounts, Audit: s.Audit,
 		Users:       s.usersAdmin(),
-		Instruments: s.Metrics, MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
+		Instruments: s.Metrics, Metrics: s.metricsOnAdmin(), MaxConcurrent: cfg.Admin.MaxConcurrentRequests,
 		Console: cons,
 	})
 	if s.publicLn == nil {
@@ -313,6 +335,9 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 		admin = adminMiddleware(admin)
 	}
 	s.admin = httpServer(cfg.Admin, admin, s.log)
+	if err := s.listenMetrics(); err != nil {
+		return err
+	}
 	return s.listenDebug()
 }
 
@@ -368,7 +393,12 @@ func (s *Server) Serve() error {
 			run(ctx)
 		}()
 	}
-	s.log.Info("serving", "public", s.PublicAddr(), "admin", s.AdminAddr(), "issuer", s.cfg.Issuer)
+	metricsAt := "admin"
+	if s.metrics != nil {
+		metricsAt = s.MetricsAddr()
+	}
+	s.log.Info("serving", "public", s.PublicAddr(), "admin", s.AdminAddr(), "metrics", metricsAt, "issuer", s.cfg.Issuer)
+	s.serveMetrics()
 	s.serveDebug()
 	errc := make(chan error, 2)
 	go func() { errc <- s.public.Serve(s.publicLn) }()
@@ -403,6 +433,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) closeResources(ctx context.Context) {
 	s.closeDebug()
+	s.closeMetrics()
 	for _, ln := range []net.Listener{s.publicLn, s.adminLn} {
 		if ln != nil {
 			_ = ln.Close()
@@ -412,6 +443,6 @@ func (s *Server) closeResources(ctx context.Context) {
 		_ = s.store.Close(ctx)
 	}
 	if s.embedded != nil {
-		s.embedded.Stop()
+		s.embedded.Close()
 	}
 }

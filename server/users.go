@@ -11,14 +11,15 @@ import (
 	"github.com/authserver/authserver/verifier"
 )
 
-// userServices are the end-user parts: test users, customer identifiers,
-// app-signed assertions, CORS origins.
+// userServices are the end-user parts: test users and their login
+// limiter, customer identifiers, app-signed assertions, CORS origins.
 type userServices struct {
 	subjects      *authserver.Subjects
 	customers     *authserver.Customers
 	assertionKeys *authserver.AssertionKeys
 	assertions    *authserver.Assertions
 	origins       *authserver.Origins
+	logins        *authserver.LoginLimiter
 }
 
 // initUsers builds the end-user services; the Apps and caches exist by now.
@@ -28,6 +29,13 @@ func (s *Server) initUsers() {
 	u := &s.users
 	u.subjects = authserver.NewSubjects(s.store, s.Clients, s.keyring)
 	u.customers = authserver.NewCustomers(s.store, u.subjects, s.Audit, s.now)
+	l := cfg.Limits
+	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
+	u.logins = authserver.NewLoginLimiter(authserver.LoginLimitConfig{
+		UserBurst: l.LoginUserFailureBurst, UserInterval: l.LoginUserFailureInterval,
+		SourceBurst: l.LoginSourceFailureBurst, SourceInterval: l.LoginSourceFailureInterval,
+		Tracked: l.Tracked, TrustedProxies: proxies,
+	}, s.now)
 	u.assertionKeys = authserver.NewAssertionKeys(s.store, s.Clients, s.Audit, a.JWKSAllowLoopback, s.now)
 	jwks := authserver.NewAppJWKS(authserver.AppJWKSConfig{
 		Timeout: a.JWKSTimeout, MaxBytes: a.JWKSMaxBytes, DefaultTTL: a.JWKSCacheTTL,
@@ -64,7 +72,7 @@ func (s *Server) usersPublic(policy *authserver.TokenPolicy, strategy oauth2.Acc
 	users := u.userTokens(policy, strategy)
 	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
-		&authserver.TestUserGrant{Users: users, Customers: u.customers, Clients: s.Clients},
+		&authserver.TestUserGrant{Users: users, Customers: u.customers, Clients: s.Clients, Limiter: u.logins},
 		&authserver.DelegatedGrant{Users: users},
 		u.jwtBearer(users),
 		&authserver.UnsupportedGrant{Supported: authserver.CustomerGrantTypes},

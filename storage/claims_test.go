@@ -11,11 +11,11 @@ import (
 
 func openEmbedded(t *testing.T) *Store {
 	t.Helper()
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
+	e, err := StartEmbedded(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.Stop)
+	t.Cleanup(e.Close)
 	s, err := Open(context.Background(), Options{URI: e.URI()})
 	if err != nil {
 		t.Fatal(err)

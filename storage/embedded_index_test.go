@@ -44,11 +44,11 @@ func idQueryPlan(t *testing.T, dir, collection string) string {
 func TestIndexIDPaths(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	e, err := StartEmbedded(dir, "127.0.0.1:0", nil)
+	e, err := StartEmbedded(dir, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.Stop)
+	t.Cleanup(e.Close)
 	s, err := Open(ctx, Options{URI: e.URI()})
 	if err != nil {
 		t.Fatal(err)

@@ -34,8 +34,8 @@ func clientCredentials(t testing.TB, in *testserver.Instance, assertion string, 
 
 // Client authentication by JWT (RFC 7523 §2.2): private_key_jwt with a
 // registered key, client_secret_jwt with a sealed secret; each assertion
-// works once, a request refused for another reason does not use it up, and
-// of concurrent uses exactly one succeeds.
+// works once, a request refused before the client is authenticated does
+// not use it up, and of concurrent uses exactly one succeeds.
 func TestClientAssertion(t *testing.T) {
 	in := startUsers(t)
 	app := createTestApp(t, in, "backend")
@@ -43,9 +43,9 @@ func TestClientAssertion(t *testing.T) {
 	setAssertionKeys(t, in, app.ClientID, map[string]any{"jwks": jwksJSON(t, k)})
 
 	assertion := signJWT(t, jose.PS256, k.priv, "ps-1", clientAssertionClaims(in, app.ClientID))
-	// Refused for its scope: the assertion is not used up.
-	if r := clientCredentials(t, in, assertion, url.Values{"scope": {"admin"}}, nil); r.status != 400 || r.str("error") != "invalid_scope" {
-		t.Fatalf("bad scope: %d %v", r.status, r.body)
+	// Refused before authentication completes: the assertion is not used up.
+	if r := clientCredentials(t, in, assertion, url.Values{"client_id": {"app_test_0000000000000000000000"}}, nil); r.status != 401 || r.str("error") != "invalid_client" {
+		t.Fatalf("client_id of another app: %d %v", r.status, r.body)
 	}
 	r := clientCredentials(t, in, assertion, nil, nil)
 	if r.status != http.StatusOK {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -277,5 +278,33 @@ func TestCookieModeSecure(t *testing.T) {
 	}
 	if ck := r.cookie[0]; ck.Name != "__Host-authserver_token" || !ck.Secure || !ck.HttpOnly || ck.Path != "/" || ck.Domain != "" {
 		t.Fatalf("cookie %q", r.header.Get("Set-Cookie"))
+	}
+}
+
+// An app with no scopes gets user tokens with no "scope" claim and token
+// responses with no "scope" member, not an empty string.
+func TestNoEmptyScope(t *testing.T) {
+	in := startUsers(t)
+	app := in.CreateApp(t, map[string]any{"name": "no scopes", "environment": "test"})
+	createUser(t, in, app.ClientID, "alice", "password-a", "")
+	for name, r := range map[string]response{
+		"test-user login": postFormTo(t, in.PublicURL+"/customer_authenticate", url.Values{"client_id": {app.ClientID}, "username": {"alice"}, "password": {"password-a"}}, nil),
+		"delegated":       postFormTo(t, in.PublicURL+"/customer_authenticate", url.Values{"customer_id": {"u-1"}}, map[string]string{"Authorization": basic(app.ClientID, app.ClientSecret)}),
+		"client credentials": postFormTo(t, in.PublicURL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}},
+			map[string]string{"Authorization": basic(app.ClientID, app.ClientSecret)}),
+	} {
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %v", name, r.status, r.body)
+		}
+		if _, ok := r.body["scope"]; ok {
+			t.Errorf("%s: response has scope %q", name, r.body["scope"])
+		}
+		var claims map[string]any
+		if err := json.Unmarshal(mustB64(t, strings.Split(r.str("access_token"), ".")[1]), &claims); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := claims["scope"]; ok {
+			t.Errorf("%s: token has scope %q", name, claims["scope"])
+		}
 	}
 }

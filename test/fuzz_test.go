@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +36,9 @@ var tokenErrors = map[string]bool{
 // inputs, {id}, {secret} and {basic} stand for a real client's id, secret
 // and Basic header, so that the fuzzer explores past authentication.
 // Whatever the input: no 5xx, an RFC 6749 §5.2 error from the allowed set
-// (401 with WWW-Authenticate), and a token only for a request that
-// carried the real secret.
+// (401 with WWW-Authenticate), a token only for a request that carried the
+// real secret, and a body that does not decode as a form refused with
+// invalid_request whatever else it holds.
 func FuzzTokenEndpoint(f *testing.F) {
 	in := fuzzServer(f)
 	app := in.CreateApp(f, map[string]any{"name": "fuzz", "scopes": []string{"read", "write"}, "audiences": []string{api}})
@@ -50,6 +52,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 		{"grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ7aWR9In0.x", ""},
 		{"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.b.c", "{basic}"},
 		{"grant_type=client_credentials&scope=%ff", "Basic e2lkfTp7c2VjcmV0fQ=="},
+		{"grant_type=client_credentials&scope=read%zz", "{basic}"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -76,6 +79,9 @@ func FuzzTokenEndpoint(f *testing.F) {
 		var out map[string]any
 		if err := json.Unmarshal(raw, &out); err != nil {
 			t.Fatalf("%d, body not JSON: %q", resp.StatusCode, raw)
+		}
+		if _, err := url.ParseQuery(body); err != nil && (resp.StatusCode != http.StatusBadRequest || out["error"] != "invalid_request") {
+			t.Fatalf("a body that does not decode (%v): %d %v", err, resp.StatusCode, out)
 		}
 		switch resp.StatusCode {
 		case http.StatusOK:

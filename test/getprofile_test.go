@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -109,8 +110,9 @@ func TestGetProfile(t *testing.T) {
 }
 
 // Tokens the reference resource must refuse, each with 401 invalid_token
-// and no state change: it verifies offline with the verifier package
-// against the public JWKS.
+// saying which check failed (never repeating the token) and no state
+// change: it verifies offline with the verifier package against the
+// public JWKS.
 func TestGetProfileRejectsTokens(t *testing.T) {
 	in := startUsers(t)
 	foreign := startUsers(t)
@@ -146,23 +148,36 @@ func TestGetProfileRejectsTokens(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
+		says  string
 	}{
-		{"expired", serverSigned(t, in, with(good, "exp", now.Add(-time.Minute).Unix()))},
-		{"not yet valid", serverSigned(t, in, with(good, "nbf", now.Add(5*time.Minute).Unix()))},
-		{"wrong aud", serverSigned(t, in, with(good, "aud", "https://other.example"))},
-		{"another issuer", serverSigned(t, foreign, fc)},
-		{"another issuer's claims, our key", serverSigned(t, in, with(good, "iss", foreign.PublicURL))},
-		{"unknown kid", at(jose.RS256, stranger.priv, "nope", good)},
-		{"our kid, another key", at(jose.RS256, stranger.priv, ours.KeyID, good)},
-		{"alg none", strings.Replace(unsignedJWT(ours.KeyID, good), `"typ":"JWT"`, `"typ":"at+jwt"`, 1)},
-		{"HS256 signed with our RSA public key", at(jose.HS256, pubDER, ours.KeyID, good)},
-		{"not a JWT", "abc"},
+		{"expired", serverSigned(t, in, with(good, "exp", now.Add(-time.Minute).Unix())), "expired"},
+		{"not yet valid", serverSigned(t, in, with(good, "nbf", now.Add(5*time.Minute).Unix())), "not valid yet"},
+		{"issued in the future", serverSigned(t, in, with(good, "iat", now.Add(5*time.Minute).Unix())), "not valid yet"},
+		// An appUser token passes whatever its aud (TestGetProfileForEveryApp);
+		// an app token must be meant for this server.
+		{"app token, wrong aud", serverSigned(t, in, with(good, "aud", "https://other.example", "credential_scope", "app")), "audience"},
+		{"another issuer", serverSigned(t, foreign, fc), "unknown signing key"},
+		{"another issuer's claims, our key", serverSigned(t, in, with(good, "iss", foreign.PublicURL)), "issuer"},
+		{"unknown kid", at(jose.RS256, stranger.priv, "nope", good), "unknown signing key"},
+		{"our kid, another key", at(jose.RS256, stranger.priv, ours.KeyID, good), "signature"},
+		{"alg none", strings.Replace(unsignedJWT(ours.KeyID, good), `"typ":"JWT"`, `"typ":"at+jwt"`, 1), "algorithm"},
+		{"HS256 signed with our RSA public key", at(jose.HS256, pubDER, ours.KeyID, good), "algorithm"},
+		{"no jti", serverSigned(t, in, with(good, "jti", nil)), "required claim"},
+		{"not a JWT", "abc", "malformed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := getProfile(t, in, tc.token, app.ClientID, "", nil)
-			if r.status != 401 || r.str("error") != "invalid_token" || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-				t.Fatalf("got %d %v %v", r.status, r.body, r.header)
+			desc := r.str("error_description")
+			www := r.header.Get("WWW-Authenticate")
+			if r.status != 401 || r.str("error") != "invalid_token" || !strings.Contains(www, `error="invalid_token"`) ||
+				!strings.Contains(desc, tc.says) || !strings.Contains(www, desc) {
+				t.Fatalf("got %d %v %v, want 401 invalid_token saying %q", r.status, r.body, r.header, tc.says)
+			}
+			for _, part := range strings.Split(tc.token, ".") {
+				if len(part) > 8 && strings.Contains(desc+www, part) {
+					t.Fatal("the answer repeats the token")
+				}
 			}
 		})
 	}
@@ -281,4 +296,50 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The customer_authenticate → getprofile flow works for every app, those
+// with audiences of their own (as the README's quick start makes them)
+// included: /getprofile is a resource of this server, like OpenID
+// Connect's userinfo endpoint, and takes any valid appUser token this
+// issuer issued to the app that X-API-Key names, whatever its aud. App
+// tokens, which reach every user of their app, must still be meant for
+// this server (tokens.default_audience).
+func TestGetProfileForEveryApp(t *testing.T) {
+	in := startUsers(t)
+	billing := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}, "audiences": []string{"https://api.example.com"}})
+	shop := in.CreateApp(t, map[string]any{"name": "shop", "environment": "test", "scopes": []string{"profile"},
+		"audiences": []string{"https://shop-api.example", "https://orders.example"}})
+	createUser(t, in, shop.ClientID, "alice", "password-a", "")
+
+	delegated := postFormTo(t, in.PublicURL+"/customer_authenticate", url.Values{"customer_id": {"user-42"}},
+		map[string]string{"Authorization": basic(billing.ClientID, billing.ClientSecret)})
+	if delegated.status != http.StatusOK {
+		t.Fatalf("delegated: %d %v", delegated.status, delegated.body)
+	}
+	if aud := mustClaim(t, delegated.str("access_token"), "aud"); !reflect.DeepEqual(aud, []any{"https://api.example.com"}) && aud != "https://api.example.com" {
+		t.Fatalf("the user token's aud %v: the test needs the app's own audience", aud)
+	}
+	login := loginToken(t, in, shop.ClientID, "alice", "password-a")
+
+	for _, tc := range []struct {
+		name, token, apiKey string
+		status              int
+		code, says          string
+	}{
+		{"delegated user of an app with an audience", delegated.str("access_token"), billing.ClientID, 200, "", ""},
+		{"test user of an app with two audiences", login, shop.ClientID, 200, "", ""},
+		{"app mismatch", login, billing.ClientID, 403, "invalid_api_key", "app"},
+		{"app token for the app's own audience", token(t, in, billing), billing.ClientID, 401, "invalid_token", "audience"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := getProfile(t, in, tc.token, tc.apiKey, "", nil)
+			if r.status != tc.status || r.str("error") != tc.code || !strings.Contains(r.str("error_description"), tc.says) {
+				t.Fatalf("%d %v, want %d %s saying %q", r.status, r.body, tc.status, tc.code, tc.says)
+			}
+			if tc.status == 200 && (r.str("app_id") != tc.apiKey || r.str("customer") == "") {
+				t.Fatalf("profile %v", r.body)
+			}
+		})
+	}
 }

@@ -43,6 +43,9 @@ func TestHostileInput(t *testing.T) {
 	in := testserver.Start(t) // its limits are out of the way: this test is about answers
 	app := in.CreateApp(t, map[string]any{"name": "a", "scopes": []string{"read"}, "audiences": []string{api}})
 	other := in.CreateApp(t, map[string]any{"name": "b", "scopes": []string{"read"}})
+	// Test users exist only under test apps: the look-up of one is reached
+	// only through such an app.
+	testApp := in.CreateApp(t, map[string]any{"name": "t", "environment": "test"})
 	otherToken := token(t, in, other)
 	good := basic(app.ClientID, app.ClientSecret)
 	secret := url.QueryEscape(app.ClientSecret)
@@ -99,7 +102,7 @@ func TestHostileInput(t *testing.T) {
 		{name: "revoke text/plain", method: "POST", path: "/oauth2/revoke", ctype: "text/plain", body: "token=" + otherToken, authorization: basic(other.ClientID, other.ClientSecret), status: 400, code: "invalid_request"},
 		// End-user routes.
 		{name: "customer_authenticate username[$ne]", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + app.ClientID + "&username[$ne]=x&password[$ne]=x", status: 400, code: "invalid_request"},
-		{name: "customer_authenticate username as an object", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + app.ClientID + "&username=" + url.QueryEscape(`{"$gt":""}`) + "&password=x", status: 400, code: "invalid_grant"},
+		{name: "customer_authenticate username as an object", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + testApp.ClientID + "&username=" + url.QueryEscape(`{"$gt":""}`) + "&password=x", status: 400, code: "invalid_grant"},
 		{name: "customer_authenticate JSON", method: "POST", path: "/customer_authenticate", ctype: jsonType, body: `{"client_id":"` + app.ClientID + `","username":{"$ne":""}}`, status: 400, code: "invalid_request"},
 		{name: "customer_authenticate 10 MB body", method: "POST", path: "/customer_authenticate", ctype: form, body: "client_id=" + app.ClientID + "&username=" + tenMB, status: 400, code: "invalid_request"},
 		{name: "customer_authenticate customer_id twice", method: "POST", path: "/customer_authenticate", ctype: form, body: "customer_id=a&customer_id=b", authorization: good, status: 400, code: "invalid_request"},

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,10 +16,10 @@ import (
 	"github.com/authserver/authserver/test/testserver"
 )
 
-// scrape reads /metrics as Prometheus would.
-func scrape(t testing.TB, in *testserver.Instance) map[string]*dto.MetricFamily {
+// scrape reads /metrics at base (a listener's URL) as Prometheus would.
+func scrape(t testing.TB, base string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(in.PublicURL + "/metrics")
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("customer_authenticate: %d %v", r.status, r.body)
 	}
 
-	fams := scrape(t, in)
+	fams := scrape(t, in.AdminURL)
 	checks := []struct {
 		name   string
 		labels map[string]string
@@ -149,3 +150,60 @@ func TestMetrics(t *testing.T) {
 
 func eq(want float64) func(float64) bool     { return func(v float64) bool { return v == want } }
 func atLeast(min float64) func(float64) bool { return func(v float64) bool { return v >= min } }
+
+// The public listener serves no metrics: the admin listener's series (its
+// per-route refusals, the app cache, the limiter's state) and the public
+// one's are for operators, on the admin listener or metrics.addr.
+func TestPublicListenerServesNoMetrics(t *testing.T) {
+	in := testserver.Start(t)
+	// Give the admin listener series of its own: a refused request.
+	if status := in.Admin(t, "-", http.MethodGet, "/admin/v1/apps", nil, nil); status != http.StatusUnauthorized {
+		t.Fatalf("admin request without a key: %d", status)
+	}
+	resp, err := http.Get(in.PublicURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("public GET /metrics: %d, want 404", resp.StatusCode)
+	}
+	for _, series := range []string{`listener="admin"`, "authserver_client_cache_apps", "authserver_auth_limiter_tracked", "go_goroutines"} {
+		if strings.Contains(string(body), series) {
+			t.Errorf("the public listener exposes %s", series)
+		}
+	}
+	// The admin listener has them.
+	fams := scrape(t, in.AdminURL)
+	if v := value(fams, "authserver_http_responses_total", map[string]string{"listener": "admin", "route": "/admin/v1/apps", "class": "4xx"}); v != 1 {
+		t.Errorf("admin 4xx on /admin/v1/apps = %v, want 1", v)
+	}
+}
+
+// metrics.addr moves /metrics to a listener of its own, for a scraper that
+// cannot reach the admin listener: it serves the series of both
+// listeners, and neither of them serves /metrics any more.
+func TestMetricsAddr(t *testing.T) {
+	in := testserver.Start(t, func(c *server.Config) { c.Metrics.Addr = "127.0.0.1:0" })
+	in.Admin(t, "-", http.MethodGet, "/admin/v1/apps", nil, nil)
+	addr := in.Server.MetricsAddr()
+	if addr == "" {
+		t.Fatal("no metrics listener")
+	}
+	fams := scrape(t, "http://"+addr)
+	if v := value(fams, "authserver_http_responses_total", map[string]string{"listener": "admin", "route": "/admin/v1/apps", "class": "4xx"}); v != 1 {
+		t.Errorf("admin 4xx on /admin/v1/apps = %v, want 1", v)
+	}
+	if v := value(fams, "go_goroutines", nil); v < 1 {
+		t.Errorf("go_goroutines = %v", v)
+	}
+	for _, base := range []string{in.PublicURL, in.AdminURL} {
+		if got := get(t, base+"/metrics").StatusCode; got != http.StatusNotFound {
+			t.Errorf("%s/metrics: %d, want 404", base, got)
+		}
+	}
+	if got := get(t, "http://"+addr+"/oauth2/token").StatusCode; got != http.StatusNotFound {
+		t.Errorf("the metrics listener serves other paths: %d", got)
+	}
+}

@@ -155,11 +155,11 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 		t.Skip("builds the server and runs three processes")
 	}
 	bin := buildServer(t)
-	db, err := storage.StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
+	db, err := storage.StartEmbedded(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(db.Stop)
+	t.Cleanup(db.Close)
 	kek := authserver.NewKEK()
 	const issuer = "http://authserver.test" // one issuer: the processes stand behind one name
 	const rotationPeriod = 3 * time.Second

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/test/testserver"
 )
@@ -130,5 +132,50 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	// with the right secret; by source: the sprayer's two.
 	if bySource != 2 || byClient != 3 {
 		t.Fatalf("limited by source %d, by client %d", bySource, byClient)
+	}
+}
+
+// Only a client credential that was presented and was wrong counts
+// against the limits: test-user logins and JWT bearer exchanges that send
+// none (both may skip client authentication) are not failures, however
+// many a source makes, and the app's backend behind the same address keeps
+// getting tokens. A wrong credential still counts.
+func TestRequestsWithoutClientCredentialsAreNotFailures(t *testing.T) {
+	in := startUsers(t, func(c *server.Config) {
+		c.Limits.ClientFailureBurst, c.Limits.ClientFailureInterval = 3, time.Hour
+		c.Limits.SourceFailureBurst, c.Limits.SourceFailureInterval = 3, time.Hour
+	})
+	app := createTestApp(t, in, "harness")
+	createUser(t, in, app.ClientID, "tester", "correct horse battery", "")
+	key := newAppKey(t, jose.ES256, "ec-1")
+	setAssertionKeys(t, in, app.ClientID, map[string]any{"jwks": jwksJSON(t, key)})
+
+	source := clientFrom("127.0.0.7")
+	login := url.Values{"client_id": {app.ClientID}, "username": {"tester"}, "password": {"correct horse battery"}}
+	for i := range 4 {
+		if r := postFrom(t, source, in.PublicURL+"/customer_authenticate", login, ""); r.status != http.StatusOK {
+			t.Fatalf("test-user login %d: %d %v", i+1, r.status, r.body)
+		}
+		form := url.Values{"grant_type": {jwtBearer}, "assertion": {signJWT(t, jose.ES256, key.priv, "ec-1", assertionClaims(in, app.ClientID, "user-1"))}}
+		if r := postFrom(t, source, in.PublicURL+"/oauth2/token", form, ""); r.status != http.StatusOK {
+			t.Fatalf("JWT bearer exchange %d: %d %v", i+1, r.status, r.body)
+		}
+	}
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	if r := postFrom(t, source, in.PublicURL+"/oauth2/token", cc, basic(app.ClientID, app.ClientSecret)); r.status != http.StatusOK {
+		t.Fatalf("the backend after 8 requests without a client credential: %d %v", r.status, r.body)
+	}
+	if bySource, byClient := in.Server.Limiter.Limited(); bySource != 0 || byClient != 0 {
+		t.Fatalf("limited by source %d, by client %d", bySource, byClient)
+	}
+
+	// Three wrong secrets exhaust the source.
+	for i := range 3 {
+		if r := postFrom(t, source, in.PublicURL+"/oauth2/token", cc, basic(app.ClientID, "sk_test_wrong")); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong secret %d: %d %v", i+1, r.status, r.body)
+		}
+	}
+	if r := postFrom(t, source, in.PublicURL+"/oauth2/token", cc, basic(app.ClientID, app.ClientSecret)); r.status != http.StatusTooManyRequests {
+		t.Fatalf("after three wrong secrets: %d %v", r.status, r.body)
 	}
 }

@@ -152,7 +152,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if active, err := first.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID); err != nil || !active {
+	if active, err := first.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID, ""); err != nil || !active {
 		t.Fatalf("credential of a fresh token: active=%v, %v", active, err)
 	}
 
@@ -161,7 +161,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 	if _, err := tokenFor(first.PublicURL+"/oauth2/token", app.ClientID, app.ClientSecret); !isInvalidClient(err) {
 		t.Fatalf("discarded secret on the first instance: got %v, want invalid_client", err)
 	}
-	if active, _ := first.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID); active {
+	if active, _ := first.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID, ""); active {
 		t.Fatal("a token minted by the discarded secret is still backed on the first instance")
 	}
 	// Within the refresh interval on the second.
@@ -169,7 +169,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 		_, err := tokenFor(second.PublicURL+"/oauth2/token", app.ClientID, app.ClientSecret)
 		return isInvalidClient(err)
 	})
-	if active, _ := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID); active {
+	if active, _ := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID, ""); active {
 		t.Fatal("a token minted by the discarded secret is still backed on the second instance")
 	}
 	// The other secret keeps working everywhere.
@@ -185,7 +185,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 		_, err := tokenFor(first.PublicURL+"/oauth2/token", app.ClientID, app.ClientSecret)
 		return err == nil
 	})
-	if active, _ := first.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID); !active {
+	if active, _ := first.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID, ""); !active {
 		t.Fatal("the reactivated secret does not back its tokens")
 	}
 
@@ -200,7 +200,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 		_, err := tokenFor(second.PublicURL+"/oauth2/token", app.ClientID, extra.Secret)
 		return isInvalidClient(err)
 	})
-	if active, _ := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID); active {
+	if active, _ := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID, ""); active {
 		t.Fatal("a token of a disabled app is still backed")
 	}
 	mustAdmin(t, first, http.StatusOK, http.MethodPost, "/admin/v1/apps/"+app.ClientID+"/enable", nil, nil)
@@ -212,7 +212,7 @@ func TestDiscardAppliesOnEveryInstance(t *testing.T) {
 	secretAction(t, first, app.ClientID, app.SecretID, "discard")
 	mustAdmin(t, first, http.StatusNoContent, http.MethodDelete, "/admin/v1/apps/"+app.ClientID+"/secrets/"+app.SecretID+"?confirm="+app.SecretID, nil, nil)
 	eventually(t, "the second instance forgets the deleted secret", func() bool {
-		active, err := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID)
+		active, err := second.Server.Clients.CredentialActive(ctx, claims.ClientID, claims.SecretID, "")
 		return err == nil && !active
 	})
 	for _, in := range []*testserver.Instance{first, second} {

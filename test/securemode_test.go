@@ -242,6 +242,12 @@ func TestSecureModeRejects(t *testing.T) {
 			}
 		})
 	}
+	// RFC 7523 §3 makes jti optional; this server requires it (it is how
+	// a replay is refused), and the refusal says so.
+	if r := exchange(t, in, rs(with(good, "jti", nil)), nil); !strings.Contains(r.str("error_description"), "requires a jti") ||
+		!strings.Contains(r.str("error_description"), "RFC 7523") {
+		t.Fatalf("no jti: %d %v", r.status, r.body)
+	}
 	for name, form := range map[string]url.Values{
 		"no assertion":                     {"grant_type": {jwtBearer}},
 		"repeated assertion":               {"grant_type": {jwtBearer}, "assertion": {rs(good), rs(good)}},

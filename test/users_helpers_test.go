@@ -2,6 +2,7 @@ package test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -201,6 +202,12 @@ func newAppKey(t testing.TB, alg jose.SignatureAlgorithm, kid string) appKey {
 			t.Fatal(err)
 		}
 		priv, pub = k, &k.PublicKey
+	case jose.EdDSA, "Ed25519":
+		p, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, pub = k, p
 	default:
 		t.Fatalf("no key for %s", alg)
 	}

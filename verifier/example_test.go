@@ -2,8 +2,7 @@ package verifier_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -66,21 +65,23 @@ func Example() {
 	// Output:
 	// credential scope: appUser client: app_live_example
 	// 200 hello user-42
-	// 401 Bearer realm="api", error="invalid_token"
+	// 401 Bearer realm="api", error="invalid_token", error_description="The access token's signature does not verify with the issuer's key."
 }
 
-// fakeIssuer serves a JWKS with one ES256 key and returns its URL and a
+// fakeIssuer serves a JWKS with one EdDSA key and returns its URL and a
 // token signed with that key, and a function that stops the server.
+// (go-jose's ES256 signatures are high-S half the time, which the verifier
+// refuses as the authorization server never signs them.)
 func fakeIssuer() (issuerURL, token string, stop func()) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"},
+		{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"},
 	}})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(jwks)
 	}))
-	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
 		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "k1"))
 	now := time.Now()
 	token, _ = jwt.Signed(signer).Claims(map[string]any{

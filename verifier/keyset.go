@@ -53,6 +53,10 @@ type KeySetOptions struct {
 	// unknown kid or a failed fetch; default 30s. It stops tokens with
 	// random kids from turning into a flood of JWKS requests.
 	RefetchInterval time.Duration
+	// FetchTimeout bounds one fetch, which runs on a context of its own
+	// rather than the caller's (HTTPClient's own Timeout, if shorter,
+	// applies too); default 10s.
+	FetchTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -79,6 +83,9 @@ func (o *KeySetOptions) defaults() {
 	if o.RefetchInterval <= 0 {
 		o.RefetchInterval = 30 * time.Second
 	}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = 10 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -91,20 +98,29 @@ func (o *KeySetOptions) defaults() {
 // If-None-Match. When a refetch fails the last good copy keeps serving. It
 // keeps only public signature keys: symmetric ("oct") and private keys in
 // the document are ignored. Safe for concurrent use.
+//
+// A fetch runs in the background on a context of its own, bounded by
+// FetchTimeout, and at most one runs at a time: callers that need it wait
+// for it or for their own context, whichever ends first. A caller that
+// gives up therefore neither aborts the fetch nor starts the back-off;
+// only a failure upstream (no answer in time, a status other than 200, a
+// document that is not a JWK Set or is too large) does.
 type RemoteKeySet struct {
 	url  string
 	opts KeySetOptions
-	// fetching is a one-slot semaphore: one fetch at a time, and callers
-	// waiting for it can give up with their context.
-	fetching chan struct{}
 
-	mu        sync.Mutex
-	keys      []jose.JSONWebKey
-	fetched   bool
+	mu      sync.Mutex
+	keys    []jose.JSONWebKey
+	fetched bool
+	// flight is the fetch in progress, nil when none is: callers arriving
+	// meanwhile wait for it rather than start another.
+	flight    *flight
 	etag      string
 	expires   time.Time
 	lastFetch time.Time
 	fetches   int
+	// completed counts fetches that have ended, in success or failure.
+	completed int
 }
 
 var _ KeySource = (*RemoteKeySet)(nil)
@@ -112,7 +128,7 @@ var _ KeySource = (*RemoteKeySet)(nil)
 // NewRemoteKeySet returns a key set fetched from url on first use.
 func NewRemoteKeySet(url string, opts KeySetOptions) *RemoteKeySet {
 	opts.defaults()
-	return &RemoteKeySet{url: url, opts: opts, fetching: make(chan struct{}, 1)}
+	return &RemoteKeySet{url: url, opts: opts}
 }
 
 // Fetches returns how many HTTP requests the set has made (successful or
@@ -140,7 +156,7 @@ func (k *RemoteKeySet) Keys(ctx context.Context, kid string) ([]jose.JSONWebKey,
 	case !st.mayFetch:
 		return nil, fmt.Errorf("%w: the last fetch failed; retrying after %v", ErrKeySetUnavailable, k.opts.RefetchInterval)
 	}
-	err := k.refresh(ctx, st.attempts)
+	err := k.refresh(ctx, st.completed)
 	st = k.state()
 	if !st.fetched {
 		if err == nil {
@@ -158,48 +174,70 @@ type keySetState struct {
 	keys           []jose.JSONWebKey
 	fetched, fresh bool
 	mayFetch       bool
-	attempts       int
+	completed      int
 }
 
-// state returns the cached keys, whether they are fresh, whether the rate
-// limit allows a fetch now, and how many fetches were attempted so far.
+// state returns the cached keys, whether they are fresh, whether a fetch
+// may be waited for now (one is in flight, or the rate limit allows a new
+// one), and how many fetches have ended so far.
 func (k *RemoteKeySet) state() keySetState {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.opts.Now()
 	return keySetState{
 		keys: k.keys, fetched: k.fetched, fresh: k.fetched && now.Before(k.expires),
-		mayFetch: k.lastFetch.IsZero() || now.Sub(k.lastFetch) >= k.opts.RefetchInterval,
-		attempts: k.fetches,
+		mayFetch:  k.flight != nil || k.lastFetch.IsZero() || now.Sub(k.lastFetch) >= k.opts.RefetchInterval,
+		completed: k.completed,
 	}
 }
 
-// refresh fetches the set unless another caller fetched since this one
-// looked (attempts changed) while it waited for its turn.
-func (k *RemoteKeySet) refresh(ctx context.Context, attempts int) error {
+// flight is one fetch; done is closed when it ends, after err is set.
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+// refresh waits for a fetch of the set, joining the one in flight or
+// starting one unless a fetch ended since this caller looked (completed
+// changed). The fetch is not the caller's: it runs in its own goroutine on
+// its own context, bounded by FetchTimeout, and ctx ending only stops the
+// wait.
+func (k *RemoteKeySet) refresh(ctx context.Context, completed int) error {
+	k.mu.Lock()
+	f := k.flight
+	if f == nil {
+		if k.completed != completed {
+			k.mu.Unlock()
+			return nil
+		}
+		f = &flight{done: make(chan struct{})}
+		k.flight = f
+		etag := k.etag
+		k.lastFetch = k.opts.Now()
+		k.fetches++
+		go func() {
+			fctx, cancel := context.WithTimeout(context.Background(), k.opts.FetchTimeout)
+			defer cancel()
+			err := k.fetch(fctx, etag)
+			k.mu.Lock()
+			k.flight = nil
+			k.completed++
+			k.mu.Unlock()
+			f.err = err
+			close(f.done)
+		}()
+	}
+	k.mu.Unlock()
 	select {
-	case k.fetching <- struct{}{}:
+	case <-f.done:
+		return f.err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrKeySetUnavailable, ctx.Err())
 	}
-	defer func() { <-k.fetching }()
-	k.mu.Lock()
-	done := k.fetches != attempts
-	k.mu.Unlock()
-	if done {
-		return nil
-	}
-	return k.fetch(ctx)
 }
 
 // fetch GETs the JWKS, revalidating with If-None-Match when it has an ETag.
-func (k *RemoteKeySet) fetch(ctx context.Context) error {
-	k.mu.Lock()
-	etag := k.etag
-	k.lastFetch = k.opts.Now()
-	k.fetches++
-	k.mu.Unlock()
-
+func (k *RemoteKeySet) fetch(ctx context.Context, etag string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrKeySetUnavailable, err)

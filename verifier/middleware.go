@@ -52,6 +52,13 @@ type MiddlewareOptions struct {
 	// CORS, if set, answers preflights and adds CORS headers by credential
 	// scope; without it no response carries CORS headers.
 	CORS *CORS
+	// AnyAudience names credential scopes whose tokens are let through
+	// whatever their aud; every other check of Verify still applies. It
+	// is for a resource of the authorization server itself, which, like
+	// OpenID Connect's userinfo endpoint, serves every token its issuer
+	// issued. A resource server of its own leaves it empty: a token meant
+	// for another audience is not for it (RFC 9068 §4).
+	AnyAudience []string
 }
 
 type claimsKey struct{}
@@ -69,7 +76,9 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 // answers 401 with a WWW-Authenticate challenge when the token is missing
 // (no error code, RFC 6750 §3.1) or invalid (error="invalid_token"), 403
 // insufficient_scope for a credential scope not allowed, and 503 when the
-// JWKS cannot be had. With opts.CORS it answers preflights itself.
+// JWKS cannot be had. A refusal says which check failed in its
+// error_description, in the body and in the challenge (Description),
+// never the token. With opts.CORS it answers preflights itself.
 func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 	realm := opts.Realm
 	if realm == "" {
@@ -106,15 +115,16 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 				writeError(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
 				return
 			}
-			claims, err := v.Verify(r.Context(), token)
+			claims, err := v.verify(r.Context(), token, opts.AnyAudience)
 			if errors.Is(err, ErrKeySetUnavailable) {
 				w.Header().Set("Retry-After", "5")
-				writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be verified right now.")
+				writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", Description(err))
 				return
 			}
 			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="invalid_token"`)
-				writeError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid.")
+				desc := Description(err)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="invalid_token", error_description="`+desc+`"`)
+				writeError(w, http.StatusUnauthorized, "invalid_token", desc)
 				return
 			}
 			if origin != "" && cors != nil && claims.CredentialScope == CredentialScopeAppUser &&
@@ -125,8 +135,10 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 				}
 			}
 			if len(opts.CredentialScopes) > 0 && !slices.Contains(opts.CredentialScopes, claims.CredentialScope) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="insufficient_scope"`)
-				writeError(w, http.StatusForbidden, "insufficient_scope", "Tokens of this credential scope may not use this resource.")
+				desc := "The token's credential scope (credential_scope) may not use this resource; it takes " +
+					strings.Join(opts.CredentialScopes, " and ") + " tokens."
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="insufficient_scope", error_description="`+desc+`"`)
+				writeError(w, http.StatusForbidden, "insufficient_scope", desc)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
@@ -193,6 +205,7 @@ func writeError(w http.ResponseWriter, status int, code, description string) {
 	body, _ := json.Marshal(map[string]string{"error": code, "error_description": description})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

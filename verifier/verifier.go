@@ -187,6 +187,12 @@ type wireClaims struct {
 // Leeway), and sub, client_id, jti, iat and exp are present. Errors wrap
 // the Err* values; ErrKeySetUnavailable means the keys could not be had.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	return v.verify(ctx, token, nil)
+}
+
+// verify is Verify, except that a token whose credential_scope is one of
+// anyAudience passes whatever its aud (MiddlewareOptions.AnyAudience).
+func (v *Verifier) verify(ctx context.Context, token string, anyAudience []string) (*Claims, error) {
 	if len(token) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxTokenBytes)
 	}
@@ -223,7 +229,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if !verified {
 		return nil, fmt.Errorf("%w: no key of kid %q verifies the %s signature", ErrSignature, hdr.KeyID, hdr.Algorithm)
 	}
-	return v.check(&wc)
+	if highS(token, hdr.Algorithm) {
+		return nil, fmt.Errorf("%w: high-S %s signature (the issuer signs low-S only)", ErrSignature, hdr.Algorithm)
+	}
+	return v.check(&wc, anyAudience)
 }
 
 // isAccessTokenType: "at+jwt" or "application/at+jwt", case-insensitive
@@ -233,12 +242,12 @@ func isAccessTokenType(typ string) bool {
 	return typ == "at+jwt" || typ == "application/at+jwt"
 }
 
-func (v *Verifier) check(wc *wireClaims) (*Claims, error) {
+func (v *Verifier) check(wc *wireClaims, anyAudience []string) (*Claims, error) {
 	now := v.now()
 	if wc.Issuer != v.issuer {
 		return nil, fmt.Errorf("%w: %q", ErrIssuer, wc.Issuer)
 	}
-	if !slices.Contains(wc.Audience, v.audience) {
+	if !slices.Contains(wc.Audience, v.audience) && !slices.Contains(anyAudience, wc.CredentialScope) {
 		return nil, fmt.Errorf("%w: %q does not include %q", ErrAudience, []string(wc.Audience), v.audience)
 	}
 	if wc.Expiry == nil || wc.IssuedAt == nil || wc.Subject == "" || wc.ClientID == "" || wc.ID == "" {
@@ -263,6 +272,38 @@ func (v *Verifier) check(wc *wireClaims) (*Claims, error) {
 		c.NotBefore = wc.NotBefore.Time()
 	}
 	return c, nil
+}
+
+// Description returns the RFC 6750 §3 error_description of an error of
+// Verify: which check failed, in words fit for a client and for a
+// WWW-Authenticate quoted-string, never the token nor a claim of it.
+func Description(err error) string {
+	switch {
+	case errors.Is(err, ErrExpired):
+		return "The access token has expired (exp)."
+	case errors.Is(err, ErrNotYetValid):
+		return "The access token is not valid yet (nbf or iat is in the future)."
+	case errors.Is(err, ErrAudience):
+		return "The access token's audience (aud) does not include this resource."
+	case errors.Is(err, ErrIssuer):
+		return "The access token was issued by another issuer (iss)."
+	case errors.Is(err, ErrUnknownKey):
+		return "The access token names an unknown signing key (kid): none of the issuer's published keys."
+	case errors.Is(err, ErrSignature):
+		return "The access token's signature does not verify with the issuer's key."
+	case errors.Is(err, ErrAlgorithm):
+		return "The access token's signing algorithm (alg) is not accepted."
+	case errors.Is(err, ErrType):
+		return "The access token's typ is not at+jwt (RFC 9068 §4)."
+	case errors.Is(err, ErrMissingClaims):
+		return "The access token lacks a required claim: exp, iat, sub, client_id and jti are required (RFC 9068 §2.2)."
+	case errors.Is(err, ErrMalformed):
+		return "The access token is malformed: not a compact JWS with one signature and JSON claims."
+	case errors.Is(err, ErrKeySetUnavailable):
+		return "The token cannot be verified right now."
+	default:
+		return "The access token is invalid."
+	}
 }
 
 // BearerToken returns the token of an "Authorization: Bearer" header (RFC

@@ -103,7 +103,8 @@ func newECKey(t *testing.T, kid string) signingKey {
 	return signingKey{priv: k, pub: jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}, alg: jose.ES256}
 }
 
-// sign makes a token with go-jose, as an authorization server would.
+// sign makes a token with go-jose, as an authorization server would
+// (ECDSA signatures low-S, as ours are).
 func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
@@ -118,7 +119,7 @@ func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return withS(t, tok, false)
 }
 
 func baseClaims(now time.Time) map[string]any {

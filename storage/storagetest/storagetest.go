@@ -20,11 +20,11 @@ import (
 // Store on it with indexes created, and stops both when the test ends.
 func Embedded(t testing.TB) (*storage.Store, *storage.Embedded) {
 	t.Helper()
-	e, err := storage.StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
+	e, err := storage.StartEmbedded(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatalf("start embedded database: %v", err)
 	}
-	t.Cleanup(e.Stop)
+	t.Cleanup(e.Close)
 	s := open(t, e.URI(), "authserver")
 	if err := e.IndexIDPaths(context.Background(), "authserver"); err != nil {
 		t.Fatalf("index _id paths: %v", err)

@@ -18,11 +18,11 @@ import (
 // them, spread evenly over the m.
 func seedApps(ctx context.Context, dataDir string, m, keep int) ([]client, time.Duration, error) {
 	start := time.Now()
-	e, err := storage.StartEmbedded(filepath.Join(dataDir, "db"), "127.0.0.1:0", nil)
+	e, err := storage.StartEmbedded(filepath.Join(dataDir, "db"), "", nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer e.Stop()
+	defer e.Close()
 	st, err := storage.Open(ctx, storage.Options{URI: e.URI(), Timeout: time.Minute})
 	if err != nil {
 		return nil, 0, err

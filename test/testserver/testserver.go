@@ -102,9 +102,11 @@ func Config(dir string) server.Config {
 	cfg.Keys.ReloadInterval = 200 * time.Millisecond
 	cfg.Cache.UsageFlushInterval = 500 * time.Millisecond
 	cfg.Revocation.RefreshInterval = 200 * time.Millisecond
-	// Tests fail client authentication on purpose, fast and from one
-	// address; the tests of the limiter set their own limits.
+	// Tests fail client authentication and test-user logins on purpose,
+	// fast and from one address; the tests of the limiters set their own
+	// limits.
 	cfg.Limits.ClientFailureBurst, cfg.Limits.SourceFailureBurst = 1<<20, 1<<20
+	cfg.Limits.LoginUserFailureBurst, cfg.Limits.LoginSourceFailureBurst = 1<<20, 1<<20
 	cfg.Log.Level = "debug"
 	return cfg
 }
