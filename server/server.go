@@ -33,6 +33,10 @@ type Options struct {
 	// listening on the configured addresses (tests bind first to learn the
 	// port the issuer must name).
 	PublicListener, AdminListener net.Listener
+	// AdminMiddleware, if set, wraps the admin listener's handler: the
+	// end-to-end tests check every admin exchange against the admin API's
+	// OpenAPI document with it.
+	AdminMiddleware func(http.Handler) http.Handler
 }
 
 // Server is a running authserver: its database, services and listeners.
@@ -104,7 +108,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.publicLn, s.adminLn = opts.PublicListener, opts.AdminListener
-	if err := s.listen(); err != nil {
+	if err := s.listen(opts.AdminMiddleware); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -273,7 +277,7 @@ func (s *Server) bootstrapOwner(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) listen() error {
+func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 	cfg := s.cfg
 	defaultAud := cfg.Tokens.DefaultAudience
 	if defaultAud == "" {
@@ -327,6 +331,9 @@ func (s *Server) listen() error {
 		}
 	}
 	s.public = httpServer(cfg.Public, public, s.log)
+	if adminMiddleware != nil {
+		admin = adminMiddleware(admin)
+	}
 	s.admin = httpServer(cfg.Admin, admin, s.log)
 	if err := s.listenMetrics(); err != nil {
 		return err
