@@ -71,9 +71,16 @@ type Server struct {
 	debug             *debugServer   // pprof, only when configured (debug.go)
 	metrics           *metricsServer // only when metrics.addr is set (metrics.go)
 
-	stopLoops context.CancelFunc
-	loops     sync.WaitGroup
-	closeOnce sync.Once
+	// The background loops run on loopsCtx, made in New. Serve starts
+	// them under loopsMu unless Shutdown came first, so that a Shutdown
+	// racing a Serve that has only just begun either waits for every loop
+	// or finds none started.
+	loopsMu      sync.Mutex
+	loopsStopped bool
+	loopsCtx     context.Context
+	stopLoops    context.CancelFunc
+	loops        sync.WaitGroup
+	closeOnce    sync.Once
 }
 
 // New opens the database, prepares every service and binds both listeners,
@@ -83,6 +90,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
+	s.loopsCtx, s.stopLoops = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -375,8 +383,12 @@ func (s *Server) Embedded() *storage.Embedded { return s.embedded }
 // Serve runs the background loops and both listeners until Shutdown. It
 // returns nil after a clean shutdown.
 func (s *Server) Serve() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stopLoops = cancel
+	s.loopsMu.Lock()
+	if s.loopsStopped {
+		s.loopsMu.Unlock()
+		return nil // Shutdown came first
+	}
+	ctx := s.loopsCtx
 	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run, s.users.assertions.Run, s.Revocations.Run} {
 		s.loops.Add(1)
 		go func() {
@@ -393,6 +405,7 @@ func (s *Server) Serve() error {
 			run(ctx)
 		}()
 	}
+	s.loopsMu.Unlock()
 	metricsAt := "admin"
 	if s.metrics != nil {
 		metricsAt = s.MetricsAddr()
@@ -421,9 +434,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
 		err = errors.Join(s.public.Shutdown(ctx), s.admin.Shutdown(ctx))
-		if s.stopLoops != nil {
-			s.stopLoops()
-		}
+		s.loopsMu.Lock()
+		s.loopsStopped = true
+		s.loopsMu.Unlock()
+		s.stopLoops()
 		s.loops.Wait()
 		s.closeResources(ctx)
 		s.log.Info("stopped")
