@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -44,7 +45,7 @@ type CreatedAccountKey struct {
 }
 
 func viewAccountKey(k storage.AccountKey) AccountKeyView {
-	return AccountKeyView{ID: k.ID, Name: k.Name, Role: k.Role, Masked: Mask(k.Prefix, k.Last4), CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy}
+	return AccountKeyView{ID: k.ID, Name: k.Name, Role: k.Role, Masked: credential.Mask(k.Prefix, k.Last4), CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy}
 }
 
 // requireOwner: only owners manage account keys (seed 000; the admin

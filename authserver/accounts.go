@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -58,7 +60,7 @@ func (s *Accounts) Bootstrap(ctx context.Context) (ownerKey string, err error) {
 // when the account exists already the key is ignored. It fails with
 // ErrMalformedOwnerKey for a key that is not a well-formed account key.
 func (s *Accounts) BootstrapWith(ctx context.Context, ownerKey string) (created bool, err error) {
-	if !WellFormed(ownerKey, accountKeyPrefix) {
+	if !credential.WellFormed(ownerKey, credential.AccountKeyPrefix) {
 		return false, ErrMalformedOwnerKey
 	}
 	key, err := s.bootstrap(ctx, ownerKey)
@@ -76,7 +78,7 @@ func (s *Accounts) bootstrap(ctx context.Context, plain string) (ownerKey string
 	if errors.Is(err, storage.ErrNotFound) {
 		key := plain
 		if key == "" {
-			key = NewAccountKey()
+			key = credential.NewAccountKey()
 		}
 		rec := s.keyRecord(key, "owner", storage.RoleOwner, "system")
 		err = s.store.CreateAccount(ctx, storage.Account{Keys: []storage.AccountKey{rec}})
@@ -98,17 +100,17 @@ func (s *Accounts) bootstrap(ctx context.Context, plain string) (ownerKey string
 }
 
 func (s *Accounts) newKey(name, role, createdBy string) (plain string, rec storage.AccountKey) {
-	plain = NewAccountKey()
+	plain = credential.NewAccountKey()
 	return plain, s.keyRecord(plain, name, role, createdBy)
 }
 
 // keyRecord is the stored form of the account key plain: its digest and
 // mask, never the key.
 func (s *Accounts) keyRecord(plain, name, role, createdBy string) storage.AccountKey {
-	prefix, last4 := maskParts(plain)
-	d := Digest(plain)
+	prefix, last4 := credential.MaskParts(plain)
+	d := credential.Digest(plain)
 	return storage.AccountKey{
-		ID: newID("acck_"), Name: name, Role: role, Digest: d[:], Prefix: prefix, Last4: last4,
+		ID: credential.NewID("acck_"), Name: name, Role: role, Digest: d[:], Prefix: prefix, Last4: last4,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond), CreatedBy: createdBy,
 	}
 }
@@ -137,7 +139,7 @@ func (s *Accounts) set(a storage.Account) {
 
 // Run reloads the account whenever its version changes, until ctx ends.
 func (s *Accounts) Run(ctx context.Context) {
-	every(ctx, s.refresh, s.log, "account key refresh", s.refreshIfChanged)
+	periodic.Every(ctx, s.refresh, s.log, "account key refresh", s.refreshIfChanged)
 }
 
 // refreshIfChanged reloads the account if its version changed.
@@ -157,13 +159,13 @@ func (s *Accounts) refreshIfChanged(ctx context.Context) error {
 // Errors: KindUnauthenticated, the same for a malformed, unknown or deleted
 // key.
 func (s *Accounts) Authenticate(key string) (Actor, error) {
-	d := Digest(key)
-	wellFormed := WellFormed(key, accountKeyPrefix)
+	d := credential.Digest(key)
+	wellFormed := credential.WellFormed(key, credential.AccountKeyPrefix)
 	var found storage.AccountKey
 	ok := false
 	if a := s.current.Load(); a != nil {
 		for _, k := range a.Keys {
-			if constantTimeEqual(k.Digest, d[:]) {
+			if credential.ConstantTimeEqual(k.Digest, d[:]) {
 				found, ok = k, true
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -27,14 +29,14 @@ type Apps struct {
 	clients *ClientCache
 	usage   *UsageRecorder
 	audit   *Auditor
-	keyring *Keyring
+	keyring *kek.Keyring
 	idem    *Idempotency
 	now     func() time.Time
 }
 
 // NewApps returns the app lifecycle service. Creates honour idempotency
 // keys through idem.
-func NewApps(store AppsStore, clients *ClientCache, usage *UsageRecorder, audit *Auditor, keyring *Keyring, idem *Idempotency, now func() time.Time) *Apps {
+func NewApps(store AppsStore, clients *ClientCache, usage *UsageRecorder, audit *Auditor, keyring *kek.Keyring, idem *Idempotency, now func() time.Time) *Apps {
 	return &Apps{store: store, clients: clients, usage: usage, audit: audit, keyring: keyring, idem: idem, now: now}
 }
 
@@ -114,7 +116,7 @@ type CreatedApp struct {
 }
 
 func viewSecret(s storage.Secret, lastUsed time.Time, now time.Time) SecretView {
-	v := SecretView{ID: s.ID, Masked: Mask(s.Prefix, s.Last4), Status: s.Status, CreatedAt: s.CreatedAt}
+	v := SecretView{ID: s.ID, Masked: credential.Mask(s.Prefix, s.Last4), Status: s.Status, CreatedAt: s.CreatedAt}
 	if !s.ExpiresAt.IsZero() {
 		t := s.ExpiresAt
 		v.ExpiresAt = &t
@@ -158,9 +160,9 @@ func nonNil(s []string) []string {
 // its plaintext. Apps that sign assertions with their secrets keep it
 // sealed too.
 func (s *Apps) newSecret(app *storage.App, id string, now time.Time) (storage.Secret, string) {
-	plain := NewSecret(app.Environment)
-	prefix, last4 := maskParts(plain)
-	d := Digest(plain)
+	plain := credential.NewSecret(app.Environment)
+	prefix, last4 := credential.MaskParts(plain)
+	d := credential.Digest(plain)
 	sec := storage.Secret{
 		ID: id, Digest: d[:], Prefix: prefix, Last4: last4,
 		Status: storage.SecretActive, CreatedAt: now,
@@ -179,10 +181,10 @@ func validateNewApp(in *NewApp) error {
 		return newError(KindInvalid, "invalid_name", "name must be 1 to 200 characters")
 	}
 	if in.Environment == "" {
-		in.Environment = EnvLive
+		in.Environment = credential.EnvLive
 	}
-	if in.Environment != EnvLive && in.Environment != EnvTest {
-		return newError(KindInvalid, "invalid_environment", "environment must be %q or %q", EnvLive, EnvTest)
+	if in.Environment != credential.EnvLive && in.Environment != credential.EnvTest {
+		return newError(KindInvalid, "invalid_environment", "environment must be %q or %q", credential.EnvLive, credential.EnvTest)
 	}
 	for _, sc := range in.Scopes {
 		if !validScopeToken(sc) {
@@ -217,7 +219,7 @@ func (s *Apps) Create(ctx context.Context, actor Actor, in NewApp) (CreatedApp, 
 		return CreatedApp{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	appID, secID := NewAppID(in.Environment), newID("sec_")
+	appID, secID := credential.NewAppID(in.Environment), credential.NewID("sec_")
 	claim, err := s.idem.begin(ctx, actor, in.IdempotencyKey, action, fingerprint(action, "", struct {
 		NewApp
 		AT, UT time.Duration
@@ -307,23 +309,3 @@ func (s *Apps) List(ctx context.Context, namePrefix string, page storage.Page) (
 	}
 	return apps, next, nil
 }
-
-// storeError turns a storage error into a domain error.
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return &Error{Kind: KindNotFound, Code: "not_found", Message: "no such resource", Err: err}
-	case errors.Is(err, storage.ErrConflict):
-		return &Error{Kind: KindConflict, Code: "concurrent_update", Message: "the resource changed concurrently; retry", Err: err}
-	case errors.Is(err, storage.ErrDuplicate):
-		return &Error{Kind: KindConflict, Code: "duplicate", Message: "the resource exists already", Err: err}
-	case AsError(err) != nil:
-		return err
-	default:
-		return &Error{Kind: KindUnavailable, Code: "store_unavailable", Message: "the database cannot be reached", Err: err}
-	}
-}
-
-// Page selects a slice of a listing: items after the cursor After, at most
-// Limit of them.
-type Page = storage.Page

@@ -15,6 +15,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/ory/fosite"
 
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/verifier"
 )
@@ -67,7 +70,7 @@ const (
 type Assertions struct {
 	cfg     AssertionConfig
 	clients *ClientCache
-	keyring *Keyring
+	keyring *kek.Keyring
 	jwks    *AppJWKS
 	replay  ReplayStore
 	usage   *UsageRecorder
@@ -76,7 +79,7 @@ type Assertions struct {
 
 // NewAssertions returns the assertion verifier; usage records the use of
 // secrets that sign HS256 assertions.
-func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, jwks *AppJWKS, replay ReplayStore, usage *UsageRecorder, log *slog.Logger) *Assertions {
+func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *kek.Keyring, jwks *AppJWKS, replay ReplayStore, usage *UsageRecorder, log *slog.Logger) *Assertions {
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = 30 * time.Second
 	}
@@ -94,7 +97,7 @@ func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *Keyring, 
 
 // Run deletes expired jti records every SweepInterval until ctx ends.
 func (a *Assertions) Run(ctx context.Context) {
-	every(ctx, a.cfg.SweepInterval, a.log, "assertion jti sweep", func(ctx context.Context) error {
+	periodic.Every(ctx, a.cfg.SweepInterval, a.log, "assertion jti sweep", func(ctx context.Context) error {
 		_, err := a.replay.SweepAssertionJTIs(ctx, a.cfg.Now())
 		return err
 	})
@@ -205,7 +208,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		return nil, kind.fail("The assertion's claims are malformed.")
 	}
 	iss := unverified.Issuer
-	if iss == "" || len(iss) > maxClientIDLen || envOfAppID(iss) == "" {
+	if iss == "" || len(iss) > credential.MaxAppIDLen || credential.EnvOf(iss) == "" {
 		return nil, kind.fail("The assertion's iss must be an App ID.")
 	}
 	entry, err := a.clients.get(ctx, iss)

@@ -7,21 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
-)
-
-// Actor is who performs an operation: an account key, or the server itself
-// ("scheduler", "system"). Source is the client address, if any.
-type Actor struct {
-	ID     string
-	Role   string
-	Source string
-}
-
-// Built-in actors.
-var (
-	ActorSystem    = Actor{ID: "system"}
-	ActorScheduler = Actor{ID: "scheduler"}
 )
 
 // AuditStore is what the audit log needs of the database.
@@ -67,7 +54,7 @@ func (a *Auditor) Record(ctx context.Context, actor Actor, action, target, appID
 // by order of recording by this auditor: time, sequence, random suffix
 // (events of several instances in one millisecond sort arbitrarily).
 func (a *Auditor) eventID(t time.Time) string {
-	return fmt.Sprintf("%013d-%012d-%s", t.UnixMilli(), a.seq.Add(1), randomBase62(8, 11))
+	return fmt.Sprintf("%013d-%012d-%s", t.UnixMilli(), a.seq.Add(1), credential.RandomBase62(8, 11))
 }
 
 // List returns events matching f, newest first.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -19,10 +20,6 @@ const FailureWindow = time.Minute
 // maxFailureKeys bounds the distinct failures kept per window; beyond it
 // failures are counted under their action and outcome only.
 const maxFailureKeys = 10_000
-
-// ActorAnonymous is the actor of a request that presented no valid
-// account key.
-var ActorAnonymous = Actor{ID: "anonymous"}
 
 type failureKey struct {
 	actor, source, action, target, appID, outcome string
@@ -115,7 +112,7 @@ func (a *Auditor) Flush(ctx context.Context) error {
 // Run flushes counted failures every FailureWindow of the injected clock
 // until ctx ends, then once more.
 func (a *Auditor) Run(ctx context.Context) {
-	runOnClock(ctx, a.now, FailureWindow, func() {
+	periodic.OnClock(ctx, a.now, FailureWindow, func() {
 		if err := a.Flush(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("counted audit failures not written", "err", err)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/storage/storagetest"
 )
@@ -34,11 +36,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func benchKeys(b *testing.B, alg string) *authserver.KeyManager {
 	b.Helper()
 	store, _ := storagetest.Embedded(b)
-	kek, err := authserver.ParseKEK(authserver.NewKEK())
+	raw, err := kek.Parse(kek.New())
 	if err != nil {
 		b.Fatal(err)
 	}
-	ring, err := authserver.NewKeyring(kek)
+	ring, err := kek.NewKeyring(raw)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,10 +133,10 @@ func BenchmarkAccessTokenStrategy(b *testing.B) {
 func BenchmarkClientAuthenticate(b *testing.B) {
 	store, _ := storagetest.Embedded(b)
 	ctx := context.Background()
-	secret := authserver.NewSecret(authserver.EnvLive)
-	d := authserver.Digest(secret)
+	secret := credential.NewSecret(credential.EnvLive)
+	d := credential.Digest(secret)
 	app := storage.App{
-		ID: authserver.NewAppID(authserver.EnvLive), Name: "bench", Environment: authserver.EnvLive, Enabled: true,
+		ID: credential.NewAppID(credential.EnvLive), Name: "bench", Environment: credential.EnvLive, Enabled: true,
 		Scopes: []string{"read"}, Secrets: []storage.Secret{{ID: "sec_bench", Digest: d[:], Prefix: "sk_live_", Last4: "abcd",
 			Status: storage.SecretActive, CreatedAt: time.Now().UTC()}},
 	}

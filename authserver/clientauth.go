@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/ory/fosite"
 )
 
@@ -27,9 +28,6 @@ var singleValued = []string{
 	"client_assertion", "client_assertion_type", "assertion",
 	"customer_id", "username", "password", "response_mode",
 }
-
-// maxClientIDLen bounds what is looked up: no App ID is longer.
-const maxClientIDLen = 64
 
 // ClientAuthenticator authenticates the client of a token request (RFC 6749
 // §2.3). It is fosite's ClientAuthenticationStrategy, so that we, not
@@ -116,8 +114,8 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 // in constant time. It always computes the digest and walks every secret,
 // so that the answer time says little about why it failed.
 func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret, method string) (fosite.Client, error) {
-	digest := Digest(secret)
-	if id == "" || len(id) > maxClientIDLen || envOfAppID(id) == "" {
+	digest := credential.Digest(secret)
+	if id == "" || len(id) > credential.MaxAppIDLen || credential.EnvOf(id) == "" {
 		return nil, errClientAuthFailed()
 	}
 	entry, err := a.clients.get(ctx, id)
@@ -127,7 +125,7 @@ func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret
 	if err != nil || !entry.app.Enabled {
 		return nil, errClientAuthFailed()
 	}
-	wellFormed := WellFormed(secret, secretPrefixFor(entry.app.Environment))
+	wellFormed := credential.WellFormed(secret, credential.SecretPrefix(entry.app.Environment))
 	now := a.now()
 	matched := ""
 	for i := range entry.secrets {

@@ -16,14 +16,10 @@ import (
 	"github.com/ory/fosite"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/verifier"
 )
-
-// ErrStoreUnavailable means the database cannot be reached and the cached
-// answer is older than the configured bound. Token endpoints answer it
-// with 503 temporarily_unavailable.
-var ErrStoreUnavailable = errors.New("store unavailable")
 
 // AppStore is what the client cache needs of the database.
 type AppStore interface {
@@ -195,9 +191,9 @@ func (c *ClientCache) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		every(ctx, changeSweepInterval, c.log, "app change log sweep", c.sweepChanges)
+		periodic.Every(ctx, changeSweepInterval, c.log, "app change log sweep", c.sweepChanges)
 	}()
-	every(ctx, c.cfg.RefreshInterval, c.log, "client cache refresh", c.Refresh)
+	periodic.Every(ctx, c.cfg.RefreshInterval, c.log, "client cache refresh", c.Refresh)
 	<-done
 }
 

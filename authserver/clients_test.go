@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/storage/storagetest"
 )
@@ -68,7 +69,7 @@ func TestClientCacheSeesImportedApps(t *testing.T) {
 	ctx := context.Background()
 	store, _ := storagetest.Embedded(t)
 	c := newTestCache(t, store, 10)
-	app := storage.App{ID: NewAppID(EnvTest), Name: "imported", Enabled: true}
+	app := storage.App{ID: credential.NewAppID(credential.EnvTest), Name: "imported", Enabled: true}
 	if _, err := c.get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("before the import: %v, want ErrNotFound", err)
 	}
@@ -93,7 +94,7 @@ func TestClientCacheBounds(t *testing.T) {
 	store, _ := storagetest.Embedded(t)
 	var apps []storage.App
 	for range 5 {
-		apps = append(apps, storage.App{ID: NewAppID(EnvTest), Name: "a", Enabled: true})
+		apps = append(apps, storage.App{ID: credential.NewAppID(credential.EnvTest), Name: "a", Enabled: true})
 	}
 	if err := store.ImportApps(ctx, apps); err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func TestClientCacheBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 50 {
-		_, _ = c.get(ctx, NewAppID(EnvTest))
+		_, _ = c.get(ctx, credential.NewAppID(credential.EnvTest))
 	}
 	if _, ok := c.apps.Peek(apps[0].ID); !ok {
 		t.Fatal("unknown ids evicted a real app")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -31,7 +32,7 @@ import (
 // ErrStoreUnavailable when the app is not cached and the database cannot
 // answer.
 func (c *ClientCache) CredentialActive(ctx context.Context, appID, secretID, assertionKey string) (bool, error) {
-	if appID == "" || len(appID) > maxClientIDLen || envOfAppID(appID) == "" {
+	if appID == "" || len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
 		return false, nil
 	}
 	e, err := c.get(ctx, appID)

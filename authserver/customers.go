@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -24,7 +25,7 @@ const (
 	maxUsernameLen    = 128
 	minPasswordLen    = 8
 	maxPasswordLen    = 1024
-	testUserAppPrefix = appIDPrefix + EnvTest + "_"
+	testUserAppPrefix = credential.AppIDPrefix + credential.EnvTest + "_"
 )
 
 // Customers manages test users (a test harness fetches a user's
@@ -111,7 +112,7 @@ func (c *Customers) Create(ctx context.Context, actor Actor, appID string, in Ne
 	if err != nil {
 		return CustomerView{}, storeError(err)
 	}
-	if app.Environment != EnvTest {
+	if app.Environment != credential.EnvTest {
 		return CustomerView{}, newError(KindConflict, "live_app", "test users can be registered only under test-environment apps (%s…)", testUserAppPrefix)
 	}
 	if _, err := c.store.GetCustomer(ctx, appID, in.Username); err == nil {
@@ -128,7 +129,7 @@ func (c *Customers) Create(ctx context.Context, actor Actor, appID string, in Ne
 		return CustomerView{}, &Error{Kind: KindUnavailable, Code: "busy", Message: "the password could not be hashed in time", Err: err}
 	}
 	rec := storage.Customer{
-		ID: newID("usr_"), AppID: appID, Username: in.Username, Subject: subject,
+		ID: credential.NewID("usr_"), AppID: appID, Username: in.Username, Subject: subject,
 		PasswordHash: hash, CreatedAt: c.now().UTC().Truncate(time.Millisecond),
 	}
 	if err := c.store.InsertCustomer(ctx, rec); err != nil {

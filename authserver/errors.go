@@ -3,6 +3,8 @@ package authserver
 import (
 	"errors"
 	"fmt"
+
+	"github.com/authserver/authserver/storage"
 )
 
 // ErrorKind classifies a domain error; the admin API maps it to a status.
@@ -55,4 +57,25 @@ func AsError(err error) *Error {
 		return e
 	}
 	return nil
+}
+
+// ErrStoreUnavailable means the database cannot be reached and the cached
+// answer is older than the configured bound. Token endpoints answer it
+// with 503 temporarily_unavailable.
+var ErrStoreUnavailable = errors.New("store unavailable")
+
+// storeError turns a storage error into a domain error.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return &Error{Kind: KindNotFound, Code: "not_found", Message: "no such resource", Err: err}
+	case errors.Is(err, storage.ErrConflict):
+		return &Error{Kind: KindConflict, Code: "concurrent_update", Message: "the resource changed concurrently; retry", Err: err}
+	case errors.Is(err, storage.ErrDuplicate):
+		return &Error{Kind: KindConflict, Code: "duplicate", Message: "the resource exists already", Err: err}
+	case AsError(err) != nil:
+		return err
+	default:
+		return &Error{Kind: KindUnavailable, Code: "store_unavailable", Message: "the database cannot be reached", Err: err}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -138,7 +140,7 @@ func (i *Idempotency) begin(ctx context.Context, actor Actor, key, op string, fp
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if !fresh && (got.Operation != op || !constantTimeEqual(got.Fingerprint, fp)) {
+	if !fresh && (got.Operation != op || !credential.ConstantTimeEqual(got.Fingerprint, fp)) {
 		return nil, newError(KindConflict, "idempotency_key_reused", "this Idempotency-Key was used within the last %s for a different request", IdempotencyTTL)
 	}
 	return &idemClaim{idem: i, rec: got, fresh: fresh}, nil
@@ -180,32 +182,11 @@ func (i *Idempotency) Sweep(ctx context.Context) (int64, error) {
 // clock until ctx ends. Queries ignore expired keys whether or not they
 // were swept.
 func (i *Idempotency) Run(ctx context.Context) {
-	runOnClock(ctx, i.now, idempotencySweepEvery, func() {
+	periodic.OnClock(ctx, i.now, idempotencySweepEvery, func() {
 		if n, err := i.Sweep(ctx); err != nil && ctx.Err() == nil {
 			i.log.Warn("idempotency keys not swept", "err", err)
 		} else if n > 0 {
 			i.log.Debug("swept idempotency keys", "deleted", n)
 		}
 	})
-}
-
-// runOnClock calls fn each time the clock now has moved at least every
-// since the last call, checking once a second, until ctx ends. Periodic
-// work keyed to the injected clock runs when that clock says so: a test
-// that holds its clock still sees none of it.
-func runOnClock(ctx context.Context, now func() time.Time, every time.Duration, fn func()) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	last := now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n := now(); n.Sub(last) >= every {
-				last = n
-				fn()
-			}
-		}
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/storage/storagetest"
 )
@@ -25,7 +27,7 @@ func fuzzIntrospector(t testing.TB) (*Introspector, *KeyManager, []string) {
 	store, _ := storagetest.Embedded(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	keyring, err := NewKeyring(make([]byte, KEKSize))
+	keyring, err := kek.NewKeyring(make([]byte, kek.Size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +43,7 @@ func fuzzIntrospector(t testing.TB) (*Introspector, *KeyManager, []string) {
 	if err := revocations.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	app := storage.App{ID: "app_test_fuzz", Name: "fuzz", Environment: EnvTest, Enabled: true,
+	app := storage.App{ID: "app_test_fuzz", Name: "fuzz", Environment: credential.EnvTest, Enabled: true,
 		Secrets: []storage.Secret{{ID: "sec_fuzz", Digest: make([]byte, 32), Status: storage.SecretActive}}}
 	if err := store.InsertApp(ctx, app); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/storage/storagetest"
 )
@@ -160,7 +161,7 @@ func multiAlgKeys(t testing.TB) (*KeyManager, map[string]*jwsSigner, string) {
 	store, _ := storagetest.Embedded(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	keyring, err := NewKeyring(make([]byte, KEKSize))
+	keyring, err := kek.NewKeyring(make([]byte, kek.Size))
 	if err != nil {
 		t.Fatal(err)
 	}

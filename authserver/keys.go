@@ -20,6 +20,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -72,7 +74,7 @@ func (c KeyConfig) policy() KeyPolicy {
 // (an atomic pointer to an immutable snapshot).
 type KeyManager struct {
 	store   KeyStore
-	keyring *Keyring
+	keyring *kek.Keyring
 	audit   *Auditor
 	cfg     KeyConfig
 	now     func() time.Time
@@ -111,7 +113,7 @@ type liveKey struct {
 
 // NewKeyManager returns a manager; call Init before use. audit records
 // every key transition (nil records none).
-func NewKeyManager(store KeyStore, keyring *Keyring, audit *Auditor, cfg KeyConfig, now func() time.Time, log *slog.Logger) *KeyManager {
+func NewKeyManager(store KeyStore, keyring *kek.Keyring, audit *Auditor, cfg KeyConfig, now func() time.Time, log *slog.Logger) *KeyManager {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = RS256
 	}
@@ -190,7 +192,7 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 // clock) until ctx ends. A failed reload keeps the last good key set; a
 // failed pass is retried on the next tick; both are logged.
 func (m *KeyManager) Run(ctx context.Context) {
-	every(ctx, m.cfg.ReloadInterval, m.log, "signing-key reload and schedule", func(ctx context.Context) error {
+	periodic.Every(ctx, m.cfg.ReloadInterval, m.log, "signing-key reload and schedule", func(ctx context.Context) error {
 		if err := m.Reload(ctx); err != nil {
 			return err
 		}

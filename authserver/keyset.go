@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -353,7 +354,7 @@ func deleteKey(ks *storage.KeySet, kid string) ([]KeyEvent, error) {
 // resealKeys re-encrypts under the keyring's current KEK every private key
 // sealed under another one (issue 3, item 7). A key sealed under a KEK the
 // keyring lacks is refused (kek_unknown) and nothing changes.
-func resealKeys(ks *storage.KeySet, keyring *Keyring) ([]KeyEvent, error) {
+func resealKeys(ks *storage.KeySet, keyring *kek.Keyring) ([]KeyEvent, error) {
 	cur := keyring.CurrentID()
 	keys := slices.Clone(ks.Keys)
 	var events []KeyEvent

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -488,12 +489,12 @@ func TestTransitionsKeepInvariants(t *testing.T) {
 // KEK rotation re-seals every private key under the current KEK, and
 // refuses, changing nothing, when a key is under a KEK it lacks.
 func TestResealKeys(t *testing.T) {
-	oldKEK, newKEK, lostKEK := mustKEK(t), mustKEK(t), mustKEK(t)
-	oldRing, err := NewKeyring(oldKEK)
+	oldKEK, newKEK, lostKEK := randomKEK(t), randomKEK(t), randomKEK(t)
+	oldRing, err := kek.NewKeyring(oldKEK)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := NewKeyring(newKEK, oldKEK)
+	ring, err := kek.NewKeyring(newKEK, oldKEK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,11 +517,21 @@ func TestResealKeys(t *testing.T) {
 	if ev, err := resealKeys(&ks, ring); err != nil || len(ev) != 0 {
 		t.Fatalf("second reseal: %v %v", ev, err)
 	}
-	lostRing, _ := NewKeyring(lostKEK)
+	lostRing, _ := kek.NewKeyring(lostKEK)
 	lost := sk("l", storage.KeyRetired)
 	lost.Private = lostRing.Seal([]byte("x"), []byte("l"))
 	ks = set(a, lost)
 	before := clone(ks)
 	_, err = resealKeys(&ks, ring)
 	checkRefusal(t, err, refusal{KindConflict, "kek_unknown"}, before, ks)
+}
+
+// randomKEK returns a fresh key-encryption key.
+func randomKEK(t *testing.T) []byte {
+	t.Helper()
+	k, err := kek.Parse(kek.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

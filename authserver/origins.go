@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
@@ -66,7 +67,7 @@ func wellFormedOrigin(o string) bool {
 // browser origins (exact match). Unknown apps and store failures allow
 // nothing.
 func (o *Origins) AppAllows(ctx context.Context, appID, origin string) bool {
-	if appID == "" || len(appID) > maxClientIDLen || envOfAppID(appID) == "" || !wellFormedOrigin(origin) {
+	if appID == "" || len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" || !wellFormedOrigin(origin) {
 		return false
 	}
 	e, err := o.clients.get(ctx, appID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
@@ -99,15 +100,15 @@ type digestHasher struct{}
 var _ fosite.Hasher = digestHasher{}
 
 func (digestHasher) Compare(_ context.Context, hash, data []byte) error {
-	d := Digest(string(data))
-	if len(hash) != len(d) || !constantTimeEqual(hash, d[:]) {
+	d := credential.Digest(string(data))
+	if len(hash) != len(d) || !credential.ConstantTimeEqual(hash, d[:]) {
 		return errors.New("secret does not match")
 	}
 	return nil
 }
 
 func (digestHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
-	d := Digest(string(data))
+	d := credential.Digest(string(data))
 	return d[:], nil
 }
 

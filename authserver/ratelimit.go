@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ory/fosite"
 	"golang.org/x/time/rate"
@@ -43,7 +44,7 @@ type AuthLimitConfig struct {
 
 // maxLimitKey bounds the length of a remembered client id: ids are at most
 // maxClientIDLen, anything longer is remembered by its first bytes.
-const maxLimitKey = maxClientIDLen + 1
+const maxLimitKey = credential.MaxAppIDLen + 1
 
 // AuthLimiter limits failed client authentication per presented client id
 // and per source address (docs/architecture.md, "Abuse resistance").
@@ -449,7 +450,7 @@ func (l *LoginLimiter) Tracked() (users, sources int) {
 // maxLoginKey bounds a remembered app user: an App ID, a separator and
 // a username of at most maxUsernameLen characters of up to 4 bytes each;
 // anything longer is remembered by its first bytes.
-const maxLoginKey = maxClientIDLen + 1 + 4*maxUsernameLen
+const maxLoginKey = credential.MaxAppIDLen + 1 + 4*maxUsernameLen
 
 func loginKey(appID, username string) string {
 	k := appID + "\x00" + username

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -148,9 +149,9 @@ func (r *Revocations) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		every(ctx, r.cfg.SweepInterval, r.log, "revoked token sweep", r.Sweep)
+		periodic.Every(ctx, r.cfg.SweepInterval, r.log, "revoked token sweep", r.Sweep)
 	}()
-	every(ctx, r.cfg.RefreshInterval, r.log, "revoked token refresh", r.Refresh)
+	periodic.Every(ctx, r.cfg.RefreshInterval, r.log, "revoked token refresh", r.Refresh)
 	<-done
 }
 

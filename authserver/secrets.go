@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -329,7 +330,7 @@ func (s *Apps) GetSecret(ctx context.Context, appID, secretID string) (SecretVie
 // (invalid_idempotency_key), KindUnavailable.
 func (s *Apps) CreateSecret(ctx context.Context, actor Actor, appID, idempotencyKey string) (CreatedSecret, error) {
 	const action = "secret.create"
-	secID := newID("sec_")
+	secID := credential.NewID("sec_")
 	claim, err := s.idem.begin(ctx, actor, idempotencyKey, action, fingerprint(action, appID, nil),
 		storage.IdempotencyRecord{AppID: appID, SecretID: secID})
 	if err != nil {
@@ -377,7 +378,7 @@ func (s *Apps) RotateSecret(ctx context.Context, actor Actor, appID string, req 
 	if grace < 0 || grace > MaxGracePeriod {
 		return RotatedSecret{}, newError(KindInvalid, "invalid_grace_period", "the grace period must be between 0s and %s", MaxGracePeriod)
 	}
-	secID := newID("sec_")
+	secID := credential.NewID("sec_")
 	fp := fingerprint(action, appID, struct {
 		SecretID string        `json:"secret_id"`
 		Grace    time.Duration `json:"grace"`

@@ -12,6 +12,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -45,7 +46,7 @@ var errKeyPresent = errors.New("customer key present")
 type Subjects struct {
 	store   SubjectStore
 	clients *ClientCache
-	keyring *Keyring
+	keyring *kek.Keyring
 	// opened maps app id to its key, checked against the sealed value the
 	// app carries so that a replaced key is never served from the cache.
 	opened *lru.Cache[string, openedKey]
@@ -57,7 +58,7 @@ type openedKey struct {
 }
 
 // NewSubjects returns the customer-identifier service.
-func NewSubjects(store SubjectStore, clients *ClientCache, keyring *Keyring) *Subjects {
+func NewSubjects(store SubjectStore, clients *ClientCache, keyring *kek.Keyring) *Subjects {
 	opened, _ := lru.New[string, openedKey](10_000)
 	return &Subjects{store: store, clients: clients, keyring: keyring, opened: opened}
 }

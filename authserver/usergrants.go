@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -201,7 +202,7 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if appID == "" || username == "" || password == "" {
 		return fosite.ErrInvalidRequest.WithHint("The client_id, username and password parameters are required.")
 	}
-	if len(appID) > maxClientIDLen || envOfAppID(appID) == "" {
+	if len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
 		return errClientAuthFailed()
 	}
 	entry, err := g.Clients.get(ctx, appID)
@@ -212,7 +213,7 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 		return errClientAuthFailed()
 	}
 	app := &entry.app
-	if app.Environment != EnvTest {
+	if app.Environment != credential.EnvTest {
 		return fosite.ErrUnauthorizedClient.WithHint("Test-user logins are for test-environment apps only.")
 	}
 	if err := checkOrigin(ctx, app); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
 )
 
 // appsPageSize is how many apps one page of the listing shows.
@@ -73,7 +74,7 @@ type appForm struct {
 func newIdempotencyKey() string { return "console-" + randomToken() }
 
 func (c *Console) newAppPage(q *request) {
-	c.show(q, http.StatusOK, "app_new", "New app", "apps", appForm{Environment: authserver.EnvLive, IdempotencyKey: newIdempotencyKey()})
+	c.show(q, http.StatusOK, "app_new", "New app", "apps", appForm{Environment: credential.EnvLive, IdempotencyKey: newIdempotencyKey()})
 }
 
 // fields splits a list typed as words separated by spaces, commas or

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/handlers"
 	"github.com/authserver/authserver/metrics"
 	"github.com/authserver/authserver/storage"
@@ -47,7 +48,7 @@ type Server struct {
 
 	embedded *storage.Embedded
 	store    *storage.Store
-	keyring  *authserver.Keyring
+	keyring  *kek.Keyring
 
 	Keys     *authserver.KeyManager
 	Clients  *authserver.ClientCache
@@ -157,7 +158,7 @@ func (s *Server) loadKEK() error {
 		b, err := os.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			raw = authserver.NewKEK()
+			raw = kek.New()
 			if err := writeSecretFile(path, raw+"\n"); err != nil {
 				return fmt.Errorf("write key-encryption key: %w", err)
 			}
@@ -168,19 +169,19 @@ func (s *Server) loadKEK() error {
 			raw = string(b)
 		}
 	}
-	cur, err := authserver.ParseKEK(raw)
+	cur, err := kek.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("kek: %w", err)
 	}
 	var prev [][]byte
 	for i, p := range s.cfg.KEKPrevious {
-		k, err := authserver.ParseKEK(p)
+		k, err := kek.Parse(p)
 		if err != nil {
 			return fmt.Errorf("kek_previous[%d]: %w", i, err)
 		}
 		prev = append(prev, k)
 	}
-	s.keyring, err = authserver.NewKeyring(cur, prev...)
+	s.keyring, err = kek.NewKeyring(cur, prev...)
 	return err
 }
 

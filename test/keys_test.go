@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
@@ -436,7 +437,7 @@ const pairIssuer = "http://pair.test"
 // both on one clock.
 func startPair(t *testing.T, opts ...testserver.Option) (first, second *testserver.Instance) {
 	t.Helper()
-	kek := authserver.NewKEK()
+	kek := kek.New()
 	clock := testserver.NewClock()
 	withKEK := func(c *server.Config) { c.KEK, c.Issuer = kek, pairIssuer }
 	first = testserver.StartWith(t, testserver.Config(t.TempDir()), clock, append(opts, withKEK)...)
@@ -643,7 +644,7 @@ func TestConcurrentRotationsKeepInvariants(t *testing.T) {
 func TestKEKRotation(t *testing.T) {
 	dir := t.TempDir()
 	clock := testserver.NewClock()
-	oldKEK, newKEK := authserver.NewKEK(), authserver.NewKEK()
+	oldKEK, newKEK := kek.New(), kek.New()
 	issuer := func(c *server.Config) { c.Issuer = "http://issuer.test" }
 	first := testserver.StartWith(t, testserver.Config(dir), clock, issuer, func(c *server.Config) { c.KEK = oldKEK })
 	app := first.CreateApp(t, map[string]any{"name": "kek", "scopes": []string{"read"}, "audiences": []string{api}})
@@ -664,8 +665,8 @@ func TestKEKRotation(t *testing.T) {
 		t.Fatalf("kek status: %d", status)
 	}
 	oldID := func() string {
-		k, _ := authserver.ParseKEK(oldKEK)
-		return authserver.KEKID(k)
+		k, _ := kek.Parse(oldKEK)
+		return kek.ID(k)
 	}()
 	if st.SigningKeys[oldID] != 2 || st.CurrentKEKID == oldID {
 		t.Fatalf("before the re-seal: %+v", st)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/test/testserver"
 )
@@ -30,7 +31,7 @@ func TestOwnerKeyFile(t *testing.T) {
 		}
 		return path
 	}
-	ownerKey := authserver.NewAccountKey()
+	ownerKey := credential.NewAccountKey()
 	first := testserver.StartWith(t, testserver.Config(filepath.Join(dir, "first")), testserver.NewClock(), func(c *server.Config) {
 		c.OwnerKeyFile = writeKey(t, ownerKey)
 	})
@@ -58,7 +59,7 @@ func TestOwnerKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey := authserver.NewAccountKey()
+	otherKey := credential.NewAccountKey()
 	second := testserver.StartWith(t, testserver.Config(filepath.Join(dir, "second")), first.Clock, func(c *server.Config) {
 		c.MongoDB.URI = first.Server.StoreURI()
 		c.KEK = strings.TrimSpace(string(kek))
@@ -80,7 +81,7 @@ func TestOwnerKeyFile(t *testing.T) {
 		"empty":         "",
 		"not a key":     "correct horse battery staple",
 		"bad checksum":  flipLast(ownerKey),
-		"an app secret": authserver.NewSecret(authserver.EnvLive),
+		"an app secret": credential.NewSecret(credential.EnvLive),
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testserver.Config(t.TempDir())

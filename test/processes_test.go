@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
 )
@@ -160,7 +161,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	kek := authserver.NewKEK()
+	kek := kek.New()
 	const issuer = "http://authserver.test" // one issuer: the processes stand behind one name
 	const rotationPeriod = 3 * time.Second
 	// publish_ahead must cover jwks_max_age + reload_interval, the longest

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authserver/authserver/adminapi/client"
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
 )
 
 func newAccountKeysCommand() *cobra.Command {
@@ -39,7 +40,7 @@ creates the account with it: put it in the file named by owner_key_file
 database. Keep it in your secret manager; the server stores only its digest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), authserver.NewAccountKey())
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), credential.NewAccountKey())
 			return err
 		},
 	}

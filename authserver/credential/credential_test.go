@@ -1,4 +1,4 @@
-package authserver
+package credential
 
 import (
 	"strings"
@@ -59,7 +59,7 @@ func TestWellFormedRejects(t *testing.T) {
 
 func TestMaskAndIDs(t *testing.T) {
 	s := NewSecret(EnvTest)
-	prefix, last4 := maskParts(s)
+	prefix, last4 := MaskParts(s)
 	if prefix != "sk_test_" || last4 != s[len(s)-4:] {
 		t.Fatalf("maskParts(%q) = %q, %q", s, prefix, last4)
 	}
@@ -67,10 +67,10 @@ func TestMaskAndIDs(t *testing.T) {
 		t.Fatalf("mask %q shows the body", m)
 	}
 	id := NewAppID(EnvLive)
-	if envOfAppID(id) != EnvLive || len(id) != len("app_live_")+22 {
+	if EnvOf(id) != EnvLive || len(id) != len("app_live_")+22 {
 		t.Fatalf("app id %q", id)
 	}
-	if envOfAppID(NewAppID(EnvTest)) != EnvTest || envOfAppID("app_prod_x") != "" {
+	if EnvOf(NewAppID(EnvTest)) != EnvTest || EnvOf("app_prod_x") != "" {
 		t.Fatal("envOfAppID")
 	}
 }

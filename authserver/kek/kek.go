@@ -1,4 +1,4 @@
-package authserver
+package kek
 
 import (
 	"crypto/aes"
@@ -14,8 +14,8 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// KEKSize is the size of a key-encryption key: 32 bytes, for AES-256-GCM.
-const KEKSize = 32
+// Size is the size of a key-encryption key: 32 bytes, for AES-256-GCM.
+const Size = 32
 
 // Keyring seals values (private signing keys, per-app keys) with
 // AES-256-GCM under the current key-encryption key and opens values sealed
@@ -26,14 +26,14 @@ type Keyring struct {
 	aeads     map[string]cipher.AEAD
 }
 
-// ParseKEK decodes a KEK given as base64 (standard or URL alphabet, padded
+// Parse decodes a KEK given as base64 (standard or URL alphabet, padded
 // or not) of exactly 32 bytes.
-func ParseKEK(s string) ([]byte, error) {
+func Parse(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) != KEKSize {
-				return nil, fmt.Errorf("key-encryption key is %d bytes, want %d", len(b), KEKSize)
+			if len(b) != Size {
+				return nil, fmt.Errorf("key-encryption key is %d bytes, want %d", len(b), Size)
 			}
 			return b, nil
 		}
@@ -41,18 +41,18 @@ func ParseKEK(s string) ([]byte, error) {
 	return nil, errors.New("key-encryption key is not base64")
 }
 
-// NewKEK returns a new random KEK, base64-encoded.
-func NewKEK() string {
-	b := make([]byte, KEKSize)
+// New returns a new random KEK, base64-encoded.
+func New() string {
+	b := make([]byte, Size)
 	if _, err := rand.Read(b); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// KEKID names a KEK without revealing it: the first 8 bytes of
+// ID names a KEK without revealing it: the first 8 bytes of
 // SHA-256("authserver kek id" || kek), hex.
-func KEKID(kek []byte) string {
+func ID(kek []byte) string {
 	h := sha256.Sum256(append([]byte("authserver kek id\x00"), kek...))
 	return hex.EncodeToString(h[:8])
 }
@@ -70,7 +70,7 @@ func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key-encryption key: %w", err)
 		}
-		id := KEKID(key)
+		id := ID(key)
 		if i == 0 {
 			k.currentID = id
 		}

@@ -1,4 +1,4 @@
-package authserver
+package credential
 
 import (
 	"crypto/rand"
@@ -9,17 +9,22 @@ import (
 	"strings"
 )
 
-// Credential formats (seed 003, dual keys). The App ID is public and only
-// identifies an app; a secret key authenticates it. Secrets are 256-bit
-// random and end in a checksum so that leaked-secret scanners, and our own
-// parser, recognise one without a database lookup.
+// Credential formats (docs/credentials.md, "Two keys per app" and "Secret
+// keys"). The App ID is public and only identifies an app; a secret key
+// authenticates it. Secrets are 256-bit random and end in a checksum so
+// that leaked-secret scanners, and our own parser, recognise one without a
+// database lookup.
 const (
+	// EnvLive and EnvTest are the environments of an app, fixed at its
+	// creation and written into its App ID and secrets.
 	EnvLive = "live"
 	EnvTest = "test"
 
-	appIDPrefix      = "app_"
-	secretPrefix     = "sk_"
-	accountKeyPrefix = "ak_"
+	// AppIDPrefix begins every App ID: "app_live_…" or "app_test_…".
+	AppIDPrefix  = "app_"
+	secretPrefix = "sk_"
+	// AccountKeyPrefix begins every account key, "ak_…".
+	AccountKeyPrefix = "ak_"
 
 	// secretBodyLen is the base62 length of 256 random bits.
 	secretBodyLen = 43
@@ -48,8 +53,8 @@ func base62(b []byte, width int) string {
 	return string(out)
 }
 
-// randomBase62 returns n random bytes encoded in base62 at the given width.
-func randomBase62(n, width int) string {
+// RandomBase62 returns n random bytes encoded in base62 at the given width.
+func RandomBase62(n, width int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // never returns an error on supported platforms
@@ -79,14 +84,14 @@ func isBase62(c byte) bool {
 // NewAppID returns a new App ID, "app_live_" or "app_test_" followed by 128
 // random bits in base62. It is the OAuth client_id (RFC 6749 §2.2).
 func NewAppID(env string) string {
-	return appIDPrefix + env + "_" + randomBase62(16, 22)
+	return AppIDPrefix + env + "_" + RandomBase62(16, 22)
 }
 
-// newID returns prefix followed by 96 random bits in base62: ids of
-// secrets, account keys and audit events, which identify and authorise
-// nothing.
-func newID(prefix string) string {
-	return prefix + randomBase62(12, 17)
+// NewID returns prefix followed by 96 random bits in base62 (17
+// characters): the ids of secrets ("sec_"), account keys ("acck_") and
+// test users ("usr_"), which identify and authorise nothing.
+func NewID(prefix string) string {
+	return prefix + RandomBase62(12, 17)
 }
 
 // NewSecret returns a new secret key for an app of env: "sk_live_" or
@@ -98,11 +103,11 @@ func NewSecret(env string) string {
 
 // NewAccountKey returns a new account key: "ak_", 256 random bits, checksum.
 func NewAccountKey() string {
-	return newChecksummed(accountKeyPrefix)
+	return newChecksummed(AccountKeyPrefix)
 }
 
 func newChecksummed(prefix string) string {
-	body := prefix + randomBase62(32, secretBodyLen)
+	body := prefix + RandomBase62(32, secretBodyLen)
 	c := checksum(body)
 	return body + string(c[:])
 }
@@ -125,14 +130,14 @@ func WellFormed(s, prefix string) bool {
 }
 
 // Digest is what the store keeps of a secret: its SHA-256. A 256-bit random
-// secret needs no slow password hash (DESIGN.md, performance budget).
+// secret needs no slow password hash (docs/credentials.md, "Secret keys").
 func Digest(secret string) [32]byte {
 	return sha256.Sum256([]byte(secret))
 }
 
-// maskParts returns what listings show of a secret: its prefix up to and
+// MaskParts returns what listings show of a secret: its prefix up to and
 // including the last '_' and its last four characters.
-func maskParts(secret string) (prefix, last4 string) {
+func MaskParts(secret string) (prefix, last4 string) {
 	i := strings.LastIndexByte(secret, '_')
 	return secret[:i+1], secret[len(secret)-4:]
 }
@@ -142,24 +147,30 @@ func Mask(prefix, last4 string) string {
 	return prefix + "…" + last4
 }
 
-// secretPrefixFor returns the secret prefix of an environment.
-func secretPrefixFor(env string) string {
+// SecretPrefix returns the prefix of the secrets of an app of env:
+// "sk_live_" or "sk_test_".
+func SecretPrefix(env string) string {
 	return secretPrefix + env + "_"
 }
 
-// envOfAppID returns "live" or "test" from an App ID, or "".
-func envOfAppID(id string) string {
+// EnvOf returns the environment of App ID id, EnvLive or EnvTest, or ""
+// when id is not shaped like an App ID.
+func EnvOf(id string) string {
 	switch {
-	case strings.HasPrefix(id, appIDPrefix+EnvLive+"_"):
+	case strings.HasPrefix(id, AppIDPrefix+EnvLive+"_"):
 		return EnvLive
-	case strings.HasPrefix(id, appIDPrefix+EnvTest+"_"):
+	case strings.HasPrefix(id, AppIDPrefix+EnvTest+"_"):
 		return EnvTest
 	}
 	return ""
 }
 
-// constantTimeEqual compares two byte strings in time that depends only on
-// their lengths.
-func constantTimeEqual(a, b []byte) bool {
+// ConstantTimeEqual reports whether a and b are equal, in time that
+// depends only on their lengths.
+func ConstantTimeEqual(a, b []byte) bool {
 	return subtle.ConstantTimeCompare(a, b) == 1
 }
+
+// MaxAppIDLen bounds, in bytes, the client ids that are looked up: no App
+// ID is longer, so a longer one is refused without a look-up.
+const MaxAppIDLen = 64

@@ -1,4 +1,4 @@
-package authserver
+package kek
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 func mustKEK(t *testing.T) []byte {
 	t.Helper()
-	k, err := ParseKEK(NewKEK())
+	k, err := Parse(New())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestKeyringSealOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealedUnderOld := before.Seal([]byte("private key"), []byte("kid-1"))
-	if sealedUnderOld.KEKID != KEKID(old) || bytes.Contains(sealedUnderOld.Ciphertext, []byte("private key")) {
+	if sealedUnderOld.KEKID != ID(old) || bytes.Contains(sealedUnderOld.Ciphertext, []byte("private key")) {
 		t.Fatalf("sealed %+v", sealedUnderOld)
 	}
 	// After a KEK rotation the old KEK still opens, the new one seals.
@@ -35,7 +35,7 @@ func TestKeyringSealOpen(t *testing.T) {
 	if got, err := after.Open(sealedUnderOld, []byte("kid-1")); err != nil || string(got) != "private key" {
 		t.Fatalf("open under previous kek: %q, %v", got, err)
 	}
-	if after.Seal([]byte("x"), nil).KEKID != KEKID(cur) {
+	if after.Seal([]byte("x"), nil).KEKID != ID(cur) {
 		t.Fatal("seals under a previous kek")
 	}
 
@@ -65,12 +65,12 @@ func TestKeyringSealOpen(t *testing.T) {
 
 func TestParseKEK(t *testing.T) {
 	for _, bad := range []string{"", "not base64!", "c2hvcnQ=", strings.Repeat("A", 60)} {
-		if _, err := ParseKEK(bad); err == nil {
+		if _, err := Parse(bad); err == nil {
 			t.Errorf("ParseKEK(%q) accepted", bad)
 		}
 	}
 	k := mustKEK(t)
-	if len(k) != KEKSize {
+	if len(k) != Size {
 		t.Fatalf("len %d", len(k))
 	}
 }

@@ -1,4 +1,4 @@
-package authserver
+package credential
 
 import (
 	"hash/crc32"
@@ -12,7 +12,7 @@ import (
 func TestChecksumMatchesBase62(t *testing.T) {
 	bodies := []string{"", "sk_live_", "ak_0", strings.Repeat("z", 43)}
 	for range 2000 {
-		bodies = append(bodies, secretPrefixFor(EnvTest)+randomBase62(32, secretBodyLen))
+		bodies = append(bodies, SecretPrefix(EnvTest)+RandomBase62(32, secretBodyLen))
 	}
 	for _, body := range bodies {
 		v := crc32.ChecksumIEEE([]byte(body))
