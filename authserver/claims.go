@@ -114,8 +114,8 @@ func (c *AccessTokenClaims) hasScope() bool {
 	return len(c.Scope) > 1 || len(c.Scope) == 1 && c.Scope[0] != ""
 }
 
-// appendJSON appends the claims as the JSON object encodeClaims writes for
-// ToMapClaims, byte for byte: members sorted by name, "aud" a string for
+// appendJSON appends the claims as the JSON object encoding/json writes
+// for ToMapClaims, byte for byte: members sorted by name, "aud" a string for
 // one audience and an array (null when nil) otherwise, assertion_key,
 // scope, credential_scope and secret_id only when set, times as whole
 // seconds since the epoch (RFC 7519 §2 NumericDate).
@@ -179,8 +179,9 @@ func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
 }
 
 // Session is the fosite session of a token request: the claims our grant
-// handlers decide. It implements oauth2.JWTSessionContainer so that
-// fosite's JWT strategy signs exactly these claims.
+// handlers decide. It implements oauth2.JWTSessionContainer: its claims
+// are the ones fosite's JWT strategy would sign for the request, which
+// AccessTokenStrategy signs without fosite's map of claims.
 type Session struct {
 	Claims    AccessTokenClaims
 	header    jwt.Headers

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
 )
 
 // ErrInvalidTarget is RFC 8707 §2's error for a resource or audience the
@@ -121,7 +120,7 @@ func newJTI() string {
 // token (RFC 9068) and writes nothing to the database.
 type ClientCredentialsGrant struct {
 	Policy   *TokenPolicy
-	Strategy oauth2.AccessTokenStrategy
+	Strategy *AccessTokenStrategy
 }
 
 var _ fosite.TokenEndpointHandler = (*ClientCredentialsGrant)(nil)
@@ -185,7 +184,7 @@ func (g *ClientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 }
 
 // issue signs the access token of request and writes the response fields.
-func issue(ctx context.Context, strategy oauth2.AccessTokenStrategy, request fosite.AccessRequester, response fosite.AccessResponder) error {
+func issue(ctx context.Context, strategy *AccessTokenStrategy, request fosite.AccessRequester, response fosite.AccessResponder) error {
 	if err := consumeAssertions(ctx, request); err != nil {
 		return err
 	}

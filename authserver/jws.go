@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -23,17 +22,23 @@ import (
 // The compact JWS serialization (RFC 7515 §7.1) of our access tokens,
 // signed and verified without go-jose on the hot path: go-jose renders and
 // parses the protected header through reflection-based JSON on every
-// token (twice when signing), which cost about 9% of the server's CPU and
-// 60 allocations per ES256 token. The output is byte for byte what
-// go-jose v4 produces for the same key, header and payload (RS256 and
-// EdDSA signatures are deterministic, so the whole token is), and the
-// parser accepts a subset of what go-jose accepts with our algorithms
-// (jws_test.go and FuzzVerifyCompact hold both to that).
+// token, twice when signing (test/load/README.md, "Why the hot path is
+// written as it is"). The output is byte for byte what go-jose v4 produces
+// for the same key, header and payload (RS256 and EdDSA signatures are
+// deterministic, so the whole token is). Verification reads no header: a
+// token's protected header must be, byte for byte, one this server
+// rendered for a published key (KeyManager.Verify), so what we accept is
+// a subset of what go-jose accepts with our algorithms (jws_test.go and
+// FuzzVerifyCompact hold both to that).
 
 // b64 is the base64url encoding without padding of RFC 7515 §2. Strict:
 // the unused bits of the last character must be zero, so that a token has
 // one encoding only.
 var b64 = base64.RawURLEncoding.Strict()
+
+// maxTokenLen bounds what the parser reads, and so what introspection and
+// revocation try to parse: our access tokens are well under 2 KiB.
+const maxTokenLen = 8 << 10
 
 // Size limits of the parser. Our headers are about 100 bytes; an RS256
 // signature of a 4096-bit key is 683 characters.
@@ -195,8 +200,8 @@ func signES256(key *ecdsa.PrivateKey, hash []byte) ([]byte, error) {
 // decoded once, when the key set is loaded, not per token.
 type jwsVerifier struct {
 	alg string
-	// header is the base64url header our signer writes for this key: a
-	// token carrying exactly it needs no JSON parse.
+	// header is the base64url protected header our signer writes for
+	// this key, the only one a token verified with it may carry.
 	header string
 	rsa    *rsa.PublicKey
 	ec     *ecdsa.PublicKey
@@ -278,11 +283,6 @@ func appendDERInteger(out, v []byte) []byte {
 	return append(out, v...)
 }
 
-// jwsHeader is the protected header of a token as far as we read it.
-type jwsHeader struct {
-	Alg, Kid, Typ string
-}
-
 // errMalformedJWS is why a token is not a compact JWS we accept; the
 // parser says no more, since the reason would only help a forger.
 var errMalformedJWS = errors.New("malformed compact JWS")
@@ -293,7 +293,7 @@ var errMalformedJWS = errors.New("malformed compact JWS")
 // whitespace either), the whole at most maxTokenLen bytes, the header at
 // most maxHeaderLen and the signature at most maxSignatureLen. It returns the encoded header, the
 // signing input (header.payload, what the signature covers), the decoded
-// payload and the decoded signature. It does not read the header.
+// payload and the decoded signature. It does not decode the header.
 func parseCompact(token string) (hdr, signingInput string, payload, sig []byte, err error) {
 	if len(token) > maxTokenLen {
 		return "", "", nil, nil, errMalformedJWS
@@ -332,63 +332,4 @@ func parseCompact(token string) (hdr, signingInput string, payload, sig []byte, 
 		return "", "", nil, nil, errMalformedJWS
 	}
 	return hdr, signingInput, payload, sig, nil
-}
-
-// parseHeader decodes a protected header (RFC 7515 §4) that is not the
-// exact one our signer writes. It accepts a JSON object with the string
-// members alg, kid and typ and nothing else: no crit (RFC 7515 §4.1.11;
-// we understand no extension), no jwk, x5c or other member go-jose would
-// interpret, no member twice (RFC 7515 §4: a duplicate must be rejected or
-// take the last; go-jose takes the last, so refusing is the safe side).
-// Member names match exactly, unlike encoding/json's case-insensitive
-// struct fields.
-func parseHeader(encoded string) (jwsHeader, error) {
-	var h jwsHeader
-	raw, err := b64.DecodeString(encoded)
-	if err != nil {
-		return h, errMalformedJWS
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return h, errMalformedJWS
-	}
-	var seen [3]bool
-	for dec.More() {
-		name, err := dec.Token()
-		if err != nil {
-			return h, errMalformedJWS
-		}
-		var field *string
-		var i int
-		switch name {
-		case "alg":
-			field, i = &h.Alg, 0
-		case "kid":
-			field, i = &h.Kid, 1
-		case "typ":
-			field, i = &h.Typ, 2
-		default:
-			return h, errMalformedJWS
-		}
-		if seen[i] {
-			return h, errMalformedJWS
-		}
-		seen[i] = true
-		value, err := dec.Token()
-		s, ok := value.(string)
-		if err != nil || !ok {
-			return h, errMalformedJWS
-		}
-		*field = s
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return h, errMalformedJWS
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return h, errMalformedJWS
-	}
-	if !seen[0] {
-		return h, errMalformedJWS
-	}
-	return h, nil
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/ory/fosite/token/jwt"
 
 	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
@@ -226,8 +225,10 @@ func signRaw(t testing.TB, s *jwsSigner, header, payload string) string {
 	return full
 }
 
-// The parser refuses everything go-jose refuses with our algorithms, and
-// more: what it accepts, go-jose accepts with the same key.
+// Verify refuses everything go-jose refuses with our algorithms, and
+// more: a header other than, byte for byte, the one the server renders for
+// a published key is refused however go-jose would read it. What it
+// accepts, go-jose accepts with the same key.
 func TestVerifyCompact(t *testing.T) {
 	m, signers, discarded := multiAlgKeys(t)
 	payload := b64JSON(`{"iss":"https://issuer.test","jti":"j"}`)
@@ -259,51 +260,53 @@ func TestVerifyCompact(t *testing.T) {
 	tests := []struct {
 		name  string
 		token string
-		kind  uint32 // 0: accepted; else the jwt.ValidationError bit
+		want  error // nil: accepted
 	}{
-		{"ES256 active key", valid, 0},
-		{"RS256 next key", signRaw(t, rs, rs.pub.header, payload), 0},
-		{"EdDSA retired key", signRaw(t, ed, ed.pub.header, payload), 0},
-		{"members reordered", signRaw(t, es, b64JSON(`{"typ":"at+jwt","kid":"`+esKid+`","alg":"ES256"}`), payload), 0},
-		{"whitespace in the header JSON", signRaw(t, es, b64JSON(` { "alg" : "ES256" , "kid" : "`+esKid+`" } `), payload), 0},
-		{"typ application/at+jwt", signRaw(t, rs, b64JSON(`{"alg":"RS256","kid":"`+rsKid+`","typ":"application/at+jwt"}`), payload), 0},
-		{"empty payload", signRaw(t, ed, ed.pub.header, ""), 0},
+		{"ES256 active key", valid, nil},
+		{"RS256 next key", signRaw(t, rs, rs.pub.header, payload), nil},
+		{"EdDSA retired key", signRaw(t, ed, ed.pub.header, payload), nil},
+		// go-jose reads these as the key's header; they are not the bytes
+		// the server renders.
+		{"members reordered", signRaw(t, es, b64JSON(`{"typ":"at+jwt","kid":"`+esKid+`","alg":"ES256"}`), payload), ErrUnknownHeader},
+		{"whitespace in the header JSON", signRaw(t, es, b64JSON(` { "alg" : "ES256" , "kid" : "`+esKid+`" } `), payload), ErrUnknownHeader},
+		{"typ application/at+jwt", signRaw(t, rs, b64JSON(`{"alg":"RS256","kid":"`+rsKid+`","typ":"application/at+jwt"}`), payload), ErrUnknownHeader},
+		{"empty payload", signRaw(t, ed, ed.pub.header, ""), nil},
 
-		{"empty", "", jwt.ValidationErrorMalformed},
-		{"two parts", parts[0] + "." + parts[1], jwt.ValidationErrorMalformed},
-		{"four parts", valid + ".", jwt.ValidationErrorMalformed},
-		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, jwt.ValidationErrorMalformed},
-		{"padding", parts[0] + "." + parts[1] + "." + base64.URLEncoding.EncodeToString(make([]byte, 64)), jwt.ValidationErrorMalformed},
-		{"standard alphabet '+'", parts[0] + "." + parts[1] + ".+" + parts[2][1:], jwt.ValidationErrorMalformed},
-		{"standard alphabet '/'", parts[0] + "." + parts[1] + "./" + parts[2][1:], jwt.ValidationErrorMalformed},
-		{"newline inside", parts[0] + ".\n" + parts[1] + "." + parts[2], jwt.ValidationErrorMalformed},
-		{"non-zero trailing bits", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + "B", jwt.ValidationErrorMalformed},
-		{"alg none", hdr("none", esKid) + "." + payload + ".", jwt.ValidationErrorMalformed},
-		{"alg HS256 (key confusion)", hmacNone("HS256"), jwt.ValidationErrorMalformed},
-		{"alg PS256", hmacNone("PS256"), jwt.ValidationErrorMalformed},
-		{"alg ES384", hmacNone("ES384"), jwt.ValidationErrorMalformed},
-		{"alg missing", signRaw(t, es, b64JSON(`{"kid":"`+esKid+`","typ":"at+jwt"}`), payload), jwt.ValidationErrorMalformed},
-		{"alg in capitals", signRaw(t, es, b64JSON(`{"ALG":"ES256","kid":"`+esKid+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"alg twice", signRaw(t, es, b64JSON(`{"alg":"none","alg":"ES256","kid":"`+esKid+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"alg not a string", signRaw(t, es, b64JSON(`{"alg":["ES256"],"kid":"`+esKid+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"crit", signRaw(t, es, b64JSON(`{"alg":"ES256","crit":["exp"],"exp":1,"kid":"`+esKid+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"crit b64", signRaw(t, es, b64JSON(`{"alg":"ES256","b64":false,"crit":["b64"],"kid":"`+esKid+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"embedded jwk", signRaw(t, es, b64JSON(`{"alg":"ES256","jwk":{},"kid":"`+esKid+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"header not an object", signRaw(t, es, b64JSON(`["alg","ES256"]`), payload), jwt.ValidationErrorMalformed},
-		{"trailing data after the header", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`"}{}`), payload), jwt.ValidationErrorMalformed},
-		{"header too long", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`","typ":"`+strings.Repeat("x", maxHeaderLen)+`"}`), payload), jwt.ValidationErrorMalformed},
-		{"token too long", signRaw(t, es, es.pub.header, b64JSON(`{"x":"`+strings.Repeat("x", maxTokenLen)+`"}`)), jwt.ValidationErrorMalformed},
-		{"unknown kid", signRaw(t, es, hdr(ES256, "nope"), payload), jwt.ValidationErrorUnverifiable},
-		{"no kid", signRaw(t, es, b64JSON(`{"alg":"ES256"}`), payload), jwt.ValidationErrorUnverifiable},
-		{"discarded key", signRaw(t, signers[discarded], signers[discarded].pub.header, payload), jwt.ValidationErrorUnverifiable},
-		{"alg of another key", signRaw(t, es, hdr(RS256, esKid), payload), jwt.ValidationErrorSignatureInvalid},
-		{"EdDSA header on the RSA key", signRaw(t, ed, hdr(EdDSA, rsKid), payload), jwt.ValidationErrorSignatureInvalid},
-		{"signed by another key", signRaw(t, ed, es.pub.header, payload), jwt.ValidationErrorSignatureInvalid},
-		{"payload changed", parts[0] + "." + b64JSON(`{"iss":"x"}`) + "." + parts[2], jwt.ValidationErrorSignatureInvalid},
-		{"ES256 signature as ASN.1", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(derSignature(mustB64(t, parts[2])[:32], mustB64(t, parts[2])[32:])), jwt.ValidationErrorSignatureInvalid},
-		{"ES256 signature with r = 0", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(append(make([]byte, 32), mustB64(t, parts[2])[32:]...)), jwt.ValidationErrorSignatureInvalid},
-		{"no signature", parts[0] + "." + parts[1] + ".", jwt.ValidationErrorSignatureInvalid},
-		{"ES256 high-S twin", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sTwin(mustB64(t, parts[2]))), jwt.ValidationErrorSignatureInvalid},
+		{"empty", "", ErrMalformedToken},
+		{"two parts", parts[0] + "." + parts[1], ErrMalformedToken},
+		{"four parts", valid + ".", ErrMalformedToken},
+		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, ErrMalformedToken},
+		{"padding", parts[0] + "." + parts[1] + "." + base64.URLEncoding.EncodeToString(make([]byte, 64)), ErrMalformedToken},
+		{"standard alphabet '+'", parts[0] + "." + parts[1] + ".+" + parts[2][1:], ErrMalformedToken},
+		{"standard alphabet '/'", parts[0] + "." + parts[1] + "./" + parts[2][1:], ErrMalformedToken},
+		{"newline inside", parts[0] + ".\n" + parts[1] + "." + parts[2], ErrMalformedToken},
+		{"non-zero trailing bits", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + "B", ErrMalformedToken},
+		{"alg none", hdr("none", esKid) + "." + payload + ".", ErrUnknownHeader},
+		{"alg HS256 (key confusion)", hmacNone("HS256"), ErrUnknownHeader},
+		{"alg PS256", hmacNone("PS256"), ErrUnknownHeader},
+		{"alg ES384", hmacNone("ES384"), ErrUnknownHeader},
+		{"alg missing", signRaw(t, es, b64JSON(`{"kid":"`+esKid+`","typ":"at+jwt"}`), payload), ErrUnknownHeader},
+		{"alg in capitals", signRaw(t, es, b64JSON(`{"ALG":"ES256","kid":"`+esKid+`"}`), payload), ErrUnknownHeader},
+		{"alg twice", signRaw(t, es, b64JSON(`{"alg":"none","alg":"ES256","kid":"`+esKid+`"}`), payload), ErrUnknownHeader},
+		{"alg not a string", signRaw(t, es, b64JSON(`{"alg":["ES256"],"kid":"`+esKid+`"}`), payload), ErrUnknownHeader},
+		{"crit", signRaw(t, es, b64JSON(`{"alg":"ES256","crit":["exp"],"exp":1,"kid":"`+esKid+`"}`), payload), ErrUnknownHeader},
+		{"crit b64", signRaw(t, es, b64JSON(`{"alg":"ES256","b64":false,"crit":["b64"],"kid":"`+esKid+`"}`), payload), ErrUnknownHeader},
+		{"embedded jwk", signRaw(t, es, b64JSON(`{"alg":"ES256","jwk":{},"kid":"`+esKid+`"}`), payload), ErrUnknownHeader},
+		{"header not an object", signRaw(t, es, b64JSON(`["alg","ES256"]`), payload), ErrUnknownHeader},
+		{"trailing data after the header", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`"}{}`), payload), ErrUnknownHeader},
+		{"header too long", signRaw(t, es, b64JSON(`{"alg":"ES256","kid":"`+esKid+`","typ":"`+strings.Repeat("x", maxHeaderLen)+`"}`), payload), ErrMalformedToken},
+		{"token too long", signRaw(t, es, es.pub.header, b64JSON(`{"x":"`+strings.Repeat("x", maxTokenLen)+`"}`)), ErrMalformedToken},
+		{"unknown kid", signRaw(t, es, hdr(ES256, "nope"), payload), ErrUnknownHeader},
+		{"no kid", signRaw(t, es, b64JSON(`{"alg":"ES256"}`), payload), ErrUnknownHeader},
+		{"discarded key", signRaw(t, signers[discarded], signers[discarded].pub.header, payload), ErrUnknownHeader},
+		{"alg of another key", signRaw(t, es, hdr(RS256, esKid), payload), ErrUnknownHeader},
+		{"EdDSA header on the RSA key", signRaw(t, ed, hdr(EdDSA, rsKid), payload), ErrUnknownHeader},
+		{"signed by another key", signRaw(t, ed, es.pub.header, payload), ErrInvalidSignature},
+		{"payload changed", parts[0] + "." + b64JSON(`{"iss":"x"}`) + "." + parts[2], ErrInvalidSignature},
+		{"ES256 signature as ASN.1", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(derSignature(mustB64(t, parts[2])[:32], mustB64(t, parts[2])[32:])), ErrInvalidSignature},
+		{"ES256 signature with r = 0", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(append(make([]byte, 32), mustB64(t, parts[2])[32:]...)), ErrInvalidSignature},
+		{"no signature", parts[0] + "." + parts[1] + ".", ErrInvalidSignature},
+		{"ES256 high-S twin", parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sTwin(mustB64(t, parts[2]))), ErrInvalidSignature},
 	}
 	jwksBody, _ := m.JWKS()
 	var jwks jose.JSONWebKeySet
@@ -312,15 +315,14 @@ func TestVerifyCompact(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := m.verify(tc.token)
-			var ve *jwt.ValidationError
+			_, err := m.Verify(tc.token)
 			switch {
-			case tc.kind == 0 && err != nil:
+			case tc.want == nil && err != nil:
 				t.Fatalf("refused: %v", err)
-			case tc.kind != 0 && err == nil:
+			case tc.want != nil && err == nil:
 				t.Fatal("accepted")
-			case tc.kind != 0 && (!errors.As(err, &ve) || ve.Errors != tc.kind):
-				t.Fatalf("error %v, want kind %d", err, tc.kind)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("error %v, want %v", err, tc.want)
 			}
 			// go-jose, with our algorithms, must agree wherever we accept.
 			jws, joseErr := jose.ParseSignedCompact(tc.token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})

@@ -94,7 +94,7 @@ type keyState struct {
 	// published are the keys in the JWKS, by kid: they verify tokens.
 	published map[string]*liveKey
 	// byHeader are the same keys by the base64url protected header our
-	// signer writes for them: a token carrying one needs no header parse.
+	// signer writes for them: the only headers Verify accepts.
 	byHeader map[string]*liveKey
 	jwks     []byte
 	etag     string
@@ -369,4 +369,43 @@ func (m *KeyManager) Sign(payload []byte) (string, error) {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
 	return token, nil
+}
+
+// Errors of Verify. They say why a token is not one of ours and nothing
+// more: the details would help only a forger.
+var (
+	// ErrMalformedToken: not a compact JWS (RFC 7515 §7.1) of strict
+	// base64url parts within the size limits.
+	ErrMalformedToken = errors.New("token is not a compact JWS")
+	// ErrUnknownHeader: the protected header is not, byte for byte, one
+	// this server rendered for a published key (an unknown, discarded or
+	// deleted kid, another alg, any other member or spelling).
+	ErrUnknownHeader = errors.New("token header is not one of a published key")
+	// ErrInvalidSignature: the signature does not verify with the key the
+	// header names.
+	ErrInvalidSignature = errors.New("token signature is invalid")
+)
+
+// Verify checks that token is a compact JWS this server signed with a key
+// it still publishes (next, active or retired), among every published key
+// and not only the active one, so that tokens stay valid across a
+// rotation, and returns its payload. The protected header is not parsed:
+// it must be exactly one the server rendered for a published key, which
+// fixes alg, kid and typ "at+jwt" (RFC 9068 §2.1, RFC 8725 §3.1) and
+// leaves no header member to interpret. Only the compact serialization is
+// a JWT (RFC 7519 §1); see parseCompact for its limits. Verify checks no
+// claim. Errors: ErrMalformedToken, ErrUnknownHeader, ErrInvalidSignature.
+func (m *KeyManager) Verify(token string) (payload []byte, err error) {
+	encHeader, signingInput, payload, sig, err := parseCompact(token)
+	if err != nil {
+		return nil, ErrMalformedToken
+	}
+	key, ok := m.state.Load().byHeader[encHeader]
+	if !ok {
+		return nil, ErrUnknownHeader
+	}
+	if !key.verifier.verify(signingInput, sig) {
+		return nil, ErrInvalidSignature
+	}
+	return payload, nil
 }

@@ -3,11 +3,12 @@ package authserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
 )
 
@@ -45,50 +46,41 @@ func NewProvider(cfg ProviderConfig, auth *ClientAuthenticator, clients *ClientC
 	return fosite.NewOAuth2Provider(fositeStore{clients: clients}, fc)
 }
 
-// NewAccessTokenStrategy returns fosite's JWT access token strategy backed
-// by the key manager, so that tokens carry kid and typ "at+jwt". Tokens of
-// our own *Session are encoded from its claims struct directly (see
-// accessTokenStrategy); the claims and their bytes are the same.
-func NewAccessTokenStrategy(keys *KeyManager, issuer string) oauth2.AccessTokenStrategy {
-	return &accessTokenStrategy{
-		DefaultJWTStrategy: &oauth2.DefaultJWTStrategy{
-			Signer: keys,
-			Config: &fosite.Config{AccessTokenIssuer: issuer, JWTScopeClaimKey: jwt.JWTScopeFieldString},
-		},
-		keys:   keys,
-		issuer: issuer,
-	}
-}
-
-// accessTokenStrategy is fosite's DefaultJWTStrategy whose
-// GenerateAccessToken skips the jwt.MapClaims that fosite builds and our
-// signer sorts and encodes again (a map of ten boxed values per token):
-// for a *Session it applies the same With, WithDefaults and WithScopeField
-// steps fosite's generate does and appends the claims struct as JSON, the
-// bytes encodeClaims would give for ToMapClaims (signer_test.go holds
-// the two equal). Other sessions go through fosite.
-type accessTokenStrategy struct {
-	*oauth2.DefaultJWTStrategy
+// AccessTokenStrategy issues the RFC 9068 access token of a granted
+// request. It completes the claims of the request's *Session the way
+// fosite's oauth2.DefaultJWTStrategy completes them (the granted scope
+// and audience, the expiry, iat and iss when unset), renders them as JSON
+// without a map or reflection (AccessTokenClaims.appendJSON) and signs
+// them with the key manager's active key, whose protected header carries
+// the kid and typ "at+jwt".
+type AccessTokenStrategy struct {
 	keys   *KeyManager
 	issuer string
 }
 
-// GenerateAccessToken implements oauth2.AccessTokenStrategy: the signed
-// RFC 9068 access token of requester and its signature part.
-func (s *accessTokenStrategy) GenerateAccessToken(ctx context.Context, requester fosite.Requester) (string, string, error) {
+// NewAccessTokenStrategy returns the strategy of tokens of issuer signed
+// by keys.
+func NewAccessTokenStrategy(keys *KeyManager, issuer string) *AccessTokenStrategy {
+	return &AccessTokenStrategy{keys: keys, issuer: issuer}
+}
+
+// GenerateAccessToken returns the signed access token of requester and
+// its signature part, as fosite's oauth2.AccessTokenStrategy does. The
+// session must be a *Session (NewSession); any other is a server error.
+func (s *AccessTokenStrategy) GenerateAccessToken(_ context.Context, requester fosite.Requester) (token, signature string, err error) {
 	sess, ok := requester.GetSession().(*Session)
 	if !ok {
-		return s.DefaultJWTStrategy.GenerateAccessToken(ctx, requester)
+		return "", "", fmt.Errorf("session of type %T, want *Session", requester.GetSession())
 	}
 	c := &sess.Claims
 	c.With(sess.GetExpiresAt(fosite.AccessToken), requester.GetGrantedScopes(), requester.GetGrantedAudience()).
 		WithDefaults(time.Now().UTC(), s.issuer).
 		WithScopeField(jwt.JWTScopeFieldString)
-	token, err := s.keys.Sign(c.appendJSON(make([]byte, 0, 512)))
+	token, err = s.keys.Sign(c.appendJSON(make([]byte, 0, 512)))
 	if err != nil {
 		return "", "", err
 	}
-	return token, signaturePart(token), nil
+	return token, token[strings.LastIndexByte(token, '.')+1:], nil
 }
 
 // digestHasher is fosite's secret hasher, for the code paths of fosite that

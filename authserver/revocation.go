@@ -177,7 +177,7 @@ func (r *Revocations) IsRevoked(jti string) (bool, error) {
 // (503) when the database cannot store the entry, in which case nothing
 // was written.
 func (r *Revocations) Revoke(ctx context.Context, client fosite.Client, token string) error {
-	c, err := r.keys.parseAccessToken(token)
+	c, err := parseAccessToken(r.keys, token)
 	if err != nil {
 		return nil
 	}

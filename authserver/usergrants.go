@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
 
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
@@ -57,7 +56,7 @@ func InferCustomerGrant(has func(param string) bool) string {
 // default (15m). Like every token, it is stateless: nothing is written.
 type UserTokens struct {
 	Policy   *TokenPolicy
-	Strategy oauth2.AccessTokenStrategy
+	Strategy *AccessTokenStrategy
 	Subjects *Subjects
 }
 

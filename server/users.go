@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/ory/fosite/handler/oauth2"
-
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/handlers"
 	"github.com/authserver/authserver/verifier"
@@ -57,7 +55,7 @@ func (u *userServices) jwtBearer(users *authserver.UserTokens) *authserver.JWTBe
 }
 
 // userTokens decides appUser tokens.
-func (u *userServices) userTokens(policy *authserver.TokenPolicy, strategy oauth2.AccessTokenStrategy) *authserver.UserTokens {
+func (u *userServices) userTokens(policy *authserver.TokenPolicy, strategy *authserver.AccessTokenStrategy) *authserver.UserTokens {
 	return &authserver.UserTokens{Policy: policy, Strategy: strategy, Subjects: u.subjects}
 }
 
@@ -65,7 +63,7 @@ func (u *userServices) userTokens(policy *authserver.TokenPolicy, strategy oauth
 // its own fosite provider with the customer grants (and the same client
 // authentication as the token endpoint); /getprofile verifies tokens
 // through the public JWKS URL with the verifier package.
-func (s *Server) usersPublic(policy *authserver.TokenPolicy, strategy oauth2.AccessTokenStrategy, auth *authserver.ClientAuthenticator) (*handlers.Users, error) {
+func (s *Server) usersPublic(policy *authserver.TokenPolicy, strategy *authserver.AccessTokenStrategy, auth *authserver.ClientAuthenticator) (*handlers.Users, error) {
 	u := &s.users
 	cfg := s.cfg
 	metadata := authserver.NewMetadata(cfg.Issuer)
