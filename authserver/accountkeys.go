@@ -82,7 +82,7 @@ func (s *Accounts) CreateKey(ctx context.Context, actor Actor, in NewAccountKeyR
 		return CreatedAccountKey{}, err
 	}
 	if claim != nil {
-		rec.ID = claim.rec.KeyID
+		rec.ID = claim.IDs().KeyID
 	}
 	if claim.done() {
 		return s.replayKey(ctx, rec.ID)

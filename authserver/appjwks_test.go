@@ -125,3 +125,27 @@ func TestJWKSDialControl(t *testing.T) {
 func joinHostPort(addr string) string {
 	return netip.AddrPortFrom(netip.MustParseAddr(addr), 443).String()
 }
+
+func TestCheckJWKSURI(t *testing.T) {
+	tests := []struct {
+		uri      string
+		loopback bool
+		ok       bool
+	}{
+		{"https://keys.example.com/jwks.json", false, true},
+		{"http://keys.example.com/jwks.json", false, false},
+		{"http://127.0.0.1:8080/jwks.json", false, false},
+		{"http://127.0.0.1:8080/jwks.json", true, true},
+		{"http://localhost/jwks.json", true, true},
+		{"http://10.0.0.1/jwks.json", true, false},
+		{"https://user:pass@keys.example.com/jwks.json", false, false},
+		{"https://keys.example.com/jwks.json#frag", false, false},
+		{"/relative", false, false},
+		{"file:///etc/passwd", false, false},
+	}
+	for _, tc := range tests {
+		if err := CheckJWKSURI(tc.uri, tc.loopback); (err == nil) != tc.ok {
+			t.Errorf("%s (loopback %v): %v, want ok=%v", tc.uri, tc.loopback, err, tc.ok)
+		}
+	}
+}

@@ -27,7 +27,6 @@ type AppsStore interface {
 type Apps struct {
 	store   AppsStore
 	clients *ClientCache
-	usage   *UsageRecorder
 	audit   *Auditor
 	keyring *kek.Keyring
 	idem    *Idempotency
@@ -36,8 +35,8 @@ type Apps struct {
 
 // NewApps returns the app lifecycle service. Creates honour idempotency
 // keys through idem.
-func NewApps(store AppsStore, clients *ClientCache, usage *UsageRecorder, audit *Auditor, keyring *kek.Keyring, idem *Idempotency, now func() time.Time) *Apps {
-	return &Apps{store: store, clients: clients, usage: usage, audit: audit, keyring: keyring, idem: idem, now: now}
+func NewApps(store AppsStore, clients *ClientCache, audit *Auditor, keyring *kek.Keyring, idem *Idempotency, now func() time.Time) *Apps {
+	return &Apps{store: store, clients: clients, audit: audit, keyring: keyring, idem: idem, now: now}
 }
 
 // NewApp is the input of Create.
@@ -228,7 +227,7 @@ func (s *Apps) Create(ctx context.Context, actor Actor, in NewApp) (CreatedApp, 
 		return CreatedApp{}, err
 	}
 	if claim != nil {
-		appID, secID = claim.rec.AppID, claim.rec.SecretID
+		appID, secID = claim.IDs().AppID, claim.IDs().SecretID
 	}
 	if claim.done() {
 		return s.replayApp(ctx, appID, secID)

@@ -189,14 +189,3 @@ func normalizeJWKS(raw json.RawMessage) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// keyUsable reports whether key can verify some asymmetric assertion
-// algorithm.
-func keyUsable(key jose.JSONWebKey) bool {
-	for _, alg := range assertionAlgs {
-		if alg != jose.HS256 && assertionKeyFits(key, string(alg)) {
-			return true
-		}
-	}
-	return false
-}

@@ -215,9 +215,10 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 	if errors.Is(err, ErrStoreUnavailable) {
 		return nil, errUnavailable()
 	}
-	if err != nil || !entry.app.Enabled {
+	if err != nil || !entry.App().Enabled {
 		return nil, kind.fail(hintUnverifiable)
 	}
+	app := entry.App()
 	now := a.cfg.Now()
 	var claims assertionClaims
 	signer, ok, err := a.verifySignature(ctx, tok, hdr, entry, now, &claims)
@@ -227,11 +228,11 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 	if !ok {
 		return nil, kind.fail(hintUnverifiable)
 	}
-	if err := a.checkClaims(kind, &claims, entry.app.ID, now); err != nil {
+	if err := a.checkClaims(kind, &claims, app.ID, now); err != nil {
 		return nil, err
 	}
 	rec := storage.AssertionJTI{
-		ID: jtiRecordID(entry.app.ID, claims.ID), AppID: entry.app.ID,
+		ID: jtiRecordID(app.ID, claims.ID), AppID: app.ID,
 		// Kept as long as the assertion could pass: exp plus the skew.
 		Exp:       claims.Expiry.Time().Add(a.cfg.ClockSkew).UTC(),
 		CreatedAt: now.UTC(),
@@ -248,7 +249,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		}
 	}
 	return &verifiedAssertion{
-		app: &entry.app, subject: claims.Subject, signer: signer, alg: hdr.Algorithm,
+		app: app, subject: claims.Subject, signer: signer, alg: hdr.Algorithm,
 		jti: &pendingJTI{replay: a.replay, rec: rec, kind: kind, now: a.cfg.Now},
 	}, nil
 }
@@ -267,13 +268,13 @@ type assertionSigner struct {
 // decodes the claims with the first that verifies, which it reports. An
 // error is returned only for an unreachable store.
 func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (assertionSigner, bool, error) {
-	app := &entry.app
+	app := entry.App()
 	if hdr.Algorithm == string(jose.HS256) {
 		if !app.SecretSigning {
 			return assertionSigner{}, false, nil
 		}
 		for i, s := range app.Secrets {
-			if s.Sealed == nil || !entry.secrets[i].usable(now) || (hdr.KeyID != "" && hdr.KeyID != s.ID) {
+			if s.Sealed == nil || !entry.SecretUsable(i, now) || (hdr.KeyID != "" && hdr.KeyID != s.ID) {
 				continue
 			}
 			key, err := a.keyring.Open(*s.Sealed, []byte(app.ID+"/"+s.ID))
@@ -293,9 +294,10 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 	}
 	switch {
 	case len(app.JWKS) > 0:
-		for i, k := range entry.jwks {
+		keys, thumbprints := entry.InlineKeys()
+		for i, k := range keys {
 			if try(k) {
-				return assertionSigner{keyThumbprint: entry.thumbprints[i]}, true, nil
+				return assertionSigner{keyThumbprint: thumbprints[i]}, true, nil
 			}
 		}
 	case app.JWKSURI != "":

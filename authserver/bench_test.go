@@ -2,22 +2,15 @@ package authserver_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/authserver/authserver/authserver"
-	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/kek"
-	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/storage/storagetest"
 )
 
@@ -64,56 +57,6 @@ func benchClaims() *authserver.AccessTokenClaims {
 
 var algs = []string{authserver.RS256, authserver.ES256, authserver.EdDSA}
 
-// BenchmarkSign is KeyManager.Sign: the JWS of a typical token's claims,
-// already rendered, with the active key's header, compact serialization.
-func BenchmarkSign(b *testing.B) {
-	for _, alg := range algs {
-		b.Run(alg, func(b *testing.B) {
-			keys := benchKeys(b, alg)
-			payload, err := json.Marshal(benchClaims().ToMapClaims())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := keys.Sign(payload); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkVerify is KeyManager.Verify and the claims decoded: what
-// introspection and revocation do with a token, the header looked up among
-// the published keys' and the signature checked.
-func BenchmarkVerify(b *testing.B) {
-	for _, alg := range algs {
-		b.Run(alg, func(b *testing.B) {
-			keys := benchKeys(b, alg)
-			payload, err := json.Marshal(benchClaims().ToMapClaims())
-			if err != nil {
-				b.Fatal(err)
-			}
-			token, err := keys.Sign(payload)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				payload, err := keys.Verify(token)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var claims map[string]any
-				if err := json.Unmarshal(payload, &claims); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
 // BenchmarkAccessTokenStrategy is the token of a granted request: the
 // session's claims completed, rendered without a map and signed.
 func BenchmarkAccessTokenStrategy(b *testing.B) {
@@ -134,42 +77,5 @@ func BenchmarkAccessTokenStrategy(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkClientAuthenticate is client_secret_basic against a cached app:
-// parameter checks, Basic decoding, the SHA-256 digest and the
-// constant-time comparison, the usage record.
-func BenchmarkClientAuthenticate(b *testing.B) {
-	store, _ := storagetest.Embedded(b)
-	ctx := context.Background()
-	secret := credential.NewSecret(credential.EnvLive)
-	d := credential.Digest(secret)
-	app := storage.App{
-		ID: credential.NewAppID(credential.EnvLive), Name: "bench", Environment: credential.EnvLive, Enabled: true,
-		Scopes: []string{"read"}, Secrets: []storage.Secret{{ID: "sec_bench", Digest: d[:], Prefix: "sk_live_", Last4: "abcd",
-			Status: storage.SecretActive, CreatedAt: time.Now().UTC()}},
-	}
-	if err := store.InsertApp(ctx, app); err != nil {
-		b.Fatal(err)
-	}
-	clients := authserver.NewClientCache(store, authserver.ClientCacheConfig{}, time.Now, quiet)
-	if err := clients.Init(ctx); err != nil {
-		b.Fatal(err)
-	}
-	usage := authserver.NewUsageRecorder(store, time.Hour, quiet)
-	auth := authserver.NewClientAuthenticator(clients, usage, time.Now)
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
-	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
-	r.SetBasicAuth(url.QueryEscape(app.ID), url.QueryEscape(secret))
-	if _, err := auth.Authenticate(ctx, r, form); err != nil { // fills the cache
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		c, err := auth.Authenticate(ctx, r, form)
-		if err != nil || c.GetID() != app.ID {
-			b.Fatalf("authenticate: %v", err)
-		}
 	}
 }

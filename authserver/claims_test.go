@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/storage/storagetest"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
@@ -87,7 +91,7 @@ func TestAppendClaimsMatchesMapClaims(t *testing.T) {
 // The strategy signs the claims fosite's DefaultJWTStrategy would sign
 // for the same request, and the token verifies.
 func TestAccessTokenStrategyMatchesFosite(t *testing.T) {
-	keys, _, _ := multiAlgKeys(t)
+	keys := strategyKeys(t)
 	ours := NewAccessTokenStrategy(keys, "https://auth.example.com")
 	fosites := &oauth2.DefaultJWTStrategy{
 		Signer: mapClaimsSigner{keys},
@@ -182,4 +186,21 @@ func TestEmptyScopeClaimOmitted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// strategyKeys returns a key manager with one active ES256 key, on a
+// database of its own.
+func strategyKeys(t *testing.T) *KeyManager {
+	t.Helper()
+	store, _ := storagetest.Embedded(t)
+	keyring, err := kek.NewKeyring(make([]byte, kek.Size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	keys := NewKeyManager(store, keyring, nil, KeyConfig{Algorithm: ES256}, time.Now, log)
+	if err := keys.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

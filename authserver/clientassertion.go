@@ -46,10 +46,11 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	if err := va.jti.consume(ctx); err != nil {
 		return nil, err
 	}
-	client := &Client{app: va.app, AuthMethod: AuthMethodPrivateKeyJWT, AssertionKey: va.signer.keyThumbprint}
+	client := NewClient(va.app)
+	client.AuthMethod, client.AssertionKey = AuthMethodPrivateKeyJWT, va.signer.keyThumbprint
 	if va.signer.secretID != "" {
 		client.SecretID, client.AuthMethod = va.signer.secretID, AuthMethodClientSecretJWT
-		client.used = a.assertions.secretUse(va)
+		client.RecordUse = a.assertions.secretUse(va)
 	}
 	return client, nil
 }
@@ -98,22 +99,4 @@ func presentsClientCredentials(ctx context.Context, request fosite.AccessRequest
 		}
 	}
 	return false
-}
-
-// consumeAssertions records the jti of every user assertion the request
-// used just before its token is issued (a client assertion's was recorded
-// when it authenticated the client). Of two concurrent requests with one
-// assertion exactly one gets here first; the other fails with
-// invalid_grant.
-func consumeAssertions(ctx context.Context, request fosite.AccessRequester) error {
-	s, ok := request.GetSession().(*Session)
-	if !ok {
-		return nil
-	}
-	for _, p := range s.assertions {
-		if err := p.consume(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -55,11 +54,6 @@ func errClientAuthFailed() error {
 	return fosite.ErrInvalidClient.WithDescription("Client authentication failed.")
 }
 
-// errUnavailable is the answer when the store is needed and unreachable.
-func errUnavailable() error {
-	return fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot verify the client right now; retry later.")
-}
-
 // Authenticate implements fosite.ClientAuthenticationStrategy. It returns a
 // *Client, or a fosite error: invalid_request for a repeated parameter or
 // more than one authentication method (RFC 6749 §2.3: "The client MUST NOT
@@ -69,10 +63,8 @@ func errUnavailable() error {
 // temporarily_unavailable (503) when the store cannot answer. A
 // client_assertion (RFC 7523 §2.2) is checked by authenticateAssertion.
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	for _, p := range singleValued {
-		if len(form[p]) > 1 {
-			return nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
-		}
+	if err := checkRepeated(form); err != nil {
+		return nil, err
 	}
 	basicID, basicSecret, hasBasic := r.BasicAuth()
 	_, hasPostSecret := form["client_secret"]
@@ -122,21 +114,30 @@ func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret
 	if errors.Is(err, ErrStoreUnavailable) {
 		return nil, errUnavailable()
 	}
-	if err != nil || !entry.app.Enabled {
+	if err != nil || !entry.App().Enabled {
 		return nil, errClientAuthFailed()
 	}
-	wellFormed := credential.WellFormed(secret, credential.SecretPrefix(entry.app.Environment))
+	app := entry.App()
+	wellFormed := credential.WellFormed(secret, credential.SecretPrefix(app.Environment))
 	now := a.now()
-	matched := ""
-	for i := range entry.secrets {
-		s := &entry.secrets[i]
-		if subtle.ConstantTimeCompare(s.digest[:], digest[:]) == 1 && s.usable(now) {
-			matched = s.id
-		}
-	}
+	matched := entry.MatchSecret(digest, now)
 	if matched == "" || !wellFormed {
 		return nil, errClientAuthFailed()
 	}
-	return &Client{app: &entry.app, SecretID: matched, AuthMethod: method,
-		used: func() { a.usage.Touch(entry.app.ID, matched, now) }}, nil
+	client := NewClient(app)
+	client.SecretID, client.AuthMethod = matched, method
+	client.RecordUse = func() { a.usage.Touch(app.ID, matched, now) }
+	return client, nil
+}
+
+// checkRepeated refuses a repeated parameter (RFC 6749 §3.2). The client
+// authenticator checks it too, but fosite ignores its error for grants
+// that may skip client authentication.
+func checkRepeated(form url.Values) error {
+	for _, p := range singleValued {
+		if len(form[p]) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"crypto"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -120,6 +121,38 @@ type cachedSecret struct {
 // past its grace period.
 func (s *cachedSecret) usable(now time.Time) bool {
 	return s.active && (s.expiresAt.IsZero() || now.Before(s.expiresAt))
+}
+
+// App returns the cached app. Callers must not modify it.
+func (e *cachedApp) App() *storage.App { return &e.app }
+
+// MatchSecret returns the id of the app's secret whose digest is digest
+// and that authenticates at now, or "". It compares digest with every
+// secret in constant time and walks them all, so that the answer time
+// says little about why it failed.
+func (e *cachedApp) MatchSecret(digest [32]byte, now time.Time) string {
+	matched := ""
+	for i := range e.secrets {
+		s := &e.secrets[i]
+		if subtle.ConstantTimeCompare(s.digest[:], digest[:]) == 1 && s.usable(now) {
+			matched = s.id
+		}
+	}
+	return matched
+}
+
+// SecretUsable reports whether the app's secret App().Secrets[i]
+// authenticates at now: active and not past its grace period.
+func (e *cachedApp) SecretUsable(i int, now time.Time) bool {
+	return e.secrets[i].usable(now)
+}
+
+// InlineKeys returns the public keys of the app's inline JWKS
+// (verifier.ParseJWKS; none while it publishes them at a jwks_uri) and,
+// index for index, their RFC 7638 SHA-256 thumbprints. Callers must not
+// modify them.
+func (e *cachedApp) InlineKeys() (keys []jose.JSONWebKey, thumbprints []string) {
+	return e.jwks, e.thumbprints
 }
 
 func newCachedApp(a storage.App) *cachedApp {
@@ -349,28 +382,22 @@ type Client struct {
 	AssertionKey string
 	// AuthMethod is the token_endpoint_auth_method used (RFC 7591 §2).
 	AuthMethod string
-	// used records the secret's use; it runs only once a token is issued,
-	// so that a request refused after authentication changes nothing.
-	used func()
+	// RecordUse, if set, records the use of the secret that
+	// authenticated the request (UsageRecorder.Touch); MarkUsed runs it
+	// once a token is issued, so that a request refused after
+	// authentication changes nothing.
+	RecordUse func()
 }
 
-// tokenCredentials are the app credentials a token is issued on, which it
-// records (secret_id, assertion_key) so that introspection can tell when
-// one is gone (ClientCache.CredentialActive).
-type tokenCredentials struct {
-	secretID     string
-	assertionKey string
-}
+// NewClient returns the client of app with no credential recorded: the
+// client a request names, authenticated or not; the authenticator fills
+// in how it authenticated. app must not be modified.
+func NewClient(app *storage.App) *Client { return &Client{app: app} }
 
-// credentials returns the credential the client authenticated with.
-func (c *Client) credentials() tokenCredentials {
-	return tokenCredentials{secretID: c.SecretID, assertionKey: c.AssertionKey}
-}
-
-// markUsed records that the client's credential obtained a token.
-func (c *Client) markUsed() {
-	if c.used != nil {
-		c.used()
+// MarkUsed records that the client's credential obtained a token.
+func (c *Client) MarkUsed() {
+	if c.RecordUse != nil {
+		c.RecordUse()
 	}
 }
 
@@ -408,3 +435,22 @@ func (c *Client) GetAudience() fosite.Arguments { return c.app.Audiences }
 
 // GrantTypeJWTBearer is the JWT bearer grant of RFC 7523 §2.1.
 const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+// errUnavailable is the answer when the store is needed and unreachable.
+func errUnavailable() error {
+	return fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot verify the client right now; retry later.")
+}
+
+// validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

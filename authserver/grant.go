@@ -59,20 +59,6 @@ func grantScopes(request fosite.AccessRequester, allowed []string) error {
 	return nil
 }
 
-// validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	if s == "" || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // grantAudience checks the requested audiences (the "audience" parameter
 // and RFC 8707 "resource" indicators, which must be absolute URIs without a
 // fragment) against the app's allowed ones and grants them. None requested
@@ -193,7 +179,7 @@ func issue(ctx context.Context, strategy *AccessTokenStrategy, request fosite.Ac
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	if c, ok := request.GetClient().(*Client); ok {
-		c.markUsed()
+		c.MarkUsed()
 	}
 	sess := request.GetSession()
 	response.SetAccessToken(token)
@@ -243,4 +229,22 @@ func (u *UnsupportedGrant) HandleTokenEndpointRequest(context.Context, fosite.Ac
 // PopulateTokenEndpointResponse is never reached for its requests.
 func (u *UnsupportedGrant) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
 	return fosite.ErrUnknownRequest
+}
+
+// consumeAssertions records the jti of every user assertion the request
+// used just before its token is issued (a client assertion's was recorded
+// when it authenticated the client). Of two concurrent requests with one
+// assertion exactly one gets here first; the other fails with
+// invalid_grant.
+func consumeAssertions(ctx context.Context, request fosite.AccessRequester) error {
+	s, ok := request.GetSession().(*Session)
+	if !ok {
+		return nil
+	}
+	for _, p := range s.assertions {
+		if err := p.consume(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -146,6 +146,10 @@ func (i *Idempotency) begin(ctx context.Context, actor Actor, key, op string, fp
 	return &idemClaim{idem: i, rec: got, fresh: fresh}, nil
 }
 
+// IDs returns the ids the request creates: those given to Begin, or an
+// earlier run's (AppID, SecretID, KeyID).
+func (c *idemClaim) IDs() storage.IdempotencyRecord { return c.rec }
+
 // done reports whether an earlier run of the request completed.
 func (c *idemClaim) done() bool { return c != nil && c.rec.Done }
 

@@ -117,7 +117,7 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 	if err != nil {
 		return nil, fosite.ErrNotFound
 	}
-	return &Client{app: &e.app}, nil
+	return NewClient(e.App()), nil
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT are unused: client

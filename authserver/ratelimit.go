@@ -327,7 +327,7 @@ func presentedClientID(r *http.Request, form url.Values) string {
 	if id := form.Get("client_id"); id != "" {
 		return id
 	}
-	if a := form.Get("client_assertion"); a != "" && len(a) <= maxTokenLen {
+	if a := form.Get("client_assertion"); a != "" && len(a) <= maxAssertionBytes {
 		parts := strings.Split(a, ".")
 		if len(parts) == 3 {
 			if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {

@@ -337,7 +337,7 @@ func (s *Apps) CreateSecret(ctx context.Context, actor Actor, appID, idempotency
 		return CreatedSecret{}, err
 	}
 	if claim != nil {
-		secID = claim.rec.SecretID
+		secID = claim.IDs().SecretID
 	}
 	if claim.done() {
 		return s.replaySecret(ctx, appID, secID)
@@ -388,7 +388,7 @@ func (s *Apps) RotateSecret(ctx context.Context, actor Actor, appID string, req 
 		return RotatedSecret{}, err
 	}
 	if claim != nil {
-		secID = claim.rec.SecretID
+		secID = claim.IDs().SecretID
 	}
 	replay := func() (RotatedSecret, error) {
 		c, err := s.replaySecret(ctx, appID, secID)

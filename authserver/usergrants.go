@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -60,6 +59,19 @@ type UserTokens struct {
 	Subjects *Subjects
 }
 
+// tokenCredentials are the app credentials a token is issued on, which it
+// records (secret_id, assertion_key) so that introspection can tell when
+// one is gone (ClientCache.CredentialActive).
+type tokenCredentials struct {
+	secretID     string
+	assertionKey string
+}
+
+// credentialsOf returns the credential client authenticated with.
+func credentialsOf(c *Client) tokenCredentials {
+	return tokenCredentials{secretID: c.SecretID, assertionKey: c.AssertionKey}
+}
+
 // grantUser fills the session of request for userID of app, deriving the
 // opaque identifier.
 func (u *UserTokens) grantUser(ctx context.Context, request fosite.AccessRequester, app *storage.App, userID string, cred tokenCredentials) error {
@@ -102,19 +114,7 @@ func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.A
 	// CORS for it.
 	if ar, ok := request.(*fosite.AccessRequest); ok {
 		if _, authenticated := ar.Client.(*Client); !authenticated {
-			ar.Client = &Client{app: app}
-		}
-	}
-	return nil
-}
-
-// checkRepeated refuses a repeated parameter (RFC 6749 §3.2). The client
-// authenticator checks it too, but fosite ignores its error for grants
-// that may skip client authentication.
-func checkRepeated(form url.Values) error {
-	for _, p := range singleValued {
-		if len(form[p]) > 1 {
-			return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
+			ar.Client = NewClient(app)
 		}
 	}
 	return nil
@@ -208,10 +208,10 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if errors.Is(err, ErrStoreUnavailable) {
 		return errUnavailable()
 	}
-	if err != nil || !entry.app.Enabled {
+	if err != nil || !entry.App().Enabled {
 		return errClientAuthFailed()
 	}
-	app := &entry.app
+	app := entry.App()
 	if app.Environment != credential.EnvTest {
 		return fosite.ErrUnauthorizedClient.WithHint("Test-user logins are for test-environment apps only.")
 	}
@@ -236,7 +236,7 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	}
 	var cred tokenCredentials
 	if c, ok := request.GetClient().(*Client); ok {
-		cred = c.credentials()
+		cred = credentialsOf(c)
 	}
 	return g.Users.grantSubject(request, app, user.Subject, cred)
 }
@@ -283,7 +283,7 @@ func (g *DelegatedGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	if customerID == "" {
 		return fosite.ErrInvalidRequest.WithHint("The customer_id parameter is required.")
 	}
-	return g.Users.grantUser(ctx, request, client.App(), customerID, client.credentials())
+	return g.Users.grantUser(ctx, request, client.App(), customerID, credentialsOf(client))
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
@@ -360,8 +360,8 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	sess.assertions = append(sess.assertions, va.jti)
 	// Without client authentication the request's client is the one
 	// grantSubject named; the secret that signed the assertion was used.
-	if c, ok := request.GetClient().(*Client); ok && c.used == nil {
-		c.used = g.Assertions.secretUse(va)
+	if c, ok := request.GetClient().(*Client); ok && c.RecordUse == nil {
+		c.RecordUse = g.Assertions.secretUse(va)
 	}
 	return nil
 }

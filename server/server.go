@@ -238,7 +238,7 @@ func (s *Server) initServices(ctx context.Context) error {
 	if err := s.bootstrapOwner(ctx); err != nil {
 		return err
 	}
-	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
+	s.Apps = authserver.NewApps(s.store, s.Clients, s.Audit, s.keyring, s.Idempotency, s.now)
 	s.initUsers()
 	return s.initProtection(ctx)
 }
