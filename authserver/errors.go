@@ -46,7 +46,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func newError(kind ErrorKind, code, format string, args ...any) *Error {
+func NewError(kind ErrorKind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -64,8 +64,8 @@ func AsError(err error) *Error {
 // with 503 temporarily_unavailable.
 var ErrStoreUnavailable = errors.New("store unavailable")
 
-// storeError turns a storage error into a domain error.
-func storeError(err error) error {
+// StoreError turns a storage error into a domain error.
+func StoreError(err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Kind: KindNotFound, Code: "not_found", Message: "no such resource", Err: err}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/idempotency"
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // appsPageSize is how many apps one page of the listing shows.
@@ -23,7 +25,7 @@ type appsData struct {
 }
 
 type appRow struct {
-	authserver.AppView
+	tokens.AppView
 	Active int
 }
 
@@ -41,7 +43,7 @@ func (c *Console) appsPage(q *request) {
 	for _, a := range apps {
 		row := appRow{AppView: a}
 		for _, s := range a.Secrets {
-			if s.Status == authserver.StatusActive {
+			if s.Status == tokens.StatusActive {
 				row.Active++
 			}
 		}
@@ -87,12 +89,12 @@ func fields(s string) []string {
 // this once, or a replay notice when the form was submitted before.
 type secretShown struct {
 	Heading  string
-	App      authserver.AppView
+	App      tokens.AppView
 	SecretID string
 	Secret   string
-	Replay   *authserver.Replay
+	Replay   *idempotency.Replay
 	// Rotated is the secret being rotated out, with its end.
-	Rotated *authserver.SecretView
+	Rotated *tokens.SecretView
 }
 
 // readAppForm reads the create or edit form and parses its lifetimes
@@ -131,7 +133,7 @@ func (c *Console) createApp(q *request) {
 		c.show(q, http.StatusBadRequest, "app_new", "New app", "apps", f)
 		return
 	}
-	in := authserver.NewApp{
+	in := tokens.NewApp{
 		Name: f.Name, Environment: f.Environment,
 		Scopes: fields(f.Scopes), Audiences: fields(f.Audiences), Origins: fields(f.Origins),
 		AccessTokenLifetime: at, UserTokenLifetime: ut, IdempotencyKey: f.IdempotencyKey,
@@ -151,7 +153,7 @@ func (c *Console) createApp(q *request) {
 
 // appData is the data of app.html.
 type appData struct {
-	App     authserver.AppView
+	App     tokens.AppView
 	Secrets []secretRow
 	// NoCreate and NoRotate say why a new secret cannot be added now ("":
 	// it can).
@@ -163,7 +165,7 @@ type appData struct {
 
 // secretRow is a masked secret with the actions its state allows.
 type secretRow struct {
-	authserver.SecretView
+	tokens.SecretView
 	Rotating bool
 	// NoDiscard and NoReactivate say why the action is refused now ("":
 	// it is allowed), so that the page disables the button and says why
@@ -174,34 +176,34 @@ type secretRow struct {
 
 // secretRows describes the buttons of each secret from the rules of
 // docs/admin-api.md ("Secrets: the rules").
-func secretRows(secrets []authserver.SecretView, now time.Time) (rows []secretRow, noCreate string) {
+func secretRows(secrets []tokens.SecretView, now time.Time) (rows []secretRow, noCreate string) {
 	live, permanent, inactive := 0, 0, 0
 	for _, s := range secrets {
 		switch s.Status {
-		case authserver.StatusActive:
+		case tokens.StatusActive:
 			live++
 			if s.ExpiresAt == nil {
 				permanent++
 			}
-		case authserver.StatusInactive:
+		case tokens.StatusInactive:
 			inactive++
 		}
 	}
-	if live >= authserver.MaxActiveSecrets {
+	if live >= tokens.MaxActiveSecrets {
 		noCreate = "The app has two active secrets: discard one, or wait until the rotated one expires."
 	}
 	for _, s := range secrets {
-		r := secretRow{SecretView: s, Rotating: s.Status == authserver.StatusActive && s.ExpiresAt != nil}
+		r := secretRow{SecretView: s, Rotating: s.Status == tokens.StatusActive && s.ExpiresAt != nil}
 		switch {
-		case s.Status == authserver.StatusInactive:
+		case s.Status == tokens.StatusInactive:
 			if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
 				r.NoReactivate = "its grace period has ended"
-			} else if live >= authserver.MaxActiveSecrets {
+			} else if live >= tokens.MaxActiveSecrets {
 				r.NoReactivate = "two secrets are active already"
 			}
-		case inactive >= authserver.MaxInactiveSecrets:
+		case inactive >= tokens.MaxInactiveSecrets:
 			r.NoDiscard = "another secret is inactive: delete or reactivate it first"
-		case s.Status == authserver.StatusActive && s.ExpiresAt == nil && permanent <= 1:
+		case s.Status == tokens.StatusActive && s.ExpiresAt == nil && permanent <= 1:
 			r.NoDiscard = "the last active secret: rotate it first"
 		}
 		rows = append(rows, r)
@@ -269,7 +271,7 @@ func (c *Console) editApp(q *request) {
 		c.show(q, http.StatusBadRequest, "app_new", "Edit "+app.Name, "apps", f)
 		return
 	}
-	var u authserver.AppUpdate
+	var u tokens.AppUpdate
 	var changed []string
 	if name := strings.TrimSpace(f.Name); name != app.Name {
 		u.Name, changed = &name, append(changed, "name")

@@ -11,6 +11,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // AccountAuthenticator authenticates an account key.
@@ -20,11 +22,11 @@ type AccountAuthenticator interface {
 
 // AppAdmin is the app lifecycle as the admin API uses it.
 type AppAdmin interface {
-	Create(ctx context.Context, actor authserver.Actor, in authserver.NewApp) (authserver.CreatedApp, error)
-	Get(ctx context.Context, id string) (authserver.AppView, error)
-	List(ctx context.Context, namePrefix string, page authserver.Page) ([]authserver.AppView, string, error)
-	Update(ctx context.Context, actor authserver.Actor, id string, u authserver.AppUpdate) (authserver.AppView, error)
-	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (authserver.AppView, error)
+	Create(ctx context.Context, actor authserver.Actor, in tokens.NewApp) (tokens.CreatedApp, error)
+	Get(ctx context.Context, id string) (tokens.AppView, error)
+	List(ctx context.Context, namePrefix string, page authserver.Page) ([]tokens.AppView, string, error)
+	Update(ctx context.Context, actor authserver.Actor, id string, u tokens.AppUpdate) (tokens.AppView, error)
+	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (tokens.AppView, error)
 }
 
 // FailureCounter counts refused admin requests for the audit log (one
@@ -94,7 +96,7 @@ func clientHost(addr string) string {
 func require(role string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor := actorOf(r)
-		if !authserver.RoleAllows(actor.Role, role) {
+		if !accounts.RoleAllows(actor.Role, role) {
 			if fails, ok := r.Context().Value(failKey).(FailureCounter); ok {
 				target := r.Method + " " + r.URL.Path
 				if rt := mux.CurrentRoute(r); rt != nil {
@@ -191,7 +193,7 @@ func (h *appsHandler) create(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, r, http.StatusBadRequest, "invalid_lifetime", `lifetimes are durations such as "15m" or "1h"`)
 		return
 	}
-	created, err := h.apps.Create(r.Context(), actorOf(r), authserver.NewApp{
+	created, err := h.apps.Create(r.Context(), actorOf(r), tokens.NewApp{
 		Name: req.Name, Environment: req.Environment, Scopes: req.Scopes, Audiences: req.Audiences,
 		Origins: req.Origins, AccessTokenLifetime: at, UserTokenLifetime: ut,
 		IdempotencyKey: r.Header.Get(idempotencyKeyHeader),
@@ -214,7 +216,7 @@ func (h *appsHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.AppView]{Items: apps, NextAfter: next})
+	writeJSON(w, http.StatusOK, list[tokens.AppView]{Items: apps, NextAfter: next})
 }
 
 func (h *appsHandler) get(w http.ResponseWriter, r *http.Request) {

@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/verifier"
 )
 
@@ -27,7 +27,7 @@ type OriginPolicy interface {
 
 // ProfileSource is the data of the reference resource.
 type ProfileSource interface {
-	Profile(ctx context.Context, appID, subject string) (authserver.Profile, bool, error)
+	Profile(ctx context.Context, appID, subject string) (tokens.Profile, bool, error)
 }
 
 // TokenCookie describes the cookie of /customer_authenticate's cookie mode.
@@ -53,7 +53,7 @@ type Users struct {
 // mountUsers adds the end-user routes.
 func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer SigningKeySource) {
 	ca := &customerAuthHandler{
-		token: tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return authserver.NewSession() },
+		token: tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return tokens.NewSession() },
 			instruments: instruments, signer: signer},
 		origins: u.Origins,
 		cookie:  u.Cookie,
@@ -120,7 +120,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if len(r.PostForm) > 0 && len(r.PostForm["grant_type"]) == 0 {
-		if g := authserver.InferCustomerGrant(r.PostForm.Has); g != "" {
+		if g := tokens.InferCustomerGrant(r.PostForm.Has); g != "" {
 			r.PostForm.Set("grant_type", g)
 		}
 	}
@@ -150,7 +150,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	}
 	body := resp.ToMap()
 	delete(body, "access_token")
-	expiresIn := req.GetSession().GetExpiresAt(fosite.AccessToken).Sub(req.GetSession().(*authserver.Session).Claims.IssuedAt)
+	expiresIn := req.GetSession().GetExpiresAt(fosite.AccessToken).Sub(req.GetSession().(*tokens.Session).Claims.IssuedAt)
 	http.SetCookie(w, &http.Cookie{
 		Name: h.cookie.Name, Value: resp.GetAccessToken(), Path: "/",
 		MaxAge: int(expiresIn / time.Second), HttpOnly: true, Secure: h.cookie.Secure, SameSite: h.cookie.SameSite,

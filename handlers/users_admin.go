@@ -8,19 +8,21 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // CustomerAdmin manages test users.
 type CustomerAdmin interface {
-	Create(ctx context.Context, actor authserver.Actor, appID string, in authserver.NewCustomer) (authserver.CustomerView, error)
-	List(ctx context.Context, appID string, page authserver.Page) ([]authserver.CustomerView, string, error)
+	Create(ctx context.Context, actor authserver.Actor, appID string, in tokens.NewCustomer) (tokens.CustomerView, error)
+	List(ctx context.Context, appID string, page authserver.Page) ([]tokens.CustomerView, string, error)
 	Delete(ctx context.Context, actor authserver.Actor, appID, username string) error
 }
 
 // AssertionKeyAdmin manages how apps sign their own JWTs.
 type AssertionKeyAdmin interface {
-	Get(ctx context.Context, appID string) (authserver.AssertionKeysView, error)
-	Set(ctx context.Context, actor authserver.Actor, appID string, in authserver.AssertionKeySettings) (authserver.AssertionKeysView, error)
+	Get(ctx context.Context, appID string) (tokens.AssertionKeysView, error)
+	Set(ctx context.Context, actor authserver.Actor, appID string, in tokens.AssertionKeySettings) (tokens.AssertionKeysView, error)
 }
 
 // UserAdmin is what the end-user admin routes serve.
@@ -38,11 +40,11 @@ type UserAdmin struct {
 //	PUT    /apps/{id}/assertion-keys    replace them (admin)
 func mountUserAdmin(api *mux.Router, u *UserAdmin) {
 	h := &userAdminHandler{u: u}
-	api.Handle("/apps/{id}/users", require(authserver.RoleAdmin, h.createUser)).Methods(http.MethodPost)
-	api.Handle("/apps/{id}/users", require(authserver.RoleViewer, h.listUsers)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}/users/{username}", require(authserver.RoleAdmin, h.deleteUser)).Methods(http.MethodDelete)
-	api.Handle("/apps/{id}/assertion-keys", require(authserver.RoleViewer, h.getKeys)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}/assertion-keys", require(authserver.RoleAdmin, h.setKeys)).Methods(http.MethodPut)
+	api.Handle("/apps/{id}/users", require(accounts.RoleAdmin, h.createUser)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/users", require(accounts.RoleViewer, h.listUsers)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/users/{username}", require(accounts.RoleAdmin, h.deleteUser)).Methods(http.MethodDelete)
+	api.Handle("/apps/{id}/assertion-keys", require(accounts.RoleViewer, h.getKeys)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/assertion-keys", require(accounts.RoleAdmin, h.setKeys)).Methods(http.MethodPut)
 }
 
 type userAdminHandler struct {
@@ -50,7 +52,7 @@ type userAdminHandler struct {
 }
 
 func (h *userAdminHandler) createUser(w http.ResponseWriter, r *http.Request) {
-	var in authserver.NewCustomer
+	var in tokens.NewCustomer
 	if !decodeJSON(w, r, &in) {
 		return
 	}
@@ -75,7 +77,7 @@ func (h *userAdminHandler) listUsers(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.CustomerView]{Items: users, NextAfter: next})
+	writeJSON(w, http.StatusOK, list[tokens.CustomerView]{Items: users, NextAfter: next})
 }
 
 func (h *userAdminHandler) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +111,7 @@ func (h *userAdminHandler) setKeys(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &in) {
 		return
 	}
-	view, err := h.u.AssertionKeys.Set(r.Context(), actorOf(r), mux.Vars(r)["id"], authserver.AssertionKeySettings{
+	view, err := h.u.AssertionKeys.Set(r.Context(), actorOf(r), mux.Vars(r)["id"], tokens.AssertionKeySettings{
 		JWKS: in.JWKS, JWKSURI: in.JWKSURI, SecretSigning: in.SecretSigning,
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package server
 
-import "github.com/authserver/authserver/authserver"
+import (
+	"github.com/authserver/authserver/authserver/signingkeys"
+)
 
 // validateKeySchedule checks that the signing-key schedule can never make
 // a well-behaved verifier fail (issue 3, items 2 and 3): the next key is
@@ -20,8 +22,8 @@ func (c *Config) validateKeySchedule(bad func(format string, args ...any)) {
 	if k.RotationPeriod > 0 && k.RotationPeriod < k.PublishAhead {
 		bad("keys.rotation_period (%v) must be at least keys.publish_ahead (%v)", k.RotationPeriod, k.PublishAhead)
 	}
-	if minimum := authserver.MaxTokenLifetime + k.ReloadInterval + authserver.ClockSkewLeeway; k.Retention > 0 && k.Retention < minimum {
+	if minimum := signingkeys.MaxTokenLifetime + k.ReloadInterval + signingkeys.ClockSkewLeeway; k.Retention > 0 && k.Retention < minimum {
 		bad("keys.retention (%v) must be at least the longest token lifetime (%v) + keys.reload_interval + %v leeway = %v",
-			k.Retention, authserver.MaxTokenLifetime, authserver.ClockSkewLeeway, minimum)
+			k.Retention, signingkeys.MaxTokenLifetime, signingkeys.ClockSkewLeeway, minimum)
 	}
 }

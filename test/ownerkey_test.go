@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/test/testserver"
@@ -49,7 +49,7 @@ func TestOwnerKeyFile(t *testing.T) {
 	if status := first.Admin(t, ownerKey, http.MethodGet, "/admin/v1/account-keys", nil, &keys); status != http.StatusOK {
 		t.Fatalf("the owner key from the file: status %d", status)
 	}
-	if len(keys.Items) != 1 || keys.Items[0].Role != authserver.RoleOwner {
+	if len(keys.Items) != 1 || keys.Items[0].Role != accounts.RoleOwner {
 		t.Fatalf("account keys %+v, want one owner key", keys.Items)
 	}
 

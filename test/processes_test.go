@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/audit"
 	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
 )
@@ -238,7 +240,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 	// schedulers racing made one transition each.
 	audited := func(action string) map[string][]string {
 		var page struct {
-			Items []authserver.AuditEventView `json:"items"`
+			Items []audit.EventView `json:"items"`
 		}
 		mustAdmin(t, procs[2].instance, http.StatusOK, http.MethodGet, "/admin/v1/audit?limit=500&action="+action, nil, &page)
 		actors := map[string][]string{}
@@ -247,7 +249,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 		}
 		return actors
 	}
-	activated, published := audited(authserver.ActionKeyActivate), audited(authserver.ActionKeyPublish)
+	activated, published := audited(signingkeys.ActionKeyActivate), audited(signingkeys.ActionKeyPublish)
 	for kid := range kids {
 		want := 1
 		if a := activated[kid]; len(a) == 1 && a[0] == authserver.ActorSystem.ID {

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authserver/authserver/adminapi/client"
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
 	"github.com/authserver/authserver/authserver/credential"
 )
 
@@ -63,7 +63,7 @@ func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "what or whom the key is for (required)")
-	cmd.Flags().StringVar(&role, "role", authserver.RoleViewer, "owner, admin or viewer")
+	cmd.Flags().StringVar(&role, "role", accounts.RoleViewer, "owner, admin or viewer")
 	_ = cmd.MarkFlagRequired("name")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd

@@ -1,0 +1,144 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/ory/fosite"
+)
+
+// Client authentication methods (RFC 7591 §2, RFC 7523 §2.2).
+const (
+	AuthMethodBasic           = "client_secret_basic"
+	AuthMethodPost            = "client_secret_post"
+	AuthMethodPrivateKeyJWT   = "private_key_jwt"
+	AuthMethodClientSecretJWT = "client_secret_jwt"
+)
+
+// singleValued are the token request parameters that RFC 6749 §3.2 forbids
+// repeating ("Request and response parameters MUST NOT be included more
+// than once"). audience (RFC 8693) and resource (RFC 8707) may repeat.
+var singleValued = []string{
+	"grant_type", "scope", "client_id", "client_secret",
+	"client_assertion", "client_assertion_type", "assertion",
+	"customer_id", "username", "password", "response_mode",
+}
+
+// ClientAuthenticator authenticates the client of a token request (RFC 6749
+// §2.3). It is fosite's ClientAuthenticationStrategy, so that we, not
+// fosite, decide how secrets are compared, which secret matched, and what a
+// failure reveals: nothing. An unknown client, a disabled app, a wrong,
+// expired or discarded secret and a malformed one all get the same
+// invalid_client.
+type ClientAuthenticator struct {
+	clients *ClientCache
+	usage   *UsageRecorder
+	now     func() time.Time
+	// assertions verifies client assertions (RFC 7523 §2.2); nil refuses
+	// them. Set by UseAssertions.
+	assertions *Assertions
+}
+
+// NewClientAuthenticator returns an authenticator over the client cache.
+func NewClientAuthenticator(clients *ClientCache, usage *UsageRecorder, now func() time.Time) *ClientAuthenticator {
+	return &ClientAuthenticator{clients: clients, usage: usage, now: now}
+}
+
+// errClientAuthFailed is the one answer to every failed client
+// authentication (RFC 6749 §5.2 invalid_client, 401).
+func errClientAuthFailed() error {
+	return fosite.ErrInvalidClient.WithDescription("Client authentication failed.")
+}
+
+// Authenticate implements fosite.ClientAuthenticationStrategy. It returns a
+// *Client, or a fosite error: invalid_request for a repeated parameter or
+// more than one authentication method (RFC 6749 §2.3: "The client MUST NOT
+// use more than one authentication method in each request") or for any
+// credential sent by a browser (seed 000), invalid_client (401) for
+// anything wrong with the credentials or none at all,
+// temporarily_unavailable (503) when the store cannot answer. A
+// client_assertion (RFC 7523 §2.2) is checked by authenticateAssertion.
+func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if err := checkRepeated(form); err != nil {
+		return nil, err
+	}
+	basicID, basicSecret, hasBasic := r.BasicAuth()
+	_, hasPostSecret := form["client_secret"]
+	_, hasAssertion := form["client_assertion"]
+	methods := 0
+	for _, has := range []bool{hasBasic, hasPostSecret, hasAssertion} {
+		if has {
+			methods++
+		}
+	}
+	if methods > 1 {
+		return nil, fosite.ErrInvalidRequest.WithHint("The client must use exactly one authentication method.")
+	}
+	if methods > 0 && fromBrowser(r) {
+		return nil, errBrowserCredential()
+	}
+	switch {
+	case hasAssertion:
+		return a.authenticateAssertion(ctx, form)
+	case hasBasic:
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
+		id, err1 := url.QueryUnescape(basicID)
+		secret, err2 := url.QueryUnescape(basicSecret)
+		if err1 != nil || err2 != nil {
+			return nil, errClientAuthFailed()
+		}
+		if formID := form.Get("client_id"); formID != "" && formID != id {
+			return nil, fosite.ErrInvalidRequest.WithHint("The client_id parameter does not match the authenticated client.")
+		}
+		return a.authenticateSecret(ctx, id, secret, AuthMethodBasic)
+	case hasPostSecret:
+		return a.authenticateSecret(ctx, form.Get("client_id"), form.Get("client_secret"), AuthMethodPost)
+	default:
+		return nil, errClientAuthFailed()
+	}
+}
+
+// authenticateSecret checks secret against every usable secret of the app
+// in constant time. It always computes the digest and walks every secret,
+// so that the answer time says little about why it failed.
+func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret, method string) (fosite.Client, error) {
+	digest := credential.Digest(secret)
+	if id == "" || len(id) > credential.MaxAppIDLen || credential.EnvOf(id) == "" {
+		return nil, errClientAuthFailed()
+	}
+	entry, err := a.clients.get(ctx, id)
+	if errors.Is(err, authserver.ErrStoreUnavailable) {
+		return nil, errUnavailable()
+	}
+	if err != nil || !entry.App().Enabled {
+		return nil, errClientAuthFailed()
+	}
+	app := entry.App()
+	wellFormed := credential.WellFormed(secret, credential.SecretPrefix(app.Environment))
+	now := a.now()
+	matched := entry.MatchSecret(digest, now)
+	if matched == "" || !wellFormed {
+		return nil, errClientAuthFailed()
+	}
+	client := NewClient(app)
+	client.SecretID, client.AuthMethod = matched, method
+	client.RecordUse = func() { a.usage.Touch(app.ID, matched, now) }
+	return client, nil
+}
+
+// checkRepeated refuses a repeated parameter (RFC 6749 §3.2). The client
+// authenticator checks it too, but fosite ignores its error for grants
+// that may skip client authentication.
+func checkRepeated(form url.Values) error {
+	for _, p := range singleValued {
+		if len(form[p]) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/signingkeys"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// ProviderConfig is what the fosite provider needs from the server config.
+type ProviderConfig struct {
+	// Issuer is the issuer identifier (RFC 8414 §2), e.g.
+	// "https://auth.example.com".
+	Issuer string
+	// TokenURL is the token endpoint's absolute URL; client assertions
+	// must name it (or the issuer) as audience (RFC 7523 §3).
+	TokenURL string
+	// Limiter, if set, limits failed client authentication (429).
+	Limiter *AuthLimiter
+}
+
+// NewProvider composes fosite with our client authentication and only the
+// grant handlers we use (never ComposeAllEnabled: no authorization code,
+// implicit or password flows). handlers run in order.
+func NewProvider(cfg ProviderConfig, auth *ClientAuthenticator, clients *ClientCache, handlers ...fosite.TokenEndpointHandler) fosite.OAuth2Provider {
+	strategy := fosite.ClientAuthenticationStrategy(auth.Authenticate)
+	if cfg.Limiter != nil {
+		strategy = cfg.Limiter.Wrap(strategy)
+	}
+	fc := &fosite.Config{
+		AccessTokenIssuer:            cfg.Issuer,
+		TokenURL:                     cfg.TokenURL,
+		ClientAuthenticationStrategy: strategy,
+		ClientSecretsHasher:          digestHasher{},
+		ScopeStrategy:                fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
+		JWTScopeClaimKey:             jwt.JWTScopeFieldString,
+		SendDebugMessagesToClients:   false,
+		TokenEndpointHandlers:        handlers,
+	}
+	return fosite.NewOAuth2Provider(fositeStore{clients: clients}, fc)
+}
+
+// AccessTokenStrategy issues the RFC 9068 access token of a granted
+// request. It completes the claims of the request's *Session the way
+// fosite's oauth2.DefaultJWTStrategy completes them (the granted scope
+// and audience, the expiry, iat and iss when unset), renders them as JSON
+// without a map or reflection (AccessTokenClaims.appendJSON) and signs
+// them with the key manager's active key, whose protected header carries
+// the kid and typ "at+jwt".
+type AccessTokenStrategy struct {
+	keys   *signingkeys.KeyManager
+	issuer string
+}
+
+// NewAccessTokenStrategy returns the strategy of tokens of issuer signed
+// by keys.
+func NewAccessTokenStrategy(keys *signingkeys.KeyManager, issuer string) *AccessTokenStrategy {
+	return &AccessTokenStrategy{keys: keys, issuer: issuer}
+}
+
+// GenerateAccessToken returns the signed access token of requester and
+// its signature part, as fosite's oauth2.AccessTokenStrategy does. The
+// session must be a *Session (NewSession); any other is a server error.
+func (s *AccessTokenStrategy) GenerateAccessToken(_ context.Context, requester fosite.Requester) (token, signature string, err error) {
+	sess, ok := requester.GetSession().(*Session)
+	if !ok {
+		return "", "", fmt.Errorf("session of type %T, want *Session", requester.GetSession())
+	}
+	c := &sess.Claims
+	c.With(sess.GetExpiresAt(fosite.AccessToken), requester.GetGrantedScopes(), requester.GetGrantedAudience()).
+		WithDefaults(time.Now().UTC(), s.issuer).
+		WithScopeField(jwt.JWTScopeFieldString)
+	token, err = s.keys.Sign(c.appendJSON(make([]byte, 0, 512)))
+	if err != nil {
+		return "", "", err
+	}
+	return token, token[strings.LastIndexByte(token, '.')+1:], nil
+}
+
+// digestHasher is fosite's secret hasher, for the code paths of fosite that
+// compare secrets themselves: SHA-256 compared in constant time (DESIGN.md:
+// a 256-bit random secret needs no slow hash). Our ClientAuthenticator does
+// not go through it.
+type digestHasher struct{}
+
+var _ fosite.Hasher = digestHasher{}
+
+func (digestHasher) Compare(_ context.Context, hash, data []byte) error {
+	d := credential.Digest(string(data))
+	if len(hash) != len(d) || !credential.ConstantTimeEqual(hash, d[:]) {
+		return errors.New("secret does not match")
+	}
+	return nil
+}
+
+func (digestHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
+	d := credential.Digest(string(data))
+	return d[:], nil
+}
+
+// fositeStore is the fosite.Storage of the provider: client look-ups from
+// the cache.
+type fositeStore struct {
+	clients *ClientCache
+}
+
+var _ fosite.Storage = fositeStore{}
+
+func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	e, err := s.clients.get(ctx, id)
+	if err != nil {
+		return nil, fosite.ErrNotFound
+	}
+	return NewClient(e.App()), nil
+}
+
+// ClientAssertionJWTValid and SetClientAssertionJWT are unused: client
+// assertions are checked by ClientAuthenticator.
+func (s fositeStore) ClientAssertionJWTValid(context.Context, string) error {
+	return fosite.ErrJTIKnown
+}
+
+func (s fositeStore) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return fosite.ErrJTIKnown
+}
