@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/verifier"
 )
 
@@ -27,7 +28,7 @@ type OriginPolicy interface {
 
 // ProfileSource is the data of the reference resource.
 type ProfileSource interface {
-	Profile(ctx context.Context, appID, subject string) (tokens.Profile, bool, error)
+	Profile(ctx context.Context, appID, subject string) (users.Profile, bool, error)
 }
 
 // TokenCookie describes the cookie of /customer_authenticate's cookie mode.

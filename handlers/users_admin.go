@@ -10,12 +10,13 @@ import (
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/accounts"
 	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/users"
 )
 
-// CustomerAdmin manages test users.
-type CustomerAdmin interface {
-	Create(ctx context.Context, actor authserver.Actor, appID string, in tokens.NewCustomer) (tokens.CustomerView, error)
-	List(ctx context.Context, appID string, page authserver.Page) ([]tokens.CustomerView, string, error)
+// TestUserAdmin manages test users.
+type TestUserAdmin interface {
+	Create(ctx context.Context, actor authserver.Actor, appID string, in users.NewTestUser) (users.TestUserView, error)
+	List(ctx context.Context, appID string, page authserver.Page) ([]users.TestUserView, string, error)
 	Delete(ctx context.Context, actor authserver.Actor, appID, username string) error
 }
 
@@ -27,7 +28,7 @@ type AssertionKeyAdmin interface {
 
 // UserAdmin is what the end-user admin routes serve.
 type UserAdmin struct {
-	Customers     CustomerAdmin
+	TestUsers     TestUserAdmin
 	AssertionKeys AssertionKeyAdmin
 }
 
@@ -52,12 +53,12 @@ type userAdminHandler struct {
 }
 
 func (h *userAdminHandler) createUser(w http.ResponseWriter, r *http.Request) {
-	var in tokens.NewCustomer
+	var in users.NewTestUser
 	if !decodeJSON(w, r, &in) {
 		return
 	}
 	appID := mux.Vars(r)["id"]
-	created, err := h.u.Customers.Create(r.Context(), actorOf(r), appID, in)
+	created, err := h.u.TestUsers.Create(r.Context(), actorOf(r), appID, in)
 	if err != nil {
 		writeDomainError(w, r, err)
 		return
@@ -72,17 +73,17 @@ func (h *userAdminHandler) listUsers(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, r, http.StatusBadRequest, "invalid_limit", "limit must be 1 to 500")
 		return
 	}
-	users, next, err := h.u.Customers.List(r.Context(), mux.Vars(r)["id"], page)
+	rows, next, err := h.u.TestUsers.List(r.Context(), mux.Vars(r)["id"], page)
 	if err != nil {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[tokens.CustomerView]{Items: users, NextAfter: next})
+	writeJSON(w, http.StatusOK, list[users.TestUserView]{Items: rows, NextAfter: next})
 }
 
 func (h *userAdminHandler) deleteUser(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	if err := h.u.Customers.Delete(r.Context(), actorOf(r), v["id"], v["username"]); err != nil {
+	if err := h.u.TestUsers.Delete(r.Context(), actorOf(r), v["id"], v["username"]); err != nil {
 		writeDomainError(w, r, err)
 		return
 	}

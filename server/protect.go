@@ -122,7 +122,7 @@ func (s *Server) initProtection(ctx context.Context) error {
 	s.Limiter = s.authLimiter()
 	s.Metrics = metrics.New(metrics.Sources{
 		Keys: s.Keys, Monitor: s.monitor, Limiter: s.Limiter, Revocations: s.Revocations,
-		Introspection: s.Introspector, Clients: s.Clients, Passwords: s.users.customers, Logins: s.users.logins,
+		Introspection: s.Introspector, Clients: s.Clients, Passwords: s.users.testUsers, Logins: s.users.logins,
 	})
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authserver/authserver/authserver/accounts"
 	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/idempotency"
 	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/authserver/signingkeys"
@@ -55,8 +56,8 @@ type Server struct {
 	keyring  *kek.Keyring
 
 	Keys     *signingkeys.KeyManager
-	Clients  *tokens.ClientCache
-	Usage    *tokens.UsageRecorder
+	Clients  *clients.Cache
+	Usage    *clients.UsageRecorder
 	Accounts *accounts.Accounts
 	Apps     *tokens.Apps
 	Audit    *audit.Auditor
@@ -231,13 +232,13 @@ func (s *Server) initServices(ctx context.Context) error {
 	if err := s.Keys.Init(ctx); err != nil {
 		return err
 	}
-	s.Clients = tokens.NewClientCache(s.store, tokens.ClientCacheConfig{
+	s.Clients = clients.NewCache(s.store, clients.CacheConfig{
 		Size: cfg.Cache.Apps, RefreshInterval: cfg.Cache.RefreshInterval, MaxStaleness: cfg.Cache.MaxStaleness,
 	}, s.now, s.log)
 	if err := s.Clients.Init(ctx); err != nil {
 		return err
 	}
-	s.Usage = tokens.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
+	s.Usage = clients.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
 	s.Accounts = accounts.NewAccounts(s.store, s.Audit, s.Idempotency, cfg.Cache.RefreshInterval, s.now, s.log)
 	if err := s.bootstrapOwner(ctx); err != nil {
 		return err

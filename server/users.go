@@ -5,7 +5,9 @@ import (
 	"net/http"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/handlers"
 	"github.com/authserver/authserver/verifier"
 )
@@ -13,11 +15,11 @@ import (
 // userServices are the end-user parts: test users and their login
 // limiter, customer identifiers, app-signed assertions, CORS origins.
 type userServices struct {
-	subjects      *tokens.Subjects
-	customers     *tokens.Customers
+	subjects      *users.Subjects
+	testUsers     *users.TestUsers
 	assertionKeys *tokens.AssertionKeys
 	assertions    *tokens.Assertions
-	origins       *tokens.Origins
+	origins       *clients.Origins
 	logins        *tokens.LoginLimiter
 }
 
@@ -26,8 +28,8 @@ func (s *Server) initUsers() {
 	cfg := s.cfg
 	a := cfg.Assertions
 	u := &s.users
-	u.subjects = tokens.NewSubjects(s.store, s.Clients, s.keyring)
-	u.customers = tokens.NewCustomers(s.store, u.subjects, s.Audit, s.now)
+	u.subjects = users.NewSubjects(s.store, s.Clients, s.keyring)
+	u.testUsers = users.NewTestUsers(s.store, u.subjects, s.Audit, s.now)
 	l := cfg.Limits
 	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
 	u.logins = tokens.NewLoginLimiter(tokens.LoginLimitConfig{
@@ -46,7 +48,7 @@ func (s *Server) initUsers() {
 		ClockSkew:   a.ClockSkew,
 		MaxLifetime: a.MaxLifetime, SweepInterval: a.SweepInterval, Now: s.now,
 	}, s.Clients, s.keyring, jwks, s.store, s.Usage, s.log)
-	u.origins = tokens.NewOrigins(s.Clients, s.store, cfg.Cache.RefreshInterval, s.now, s.log)
+	u.origins = clients.NewOrigins(s.Clients, s.store, cfg.Cache.RefreshInterval, s.now, s.log)
 }
 
 // jwtBearer is the JWT bearer grant handler, served by the token endpoint
@@ -71,7 +73,7 @@ func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.Access
 	users := u.userTokens(policy, strategy)
 	provider := tokens.NewProvider(tokens.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
-		&tokens.TestUserGrant{Users: users, Customers: u.customers, Clients: s.Clients, Limiter: u.logins},
+		&tokens.TestUserGrant{Users: users, TestUsers: u.testUsers, Clients: s.Clients, Limiter: u.logins},
 		&tokens.DelegatedGrant{Users: users},
 		u.jwtBearer(users),
 		&tokens.UnsupportedGrant{Supported: tokens.CustomerGrantTypes},
@@ -90,11 +92,11 @@ func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.Access
 			Name: authserver.UserTokenCookie(cfg.Issuer), Secure: authserver.CookieSecure(cfg.Issuer), SameSite: sameSite,
 		},
 		Verifier: v,
-		Profiles: u.customers,
+		Profiles: u.testUsers,
 	}, nil
 }
 
 // usersAdmin returns the end-user admin routes.
 func (s *Server) usersAdmin() *handlers.UserAdmin {
-	return &handlers.UserAdmin{Customers: s.users.customers, AssertionKeys: s.users.assertionKeys}
+	return &handlers.UserAdmin{TestUsers: s.users.testUsers, AssertionKeys: s.users.assertionKeys}
 }

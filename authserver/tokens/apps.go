@@ -10,6 +10,7 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/idempotency"
 	"github.com/authserver/authserver/authserver/kek"
@@ -29,7 +30,7 @@ type AppsStore interface {
 // holds the rules; the store only persists what they decide.
 type Apps struct {
 	store   AppsStore
-	clients *ClientCache
+	clients *clients.Cache
 	audit   *audit.Auditor
 	keyring *kek.Keyring
 	idem    *idempotency.Idempotency
@@ -38,7 +39,7 @@ type Apps struct {
 
 // NewApps returns the app lifecycle service. Creates honour idempotency
 // keys through idem.
-func NewApps(store AppsStore, clients *ClientCache, audit *audit.Auditor, keyring *kek.Keyring, idem *idempotency.Idempotency, now func() time.Time) *Apps {
+func NewApps(store AppsStore, clients *clients.Cache, audit *audit.Auditor, keyring *kek.Keyring, idem *idempotency.Idempotency, now func() time.Time) *Apps {
 	return &Apps{store: store, clients: clients, audit: audit, keyring: keyring, idem: idem, now: now}
 }
 
@@ -189,7 +190,7 @@ func validateNewApp(in *NewApp) error {
 		return authserver.NewError(authserver.KindInvalid, "invalid_environment", "environment must be %q or %q", credential.EnvLive, credential.EnvTest)
 	}
 	for _, sc := range in.Scopes {
-		if !validScopeToken(sc) {
+		if !clients.ValidScope(sc) {
 			return authserver.NewError(authserver.KindInvalid, "invalid_scope", "scope %q is not a valid scope token (RFC 6749 §3.3)", sc)
 		}
 	}

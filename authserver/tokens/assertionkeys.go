@@ -10,6 +10,7 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -37,7 +38,7 @@ const (
 // once.
 type AssertionKeys struct {
 	store         AssertionKeyStore
-	clients       *ClientCache
+	clients       *clients.Cache
 	audit         *audit.Auditor
 	allowLoopback bool
 	now           func() time.Time
@@ -45,7 +46,7 @@ type AssertionKeys struct {
 
 // NewAssertionKeys returns the service; allowLoopback lets jwks_uri be
 // http on loopback (tests only).
-func NewAssertionKeys(store AssertionKeyStore, clients *ClientCache, audit *audit.Auditor, allowLoopback bool, now func() time.Time) *AssertionKeys {
+func NewAssertionKeys(store AssertionKeyStore, clients *clients.Cache, audit *audit.Auditor, allowLoopback bool, now func() time.Time) *AssertionKeys {
 	return &AssertionKeys{store: store, clients: clients, audit: audit, allowLoopback: allowLoopback, now: now}
 }
 

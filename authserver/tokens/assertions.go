@@ -16,9 +16,11 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/authserver/periodic"
+	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/verifier"
 )
@@ -70,17 +72,17 @@ const (
 // another reason leaves no trace.
 type Assertions struct {
 	cfg     AssertionConfig
-	clients *ClientCache
+	clients *clients.Cache
 	keyring *kek.Keyring
 	jwks    *AppJWKS
 	replay  ReplayStore
-	usage   *UsageRecorder
+	usage   *clients.UsageRecorder
 	log     *slog.Logger
 }
 
 // NewAssertions returns the assertion verifier; usage records the use of
 // secrets that sign HS256 assertions.
-func NewAssertions(cfg AssertionConfig, clients *ClientCache, keyring *kek.Keyring, jwks *AppJWKS, replay ReplayStore, usage *UsageRecorder, log *slog.Logger) *Assertions {
+func NewAssertions(cfg AssertionConfig, clients *clients.Cache, keyring *kek.Keyring, jwks *AppJWKS, replay ReplayStore, usage *clients.UsageRecorder, log *slog.Logger) *Assertions {
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = 30 * time.Second
 	}
@@ -212,9 +214,9 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 	if iss == "" || len(iss) > credential.MaxAppIDLen || credential.EnvOf(iss) == "" {
 		return nil, kind.fail("The assertion's iss must be an App ID.")
 	}
-	entry, err := a.clients.get(ctx, iss)
+	entry, err := a.clients.Get(ctx, iss)
 	if errors.Is(err, authserver.ErrStoreUnavailable) {
-		return nil, errUnavailable()
+		return nil, clients.UnavailableError()
 	}
 	if err != nil || !entry.App().Enabled {
 		return nil, kind.fail(hintUnverifiable)
@@ -260,7 +262,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 type assertionSigner struct {
 	// secretID is the secret's id, else "".
 	secretID string
-	// keyThumbprint is the key's RFC 7638 thumbprint (keyThumbprint),
+	// keyThumbprint is the key's RFC 7638 thumbprint (clients.Thumbprint),
 	// else "".
 	keyThumbprint string
 }
@@ -268,7 +270,7 @@ type assertionSigner struct {
 // verifySignature finds the keys the header names among the app's and
 // decodes the claims with the first that verifies, which it reports. An
 // error is returned only for an unreachable store.
-func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *cachedApp, now time.Time, out *assertionClaims) (assertionSigner, bool, error) {
+func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *clients.CachedApp, now time.Time, out *assertionClaims) (assertionSigner, bool, error) {
 	app := entry.App()
 	if hdr.Algorithm == string(jose.HS256) {
 		if !app.SecretSigning {
@@ -310,7 +312,7 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 			if !try(k) {
 				continue
 			}
-			tp, err := keyThumbprint(k)
+			tp, err := clients.Thumbprint(k)
 			if err != nil {
 				return assertionSigner{}, false, nil
 			}
@@ -341,8 +343,8 @@ func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID s
 			return kind.fail("A client assertion's sub must equal its iss, the client_id (RFC 7523 §3).")
 		}
 	case grantAssertion:
-		if !validCustomerID(c.Subject) {
-			return kind.fail(fmt.Sprintf("The assertion's sub must name the user: 1 to %d bytes of printable UTF-8.", maxCustomerIDLen))
+		if !users.ValidCustomerID(c.Subject) {
+			return kind.fail(fmt.Sprintf("The assertion's sub must name the user: 1 to %d bytes of printable UTF-8.", users.MaxCustomerIDLen))
 		}
 		// sub = iss is what makes a client assertion (RFC 7523 §3 item
 		// 2.B): refused here, a client assertion, captured or not yet

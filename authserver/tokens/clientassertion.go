@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/ory/fosite"
 )
 
@@ -46,7 +47,7 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	if err := va.jti.consume(ctx); err != nil {
 		return nil, err
 	}
-	client := NewClient(va.app)
+	client := clients.NewClient(va.app)
 	client.AuthMethod, client.AssertionKey = AuthMethodPrivateKeyJWT, va.signer.keyThumbprint
 	if va.signer.secretID != "" {
 		client.SecretID, client.AuthMethod = va.signer.secretID, AuthMethodClientSecretJWT

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/ory/fosite"
 )
@@ -36,8 +37,8 @@ var singleValued = []string{
 // expired or discarded secret and a malformed one all get the same
 // invalid_client.
 type ClientAuthenticator struct {
-	clients *ClientCache
-	usage   *UsageRecorder
+	clients *clients.Cache
+	usage   *clients.UsageRecorder
 	now     func() time.Time
 	// assertions verifies client assertions (RFC 7523 §2.2); nil refuses
 	// them. Set by UseAssertions.
@@ -45,7 +46,7 @@ type ClientAuthenticator struct {
 }
 
 // NewClientAuthenticator returns an authenticator over the client cache.
-func NewClientAuthenticator(clients *ClientCache, usage *UsageRecorder, now func() time.Time) *ClientAuthenticator {
+func NewClientAuthenticator(clients *clients.Cache, usage *clients.UsageRecorder, now func() time.Time) *ClientAuthenticator {
 	return &ClientAuthenticator{clients: clients, usage: usage, now: now}
 }
 
@@ -111,9 +112,9 @@ func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret
 	if id == "" || len(id) > credential.MaxAppIDLen || credential.EnvOf(id) == "" {
 		return nil, errClientAuthFailed()
 	}
-	entry, err := a.clients.get(ctx, id)
+	entry, err := a.clients.Get(ctx, id)
 	if errors.Is(err, authserver.ErrStoreUnavailable) {
-		return nil, errUnavailable()
+		return nil, clients.UnavailableError()
 	}
 	if err != nil || !entry.App().Enabled {
 		return nil, errClientAuthFailed()
@@ -125,7 +126,7 @@ func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret
 	if matched == "" || !wellFormed {
 		return nil, errClientAuthFailed()
 	}
-	client := NewClient(app)
+	client := clients.NewClient(app)
 	client.SecretID, client.AuthMethod = matched, method
 	client.RecordUse = func() { a.usage.Touch(app.ID, matched, now) }
 	return client, nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/storage"
@@ -42,12 +43,12 @@ func BenchmarkClientAuthenticate(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	clients := tokens.NewClientCache(store, tokens.ClientCacheConfig{}, time.Now, log)
-	if err := clients.Init(ctx); err != nil {
+	cache := clients.NewCache(store, clients.CacheConfig{}, time.Now, log)
+	if err := cache.Init(ctx); err != nil {
 		b.Fatal(err)
 	}
-	usage := tokens.NewUsageRecorder(store, time.Hour, log)
-	auth := tokens.NewClientAuthenticator(clients, usage, time.Now)
+	usage := clients.NewUsageRecorder(store, time.Hour, log)
+	auth := tokens.NewClientAuthenticator(cache, usage, time.Now)
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
 	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 	r.SetBasicAuth(url.QueryEscape(app.ID), url.QueryEscape(secret))

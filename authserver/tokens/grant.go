@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/ory/fosite"
 )
 
@@ -43,7 +44,7 @@ type TokenPolicy struct {
 func grantScopes(request fosite.AccessRequester, allowed []string) error {
 	requested := request.GetRequestedScopes()
 	for _, s := range requested {
-		if !validScopeToken(s) {
+		if !clients.ValidScope(s) {
 			return fosite.ErrInvalidScope.WithHint("A requested scope contains characters RFC 6749 §3.3 does not allow.")
 		}
 		if !slices.Contains(allowed, s) {
@@ -125,7 +126,7 @@ func (g *ClientCredentialsGrant) CanSkipClientAuth(context.Context, fosite.Acces
 // decides scope, audience and lifetime. Errors: invalid_scope,
 // invalid_target.
 func (g *ClientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, request fosite.AccessRequester) error {
-	client, ok := request.GetClient().(*Client)
+	client, ok := request.GetClient().(*clients.Client)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
@@ -178,7 +179,7 @@ func issue(ctx context.Context, strategy *AccessTokenStrategy, request fosite.Ac
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	if c, ok := request.GetClient().(*Client); ok {
+	if c, ok := request.GetClient().(*clients.Client); ok {
 		c.MarkUsed()
 	}
 	sess := request.GetSession()

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/signingkeys"
 )
 
@@ -160,7 +161,7 @@ func appendIntMember(dst []byte, name string, v int64) []byte {
 // signing key or secret, a disabled app.
 type Introspector struct {
 	keys        *signingkeys.KeyManager
-	clients     *ClientCache
+	clients     *clients.Cache
 	revocations *Revocations
 	issuer      string
 	now         func() time.Time
@@ -169,7 +170,7 @@ type Introspector struct {
 }
 
 // NewIntrospector returns an introspector for tokens of issuer.
-func NewIntrospector(keys *signingkeys.KeyManager, clients *ClientCache, revocations *Revocations, issuer string, now func() time.Time) *Introspector {
+func NewIntrospector(keys *signingkeys.KeyManager, clients *clients.Cache, revocations *Revocations, issuer string, now func() time.Time) *Introspector {
 	return &Introspector{keys: keys, clients: clients, revocations: revocations, issuer: issuer, now: now}
 }
 
@@ -189,7 +190,7 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (Introspec
 		in.inactive.Add(1)
 		return Introspection{Active: false}, nil
 	case err != nil:
-		return Introspection{Active: false}, errUnavailable()
+		return Introspection{Active: false}, clients.UnavailableError()
 	}
 	in.active.Add(1)
 	return res, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/authserver/signingkeys"
@@ -37,7 +38,7 @@ func fuzzIntrospector(t testing.TB) (*Introspector, *signingkeys.KeyManager, []s
 	if err := keys.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clients := NewClientCache(store, ClientCacheConfig{}, time.Now, log)
+	clients := clients.NewCache(store, clients.CacheConfig{}, time.Now, log)
 	if err := clients.Init(ctx); err != nil {
 		t.Fatal(err)
 	}

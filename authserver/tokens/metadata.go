@@ -1,5 +1,7 @@
 package tokens
 
+import "github.com/authserver/authserver/authserver/clients"
+
 // Metadata is the authorization server metadata document (RFC 8414 §2),
 // served at /.well-known/oauth-authorization-server and, the same bytes,
 // at /.well-known/openid-configuration (RFC 8414 §5), where OpenID
@@ -43,7 +45,7 @@ func NewMetadata(issuer string) Metadata {
 		TokenEndpoint:                     issuer + "/oauth2/token",
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
 		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{"client_credentials", GrantTypeJWTBearer},
+		GrantTypesSupported:               []string{"client_credentials", clients.GrantTypeJWTBearer},
 		TokenEndpointAuthMethodsSupported: []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodClientSecretJWT},
 		TokenEndpointAuthSigningAlgValuesSupported: AssertionSigningAlgs(),
 		CustomerAuthenticateEndpoint:               issuer + "/customer_authenticate",

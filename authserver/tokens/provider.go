@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/ory/fosite"
@@ -28,7 +29,7 @@ type ProviderConfig struct {
 // NewProvider composes fosite with our client authentication and only the
 // grant handlers we use (never ComposeAllEnabled: no authorization code,
 // implicit or password flows). handlers run in order.
-func NewProvider(cfg ProviderConfig, auth *ClientAuthenticator, clients *ClientCache, handlers ...fosite.TokenEndpointHandler) fosite.OAuth2Provider {
+func NewProvider(cfg ProviderConfig, auth *ClientAuthenticator, clients *clients.Cache, handlers ...fosite.TokenEndpointHandler) fosite.OAuth2Provider {
 	strategy := fosite.ClientAuthenticationStrategy(auth.Authenticate)
 	if cfg.Limiter != nil {
 		strategy = cfg.Limiter.Wrap(strategy)
@@ -108,17 +109,17 @@ func (digestHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 // fositeStore is the fosite.Storage of the provider: client look-ups from
 // the cache.
 type fositeStore struct {
-	clients *ClientCache
+	clients *clients.Cache
 }
 
 var _ fosite.Storage = fositeStore{}
 
 func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	e, err := s.clients.get(ctx, id)
+	e, err := s.clients.Get(ctx, id)
 	if err != nil {
 		return nil, fosite.ErrNotFound
 	}
-	return NewClient(e.App()), nil
+	return clients.NewClient(e.App()), nil
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT are unused: client

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/users"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ory/fosite"
 	"golang.org/x/time/rate"
@@ -450,7 +451,7 @@ func (l *LoginLimiter) Tracked() (users, sources int) {
 // maxLoginKey bounds a remembered app user: an App ID, a separator and
 // a username of at most maxUsernameLen characters of up to 4 bytes each;
 // anything longer is remembered by its first bytes.
-const maxLoginKey = credential.MaxAppIDLen + 1 + 4*maxUsernameLen
+const maxLoginKey = credential.MaxAppIDLen + 1 + 4*users.MaxUsernameLen
 
 func loginKey(appID, username string) string {
 	k := appID + "\x00" + username

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/storage"
@@ -89,13 +90,13 @@ func (r *Revocations) Init(ctx context.Context) error {
 }
 
 // Refresh reads the entries created since the last refresh. It re-reads
-// changeOverlap behind the watermark: an entry stamped by the server just
+// clients.ChangeOverlap behind the watermark: an entry stamped by the server just
 // before it may become visible only after the poll that set it. Only Run
 // and tests call it, never concurrently.
 func (r *Revocations) Refresh(ctx context.Context) error {
 	from := storage.RevokedCursor{}
 	if !r.cursor.CreatedAt.IsZero() {
-		from.CreatedAt = r.cursor.CreatedAt.Add(-changeOverlap)
+		from.CreatedAt = r.cursor.CreatedAt.Add(-clients.ChangeOverlap)
 	}
 	return r.load(ctx, from)
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -31,7 +33,7 @@ const (
 )
 
 // CustomerGrantTypes are the grant types /customer_authenticate serves.
-var CustomerGrantTypes = []string{GrantTypeTestUser, GrantTypeDelegated, GrantTypeJWTBearer}
+var CustomerGrantTypes = []string{GrantTypeTestUser, GrantTypeDelegated, clients.GrantTypeJWTBearer}
 
 // InferCustomerGrant returns the grant type a /customer_authenticate
 // request without grant_type means: the JWT bearer grant when it has an
@@ -40,7 +42,7 @@ var CustomerGrantTypes = []string{GrantTypeTestUser, GrantTypeDelegated, GrantTy
 func InferCustomerGrant(has func(param string) bool) string {
 	switch {
 	case has("assertion"):
-		return GrantTypeJWTBearer
+		return clients.GrantTypeJWTBearer
 	case has("username"):
 		return GrantTypeTestUser
 	case has("customer_id"):
@@ -57,7 +59,7 @@ func InferCustomerGrant(has func(param string) bool) string {
 type UserTokens struct {
 	Policy   *TokenPolicy
 	Strategy *AccessTokenStrategy
-	Subjects *Subjects
+	Subjects *users.Subjects
 }
 
 // tokenCredentials are the app credentials a token is issued on, which it
@@ -69,7 +71,7 @@ type tokenCredentials struct {
 }
 
 // credentialsOf returns the credential client authenticated with.
-func credentialsOf(c *Client) tokenCredentials {
+func credentialsOf(c *clients.Client) tokenCredentials {
 	return tokenCredentials{secretID: c.SecretID, assertionKey: c.AssertionKey}
 }
 
@@ -114,8 +116,8 @@ func (u *UserTokens) grantSubject(request fosite.AccessRequester, app *storage.A
 	// then leaves an empty DefaultClient), so that the endpoint can answer
 	// CORS for it.
 	if ar, ok := request.(*fosite.AccessRequest); ok {
-		if _, authenticated := ar.Client.(*Client); !authenticated {
-			ar.Client = NewClient(app)
+		if _, authenticated := ar.Client.(*clients.Client); !authenticated {
+			ar.Client = clients.NewClient(app)
 		}
 	}
 	return nil
@@ -150,8 +152,8 @@ func checkOrigin(ctx context.Context, app *storage.App) error {
 // a test app that the limiter lets through costs a password hash.
 type TestUserGrant struct {
 	Users     *UserTokens
-	Customers *Customers
-	Clients   *ClientCache
+	TestUsers *users.TestUsers
+	Clients   *clients.Cache
 	// Limiter, if set, limits password guessing: it is asked before the
 	// password is hashed and told of every wrong one.
 	Limiter LoginGuard
@@ -192,7 +194,7 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 		return err
 	}
 	appID := form.Get("client_id")
-	if c, ok := request.GetClient().(*Client); ok {
+	if c, ok := request.GetClient().(*clients.Client); ok {
 		if appID != "" && appID != c.GetID() {
 			return fosite.ErrInvalidRequest.WithHint("The client_id parameter does not match the authenticated client.")
 		}
@@ -205,9 +207,9 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
 		return errClientAuthFailed()
 	}
-	entry, err := g.Clients.get(ctx, appID)
+	entry, err := g.Clients.Get(ctx, appID)
 	if errors.Is(err, authserver.ErrStoreUnavailable) {
-		return errUnavailable()
+		return clients.UnavailableError()
 	}
 	if err != nil || !entry.App().Enabled {
 		return errClientAuthFailed()
@@ -225,7 +227,7 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 			return err
 		}
 	}
-	user, err := g.Customers.Authenticate(ctx, app.ID, username, password)
+	user, err := g.TestUsers.Authenticate(ctx, app.ID, username, password)
 	if e := authserver.AsError(err); e != nil && e.Kind == authserver.KindUnauthenticated {
 		if g.Limiter != nil {
 			g.Limiter.Failed(r, app.ID, username)
@@ -236,7 +238,7 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 		return fosite.ErrTemporarilyUnavailable.WithHint("The login cannot be checked right now; retry later.").WithWrap(err)
 	}
 	var cred tokenCredentials
-	if c, ok := request.GetClient().(*Client); ok {
+	if c, ok := request.GetClient().(*clients.Client); ok {
 		cred = credentialsOf(c)
 	}
 	return g.Users.grantSubject(request, app, user.Subject, cred)
@@ -276,7 +278,7 @@ func (g *DelegatedGrant) CanSkipClientAuth(context.Context, fosite.AccessRequest
 // Errors: invalid_request (missing or malformed customer_id),
 // invalid_scope, invalid_target, temporarily_unavailable.
 func (g *DelegatedGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
-	client, ok := request.GetClient().(*Client)
+	client, ok := request.GetClient().(*clients.Client)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
@@ -312,7 +314,7 @@ var _ fosite.TokenEndpointHandler = (*JWTBearerGrant)(nil)
 
 // CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 func (g *JWTBearerGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
-	return r.GetGrantTypes().ExactOne(GrantTypeJWTBearer)
+	return r.GetGrantTypes().ExactOne(clients.GrantTypeJWTBearer)
 }
 
 // CanSkipClientAuth implements fosite.TokenEndpointHandler: yes, unless a
@@ -340,7 +342,7 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	// The token records the credential that signed the assertion and,
 	// where that leaves room, the one the client authenticated with.
 	cred := tokenCredentials{secretID: va.signer.secretID, assertionKey: va.signer.keyThumbprint}
-	if c, ok := request.GetClient().(*Client); ok {
+	if c, ok := request.GetClient().(*clients.Client); ok {
 		if c.GetID() != va.app.ID {
 			return fosite.ErrInvalidGrant.WithHint("The assertion's iss must be the authenticated client.")
 		}
@@ -361,7 +363,7 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	sess.assertions = append(sess.assertions, va.jti)
 	// Without client authentication the request's client is the one
 	// grantSubject named; the secret that signed the assertion was used.
-	if c, ok := request.GetClient().(*Client); ok && c.RecordUse == nil {
+	if c, ok := request.GetClient().(*clients.Client); ok && c.RecordUse == nil {
 		c.RecordUse = g.Assertions.secretUse(va)
 	}
 	return nil

@@ -3,12 +3,14 @@ package tokens
 import (
 	"strings"
 	"testing"
+
+	"github.com/authserver/authserver/authserver/clients"
 )
 
 func TestInferCustomerGrant(t *testing.T) {
 	for params, want := range map[string]string{
-		"assertion":            GrantTypeJWTBearer,
-		"assertion username":   GrantTypeJWTBearer,
+		"assertion":            clients.GrantTypeJWTBearer,
+		"assertion username":   clients.GrantTypeJWTBearer,
 		"username password":    GrantTypeTestUser,
 		"customer_id":          GrantTypeDelegated,
 		"client_id scope":      "",

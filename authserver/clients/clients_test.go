@@ -1,4 +1,4 @@
-package tokens
+package clients
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/authserver/authserver/storage/storagetest"
 )
 
-func newTestCache(t *testing.T, store AppStore, size int) *ClientCache {
+func newTestCache(t *testing.T, store Store, size int) *Cache {
 	t.Helper()
-	c := NewClientCache(store, ClientCacheConfig{Size: size}, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := NewCache(store, CacheConfig{Size: size}, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := c.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +34,10 @@ func TestClientCacheFollowsTheChangeLog(t *testing.T) {
 		}
 	}
 	c := newTestCache(t, store, 10)
-	if e, err := c.get(ctx, "app_test_a"); err != nil || !e.app.Enabled {
+	if e, err := c.Get(ctx, "app_test_a"); err != nil || !e.app.Enabled {
 		t.Fatalf("get a: %+v, %v", e, err)
 	}
-	if _, err := c.get(ctx, "app_test_new"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := c.Get(ctx, "app_test_new"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)
 	}
 	if _, err := store.UpdateApp(ctx, "app_test_a", func(a *storage.App) error { a.Enabled = false; return nil }); err != nil {
@@ -46,16 +46,16 @@ func TestClientCacheFollowsTheChangeLog(t *testing.T) {
 	if err := store.InsertApp(ctx, storage.App{ID: "app_test_new", Name: "new", Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	if e, _ := c.get(ctx, "app_test_a"); !e.app.Enabled {
+	if e, _ := c.Get(ctx, "app_test_a"); !e.app.Enabled {
 		t.Fatal("the cache changed before a refresh: the test proves nothing")
 	}
 	if err := c.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e, err := c.get(ctx, "app_test_a"); err != nil || e.app.Enabled || e.app.Version != 2 {
+	if e, err := c.Get(ctx, "app_test_a"); err != nil || e.app.Enabled || e.app.Version != 2 {
 		t.Fatalf("after refresh: %+v, %v", e.app, err)
 	}
-	if e, err := c.get(ctx, "app_test_new"); err != nil || e.app.Name != "new" {
+	if e, err := c.Get(ctx, "app_test_new"); err != nil || e.app.Name != "new" {
 		t.Fatalf("new app after refresh: %+v, %v", e, err)
 	}
 	if _, ok := c.apps.Peek("app_test_b"); ok {
@@ -70,19 +70,19 @@ func TestClientCacheSeesImportedApps(t *testing.T) {
 	store, _ := storagetest.Embedded(t)
 	c := newTestCache(t, store, 10)
 	app := storage.App{ID: credential.NewAppID(credential.EnvTest), Name: "imported", Enabled: true}
-	if _, err := c.get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := c.Get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("before the import: %v, want ErrNotFound", err)
 	}
 	if err := store.ImportApps(ctx, []storage.App{app}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := c.Get(ctx, app.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("before the refresh the miss is remembered: %v", err)
 	}
 	if err := c.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e, err := c.get(ctx, app.ID); err != nil || e.app.Name != "imported" {
+	if e, err := c.Get(ctx, app.ID); err != nil || e.app.Name != "imported" {
 		t.Fatalf("after the refresh: %v, %v", e, err)
 	}
 }
@@ -100,17 +100,17 @@ func TestClientCacheBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestCache(t, store, 3)
-	if _, err := c.get(ctx, apps[0].ID); err != nil {
+	if _, err := c.Get(ctx, apps[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	for range 50 {
-		_, _ = c.get(ctx, credential.NewAppID(credential.EnvTest))
+		_, _ = c.Get(ctx, credential.NewAppID(credential.EnvTest))
 	}
 	if _, ok := c.apps.Peek(apps[0].ID); !ok {
 		t.Fatal("unknown ids evicted a real app")
 	}
 	for _, a := range apps {
-		if _, err := c.get(ctx, a.ID); err != nil {
+		if _, err := c.Get(ctx, a.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +128,7 @@ func TestClientCacheDropsAfterALongGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newTestCache(t, store, 10)
-	if _, err := c.get(ctx, "app_test_a"); err != nil {
+	if _, err := c.Get(ctx, "app_test_a"); err != nil {
 		t.Fatal(err)
 	}
 	c.lastRefresh.Store(time.Now().Add(-changeRetention).UnixNano())

@@ -1,4 +1,4 @@
-package tokens
+package users
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// CustomerStore is what test users need of the database.
-type CustomerStore interface {
+// TestUserStore is what test users need of the database.
+type TestUserStore interface {
 	GetApp(ctx context.Context, id string) (storage.App, error)
 	InsertCustomer(ctx context.Context, c storage.Customer) error
 	GetCustomer(ctx context.Context, appID, username string) (storage.Customer, error)
@@ -24,34 +24,34 @@ type CustomerStore interface {
 
 // Limits of test-user fields.
 const (
-	maxUsernameLen    = 128
+	MaxUsernameLen    = 128
 	minPasswordLen    = 8
 	maxPasswordLen    = 1024
 	testUserAppPrefix = credential.AppIDPrefix + credential.EnvTest + "_"
 )
 
-// Customers manages test users (a test harness fetches a user's
+// TestUsers manages test users (a test harness fetches a user's
 // token with the user's username and password): registered under one
 // test-environment app, passwords hashed with argon2id, each with its
 // opaque customer identifier. Test users exist for test harnesses only, so
 // a live app cannot have any: a password login is weaker than the app's own
 // authentication of its users, which the delegated and secure modes rely
 // on.
-type Customers struct {
-	store    CustomerStore
+type TestUsers struct {
+	store    TestUserStore
 	subjects *Subjects
 	audit    *audit.Auditor
 	hasher   *passwordHasher
 	now      func() time.Time
 }
 
-// NewCustomers returns the test-user service.
-func NewCustomers(store CustomerStore, subjects *Subjects, audit *audit.Auditor, now func() time.Time) *Customers {
-	return &Customers{store: store, subjects: subjects, audit: audit, hasher: newPasswordHasher(), now: now}
+// NewTestUsers returns the test-user service.
+func NewTestUsers(store TestUserStore, subjects *Subjects, audit *audit.Auditor, now func() time.Time) *TestUsers {
+	return &TestUsers{store: store, subjects: subjects, audit: audit, hasher: newPasswordHasher(), now: now}
 }
 
-// NewCustomer is the input of Customers.Create.
-type NewCustomer struct {
+// NewTestUser is the input of Customers.Create.
+type NewTestUser struct {
 	// Username is what the user logs in with: 1 to 128 characters of
 	// letters, digits and . _ @ + -.
 	Username string `json:"username"`
@@ -64,9 +64,9 @@ type NewCustomer struct {
 	CustomerID string `json:"customer_id,omitempty"`
 }
 
-// CustomerView is what the admin API shows of a test user: never the
+// TestUserView is what the admin API shows of a test user: never the
 // password or its hash.
-type CustomerView struct {
+type TestUserView struct {
 	ID       string `json:"user_id"`
 	AppID    string `json:"app_id"`
 	Username string `json:"username"`
@@ -76,12 +76,12 @@ type CustomerView struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func viewCustomer(c storage.Customer) CustomerView {
-	return CustomerView{ID: c.ID, AppID: c.AppID, Username: c.Username, Subject: c.Subject, CreatedAt: c.CreatedAt}
+func viewTestUser(c storage.Customer) TestUserView {
+	return TestUserView{ID: c.ID, AppID: c.AppID, Username: c.Username, Subject: c.Subject, CreatedAt: c.CreatedAt}
 }
 
 func validUsername(u string) bool {
-	if u == "" || utf8.RuneCountInString(u) > maxUsernameLen {
+	if u == "" || utf8.RuneCountInString(u) > MaxUsernameLen {
 		return false
 	}
 	for _, r := range u {
@@ -97,55 +97,55 @@ func validUsername(u string) bool {
 // username, password or customer id; KindNotFound for an unknown app;
 // KindConflict when the app is not a test app (code "live_app") or the
 // username is taken (code "duplicate").
-func (c *Customers) Create(ctx context.Context, actor authserver.Actor, appID string, in NewCustomer) (CustomerView, error) {
+func (c *TestUsers) Create(ctx context.Context, actor authserver.Actor, appID string, in NewTestUser) (TestUserView, error) {
 	if !validUsername(in.Username) {
-		return CustomerView{}, authserver.NewError(authserver.KindInvalid, "invalid_username", "username must be 1 to %d letters, digits or . _ @ + -", maxUsernameLen)
+		return TestUserView{}, authserver.NewError(authserver.KindInvalid, "invalid_username", "username must be 1 to %d letters, digits or . _ @ + -", MaxUsernameLen)
 	}
 	if len(in.Password) < minPasswordLen || len(in.Password) > maxPasswordLen {
-		return CustomerView{}, authserver.NewError(authserver.KindInvalid, "invalid_password", "password must be %d to %d bytes", minPasswordLen, maxPasswordLen)
+		return TestUserView{}, authserver.NewError(authserver.KindInvalid, "invalid_password", "password must be %d to %d bytes", minPasswordLen, maxPasswordLen)
 	}
 	if in.CustomerID == "" {
 		in.CustomerID = in.Username
 	}
-	if !validCustomerID(in.CustomerID) {
-		return CustomerView{}, authserver.NewError(authserver.KindInvalid, "invalid_customer_id", "customer_id must be 1 to %d bytes of printable UTF-8", maxCustomerIDLen)
+	if !ValidCustomerID(in.CustomerID) {
+		return TestUserView{}, authserver.NewError(authserver.KindInvalid, "invalid_customer_id", "customer_id must be 1 to %d bytes of printable UTF-8", MaxCustomerIDLen)
 	}
 	app, err := c.store.GetApp(ctx, appID)
 	if err != nil {
-		return CustomerView{}, authserver.StoreError(err)
+		return TestUserView{}, authserver.StoreError(err)
 	}
 	if app.Environment != credential.EnvTest {
-		return CustomerView{}, authserver.NewError(authserver.KindConflict, "live_app", "test users can be registered only under test-environment apps (%s…)", testUserAppPrefix)
+		return TestUserView{}, authserver.NewError(authserver.KindConflict, "live_app", "test users can be registered only under test-environment apps (%s…)", testUserAppPrefix)
 	}
 	if _, err := c.store.GetCustomer(ctx, appID, in.Username); err == nil {
-		return CustomerView{}, authserver.NewError(authserver.KindConflict, "duplicate", "the app has a user with that username")
+		return TestUserView{}, authserver.NewError(authserver.KindConflict, "duplicate", "the app has a user with that username")
 	} else if !errors.Is(err, storage.ErrNotFound) {
-		return CustomerView{}, authserver.StoreError(err)
+		return TestUserView{}, authserver.StoreError(err)
 	}
 	subject, err := c.subjects.Subject(ctx, &app, in.CustomerID)
 	if err != nil {
-		return CustomerView{}, err
+		return TestUserView{}, err
 	}
 	hash, err := c.hasher.Hash(ctx, in.Password)
 	if err != nil {
-		return CustomerView{}, &authserver.Error{Kind: authserver.KindUnavailable, Code: "busy", Message: "the password could not be hashed in time", Err: err}
+		return TestUserView{}, &authserver.Error{Kind: authserver.KindUnavailable, Code: "busy", Message: "the password could not be hashed in time", Err: err}
 	}
 	rec := storage.Customer{
 		ID: credential.NewID("usr_"), AppID: appID, Username: in.Username, Subject: subject,
 		PasswordHash: hash, CreatedAt: c.now().UTC().Truncate(time.Millisecond),
 	}
 	if err := c.store.InsertCustomer(ctx, rec); err != nil {
-		return CustomerView{}, authserver.StoreError(err)
+		return TestUserView{}, authserver.StoreError(err)
 	}
 	c.audit.Record(ctx, actor, "user.create", rec.ID, appID, "success", nil)
-	return viewCustomer(rec), nil
+	return viewTestUser(rec), nil
 }
 
 // List returns the test users of appID ordered by username, after
 // page.After, at most page.Limit (1 to 500, default 100); next is the
 // cursor of the following page, "" at the end. Errors: KindNotFound for
 // an unknown app.
-func (c *Customers) List(ctx context.Context, appID string, page authserver.Page) (users []CustomerView, next string, err error) {
+func (c *TestUsers) List(ctx context.Context, appID string, page authserver.Page) (users []TestUserView, next string, err error) {
 	if _, err := c.store.GetApp(ctx, appID); err != nil {
 		return nil, "", authserver.StoreError(err)
 	}
@@ -160,16 +160,16 @@ func (c *Customers) List(ctx context.Context, appID string, page authserver.Page
 		rows = rows[:page.Limit]
 		next = rows[len(rows)-1].Username
 	}
-	users = make([]CustomerView, 0, len(rows))
+	users = make([]TestUserView, 0, len(rows))
 	for _, r := range rows {
-		users = append(users, viewCustomer(r))
+		users = append(users, viewTestUser(r))
 	}
 	return users, next, nil
 }
 
 // Delete removes the test user username of appID; its tokens stay valid
 // until they expire (they are stateless). Errors: KindNotFound.
-func (c *Customers) Delete(ctx context.Context, actor authserver.Actor, appID, username string) error {
+func (c *TestUsers) Delete(ctx context.Context, actor authserver.Actor, appID, username string) error {
 	if err := c.store.DeleteCustomer(ctx, appID, username); err != nil {
 		return authserver.StoreError(err)
 	}
@@ -185,7 +185,7 @@ var errBadLogin = authserver.NewError(authserver.KindUnauthenticated, "invalid_g
 // unknown user costs one argon2id hash like a wrong password and gets the
 // same error (KindUnauthenticated); KindUnavailable when the store cannot
 // be reached or no hashing slot frees before ctx ends.
-func (c *Customers) Authenticate(ctx context.Context, appID, username, password string) (storage.Customer, error) {
+func (c *TestUsers) Authenticate(ctx context.Context, appID, username, password string) (storage.Customer, error) {
 	var rec storage.Customer
 	if validUsername(username) && len(password) <= maxPasswordLen {
 		r, err := c.store.GetCustomer(ctx, appID, username)
@@ -209,7 +209,7 @@ func (c *Customers) Authenticate(ctx context.Context, appID, username, password 
 // PasswordHashes returns how many argon2id hashes of test-user passwords
 // have been computed (logins and registrations): the CPU the endpoint
 // spends on them, each tens of milliseconds of one core.
-func (c *Customers) PasswordHashes() uint64 { return c.hasher.computed.Load() }
+func (c *TestUsers) PasswordHashes() uint64 { return c.hasher.computed.Load() }
 
 // Profile is what the reference resource shows of a customer.
 type Profile struct {
@@ -223,7 +223,7 @@ type Profile struct {
 // Profile returns the profile of the customer of appID whose identifier is
 // subject, and whether the app has such a test user. The app is part of
 // the look-up, so one app's identifiers never find another app's users.
-func (c *Customers) Profile(ctx context.Context, appID, subject string) (Profile, bool, error) {
+func (c *TestUsers) Profile(ctx context.Context, appID, subject string) (Profile, bool, error) {
 	rec, err := c.store.GetCustomerBySubject(ctx, appID, subject)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Profile{AppID: appID, Customer: subject}, false, nil

@@ -1,4 +1,4 @@
-package tokens
+package users
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/storage"
 )
@@ -24,9 +25,9 @@ type SubjectStore interface {
 	UpdateApp(ctx context.Context, id string, update func(*storage.App) error) (storage.App, error)
 }
 
-// maxCustomerIDLen bounds an app's own user id (the delegated customer_id,
+// MaxCustomerIDLen bounds an app's own user id (the delegated customer_id,
 // an assertion's sub, a test user's id), in bytes.
-const maxCustomerIDLen = 256
+const MaxCustomerIDLen = 256
 
 // customerKeySize is the size of an app's customer-identifier key: the
 // HMAC-SHA-256 block-sized key is overkill, 256 bits is the hash's
@@ -46,7 +47,7 @@ var errKeyPresent = errors.New("customer key present")
 // a token request reads the database only the first time an app needs a key.
 type Subjects struct {
 	store   SubjectStore
-	clients *ClientCache
+	clients *clients.Cache
 	keyring *kek.Keyring
 	// opened maps app id to its key, checked against the sealed value the
 	// app carries so that a replaced key is never served from the cache.
@@ -59,7 +60,7 @@ type openedKey struct {
 }
 
 // NewSubjects returns the customer-identifier service.
-func NewSubjects(store SubjectStore, clients *ClientCache, keyring *kek.Keyring) *Subjects {
+func NewSubjects(store SubjectStore, clients *clients.Cache, keyring *kek.Keyring) *Subjects {
 	opened, _ := lru.New[string, openedKey](10_000)
 	return &Subjects{store: store, clients: clients, keyring: keyring, opened: opened}
 }
@@ -67,10 +68,10 @@ func NewSubjects(store SubjectStore, clients *ClientCache, keyring *kek.Keyring)
 // customerKeyAAD binds a sealed customer key to its app.
 func customerKeyAAD(appID string) []byte { return []byte("customer_key/" + appID) }
 
-// validCustomerID reports whether id can name a user: 1 to 256 bytes of
+// ValidCustomerID reports whether id can name a user: 1 to 256 bytes of
 // printable UTF-8 (no control characters).
-func validCustomerID(id string) bool {
-	if id == "" || len(id) > maxCustomerIDLen || !utf8.ValidString(id) {
+func ValidCustomerID(id string) bool {
+	if id == "" || len(id) > MaxCustomerIDLen || !utf8.ValidString(id) {
 		return false
 	}
 	for _, r := range id {
@@ -85,8 +86,8 @@ func validCustomerID(id string) bool {
 // making the app's key first if it has none. Errors: KindInvalid for a
 // malformed userID, KindUnavailable when the store cannot be reached.
 func (s *Subjects) Subject(ctx context.Context, app *storage.App, userID string) (string, error) {
-	if !validCustomerID(userID) {
-		return "", authserver.NewError(authserver.KindInvalid, "invalid_customer_id", "a customer id is 1 to %d bytes of printable UTF-8", maxCustomerIDLen)
+	if !ValidCustomerID(userID) {
+		return "", authserver.NewError(authserver.KindInvalid, "invalid_customer_id", "a customer id is 1 to %d bytes of printable UTF-8", MaxCustomerIDLen)
 	}
 	key, err := s.key(ctx, app)
 	if err != nil {

@@ -1,4 +1,4 @@
-package tokens
+package clients
 
 import (
 	"context"
@@ -31,11 +31,11 @@ import (
 // at once, one made on another within cache.refresh_interval. Errors:
 // ErrStoreUnavailable when the app is not cached and the database cannot
 // answer.
-func (c *ClientCache) CredentialActive(ctx context.Context, appID, secretID, assertionKey string) (bool, error) {
+func (c *Cache) CredentialActive(ctx context.Context, appID, secretID, assertionKey string) (bool, error) {
 	if appID == "" || len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
 		return false, nil
 	}
-	e, err := c.get(ctx, appID)
+	e, err := c.Get(ctx, appID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return false, nil
@@ -48,7 +48,7 @@ func (c *ClientCache) CredentialActive(ctx context.Context, appID, secretID, ass
 }
 
 // secretBacks reports whether the secret id (or none) still backs tokens.
-func (e *cachedApp) secretBacks(id string) bool {
+func (e *CachedApp) secretBacks(id string) bool {
 	if id == "" {
 		return true
 	}
@@ -62,7 +62,7 @@ func (e *cachedApp) secretBacks(id string) bool {
 
 // keyBacks reports whether the assertion key thumbprint (or none) still
 // backs tokens; see CredentialActive.
-func (e *cachedApp) keyBacks(thumbprint string) bool {
+func (e *CachedApp) keyBacks(thumbprint string) bool {
 	switch {
 	case thumbprint == "":
 		return true

@@ -1,4 +1,4 @@
-package tokens
+package clients
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type OriginStore interface {
 // credential, is read from the database and cached for the cache refresh
 // interval.
 type Origins struct {
-	clients *ClientCache
+	clients *Cache
 	store   OriginStore
 	ttl     time.Duration
 	now     func() time.Time
@@ -41,7 +41,7 @@ type originAnswer struct {
 
 // NewOrigins returns the origin policy; ttl bounds how long an answer to
 // "does any app allow this origin" is reused.
-func NewOrigins(clients *ClientCache, store OriginStore, ttl time.Duration, now func() time.Time, log *slog.Logger) *Origins {
+func NewOrigins(clients *Cache, store OriginStore, ttl time.Duration, now func() time.Time, log *slog.Logger) *Origins {
 	if ttl <= 0 {
 		ttl = 2 * time.Second
 	}
@@ -70,7 +70,7 @@ func (o *Origins) AppAllows(ctx context.Context, appID, origin string) bool {
 	if appID == "" || len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" || !wellFormedOrigin(origin) {
 		return false
 	}
-	e, err := o.clients.get(ctx, appID)
+	e, err := o.clients.Get(ctx, appID)
 	return err == nil && e.app.Enabled && slices.Contains(e.app.Origins, origin)
 }
 

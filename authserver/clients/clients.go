@@ -1,4 +1,4 @@
-package tokens
+package clients
 
 import (
 	"context"
@@ -23,16 +23,16 @@ import (
 	"github.com/authserver/authserver/verifier"
 )
 
-// AppStore is what the client cache needs of the database.
-type AppStore interface {
+// Store is what the client cache needs of the database.
+type Store interface {
 	GetApp(ctx context.Context, id string) (storage.App, error)
 	AppChangesSince(ctx context.Context, since time.Time, limit int) ([]storage.AppChange, error)
 	SweepAppChanges(ctx context.Context, before time.Time) (int64, error)
 	ServerTime(ctx context.Context) (time.Time, error)
 }
 
-// ClientCacheConfig bounds the client cache.
-type ClientCacheConfig struct {
+// CacheConfig bounds the client cache.
+type CacheConfig struct {
 	// Size is the most apps kept in memory (least recently used evicted);
 	// default 100,000.
 	Size int
@@ -46,10 +46,10 @@ type ClientCacheConfig struct {
 	MaxStaleness time.Duration
 }
 
-// changeOverlap re-reads changes this far behind the watermark: a write
+// ChangeOverlap re-reads changes this far behind the watermark: a write
 // stamped by the server just before the watermark may become visible only
 // after the poll that set it.
-const changeOverlap = 2 * time.Second
+const ChangeOverlap = 2 * time.Second
 
 // changeBatch is the most change records read per query.
 const changeBatch = 1000
@@ -68,20 +68,20 @@ const changeSweepInterval = time.Minute
 // take only the read lock, and the order stays right to within this.
 const promoteEvery = int64(time.Second)
 
-// ClientCache serves apps from memory so that client authentication touches
+// Cache serves apps from memory so that client authentication touches
 // the database only on a miss. Every app write is announced in a change log
 // (storage.AppChange, stamped by the database server's clock); each
 // instance polls the log for records since its last poll and re-reads the
 // changed apps it holds, so the cost of keeping any number of cached apps
 // fresh is the number of recent changes, not of apps. It does no full load
 // at start.
-type ClientCache struct {
-	store AppStore
-	cfg   ClientCacheConfig
+type Cache struct {
+	store Store
+	cfg   CacheConfig
 	now   func() time.Time
 	log   *slog.Logger
 
-	apps    *lru.Cache[string, *cachedApp]
+	apps    *lru.Cache[string, *CachedApp]
 	missing *lru.Cache[string, struct{}]
 	loads   singleflight.Group
 	// mu orders cache writes against each other (lookups take no lock of
@@ -97,9 +97,9 @@ type ClientCache struct {
 	watermark   time.Time    // owned by Refresh
 }
 
-// cachedApp is an immutable snapshot of an app with its secrets' digests
+// CachedApp is an immutable snapshot of an app with its secrets' digests
 // decoded for comparison and its inline JWKS parsed.
-type cachedApp struct {
+type CachedApp struct {
 	app     storage.App
 	secrets []cachedSecret
 	// jwks are the app's inline public keys (verifier.ParseJWKS) and
@@ -125,13 +125,13 @@ func (s *cachedSecret) usable(now time.Time) bool {
 }
 
 // App returns the cached app. Callers must not modify it.
-func (e *cachedApp) App() *storage.App { return &e.app }
+func (e *CachedApp) App() *storage.App { return &e.app }
 
 // MatchSecret returns the id of the app's secret whose digest is digest
 // and that authenticates at now, or "". It compares digest with every
 // secret in constant time and walks them all, so that the answer time
 // says little about why it failed.
-func (e *cachedApp) MatchSecret(digest [32]byte, now time.Time) string {
+func (e *CachedApp) MatchSecret(digest [32]byte, now time.Time) string {
 	matched := ""
 	for i := range e.secrets {
 		s := &e.secrets[i]
@@ -144,7 +144,7 @@ func (e *cachedApp) MatchSecret(digest [32]byte, now time.Time) string {
 
 // SecretUsable reports whether the app's secret App().Secrets[i]
 // authenticates at now: active and not past its grace period.
-func (e *cachedApp) SecretUsable(i int, now time.Time) bool {
+func (e *CachedApp) SecretUsable(i int, now time.Time) bool {
 	return e.secrets[i].usable(now)
 }
 
@@ -152,12 +152,12 @@ func (e *cachedApp) SecretUsable(i int, now time.Time) bool {
 // (verifier.ParseJWKS; none while it publishes them at a jwks_uri) and,
 // index for index, their RFC 7638 SHA-256 thumbprints. Callers must not
 // modify them.
-func (e *cachedApp) InlineKeys() (keys []jose.JSONWebKey, thumbprints []string) {
+func (e *CachedApp) InlineKeys() (keys []jose.JSONWebKey, thumbprints []string) {
 	return e.jwks, e.thumbprints
 }
 
-func newCachedApp(a storage.App) *cachedApp {
-	c := &cachedApp{app: a, secrets: make([]cachedSecret, 0, len(a.Secrets))}
+func newCachedApp(a storage.App) *CachedApp {
+	c := &CachedApp{app: a, secrets: make([]cachedSecret, 0, len(a.Secrets))}
 	for _, s := range a.Secrets {
 		cs := cachedSecret{id: s.ID, active: s.Status == storage.SecretActive, expiresAt: s.ExpiresAt}
 		copy(cs.digest[:], s.Digest)
@@ -168,7 +168,7 @@ func newCachedApp(a storage.App) *cachedApp {
 		// parses verifies nothing.
 		keys, _ := verifier.ParseJWKS(a.JWKS)
 		for _, k := range keys {
-			tp, err := keyThumbprint(k)
+			tp, err := Thumbprint(k)
 			if err != nil {
 				continue
 			}
@@ -179,10 +179,10 @@ func newCachedApp(a storage.App) *cachedApp {
 	return c
 }
 
-// keyThumbprint is the RFC 7638 JWK thumbprint of k under SHA-256,
+// Thumbprint is the RFC 7638 JWK thumbprint of k under SHA-256,
 // base64url without padding: what names an app's assertion key in the
 // tokens it obtained (ClaimAssertionKey).
-func keyThumbprint(k jose.JSONWebKey) (string, error) {
+func Thumbprint(k jose.JSONWebKey) (string, error) {
 	sum, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return "", fmt.Errorf("thumbprint of key %q: %w", k.KeyID, err)
@@ -190,8 +190,8 @@ func keyThumbprint(k jose.JSONWebKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
-// NewClientCache returns a cache; call Init, then Run in a goroutine.
-func NewClientCache(store AppStore, cfg ClientCacheConfig, now func() time.Time, log *slog.Logger) *ClientCache {
+// NewCache returns a cache; call Init, then Run in a goroutine.
+func NewCache(store Store, cfg CacheConfig, now func() time.Time, log *slog.Logger) *Cache {
 	if cfg.Size <= 0 {
 		cfg.Size = 100_000
 	}
@@ -201,15 +201,15 @@ func NewClientCache(store AppStore, cfg ClientCacheConfig, now func() time.Time,
 	if cfg.MaxStaleness <= 0 {
 		cfg.MaxStaleness = 60 * time.Second
 	}
-	apps, _ := lru.New[string, *cachedApp](cfg.Size)
+	apps, _ := lru.New[string, *CachedApp](cfg.Size)
 	// Unknown ids get a smaller cache of their own so that an attacker
 	// sending random ids cannot evict real apps.
 	missing, _ := lru.New[string, struct{}](max(cfg.Size/10, 1024))
-	return &ClientCache{store: store, cfg: cfg, now: now, log: log, apps: apps, missing: missing}
+	return &Cache{store: store, cfg: cfg, now: now, log: log, apps: apps, missing: missing}
 }
 
 // Init sets the change watermark to the database's clock.
-func (c *ClientCache) Init(ctx context.Context) error {
+func (c *Cache) Init(ctx context.Context) error {
 	t, err := c.store.ServerTime(ctx)
 	if err != nil {
 		return fmt.Errorf("init client cache: %w", err)
@@ -221,7 +221,7 @@ func (c *ClientCache) Init(ctx context.Context) error {
 
 // Run refreshes every RefreshInterval and sweeps old change records every
 // minute until ctx ends.
-func (c *ClientCache) Run(ctx context.Context) {
+func (c *Cache) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -233,7 +233,7 @@ func (c *ClientCache) Run(ctx context.Context) {
 
 // sweepChanges deletes change records older than changeRetention by the
 // database server's clock.
-func (c *ClientCache) sweepChanges(ctx context.Context) error {
+func (c *Cache) sweepChanges(ctx context.Context) error {
 	now, err := c.store.ServerTime(ctx)
 	if err != nil {
 		return err
@@ -243,18 +243,18 @@ func (c *ClientCache) sweepChanges(ctx context.Context) error {
 }
 
 // Refresh reads the change records since the last refresh (less
-// changeOverlap), re-reads each changed app this instance holds, and
+// ChangeOverlap), re-reads each changed app this instance holds, and
 // forgets unknown ids that now exist. If the last successful refresh is so
 // old that records may have been swept since, it drops every entry
 // instead. Only Run and tests call it, never concurrently.
-func (c *ClientCache) Refresh(ctx context.Context) error {
-	if time.Since(time.Unix(0, c.lastRefresh.Load())) > changeRetention-changeOverlap {
+func (c *Cache) Refresh(ctx context.Context) error {
+	if time.Since(time.Unix(0, c.lastRefresh.Load())) > changeRetention-ChangeOverlap {
 		c.apps.Purge()
 		c.missing.Purge()
 		c.log.Warn("client cache dropped: refreshes failed for longer than the change log is kept")
 	}
 	watermark := c.watermark
-	since := watermark.Add(-changeOverlap)
+	since := watermark.Add(-ChangeOverlap)
 	seen := map[string]bool{}
 	for {
 		changes, err := c.store.AppChangesSince(ctx, since, changeBatch)
@@ -301,7 +301,7 @@ func (c *ClientCache) Refresh(ctx context.Context) error {
 }
 
 // put stores a unless a newer version is cached.
-func (c *ClientCache) put(a storage.App) *cachedApp {
+func (c *Cache) put(a storage.App) *CachedApp {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.apps.Peek(a.ID); ok && old.app.Version >= a.Version {
@@ -314,15 +314,15 @@ func (c *ClientCache) put(a storage.App) *cachedApp {
 
 // Put stores an app this instance has just written, so that the change
 // applies here at once rather than at the next refresh.
-func (c *ClientCache) Put(a storage.App) {
+func (c *Cache) Put(a storage.App) {
 	c.missing.Remove(a.ID)
 	c.put(a)
 }
 
-// get returns the app with id. It returns storage.ErrNotFound for an unknown
+// Get returns the app with id. It returns storage.ErrNotFound for an unknown
 // id and ErrStoreUnavailable when the database cannot answer or the cache is
 // staler than MaxStaleness.
-func (c *ClientCache) get(ctx context.Context, id string) (*cachedApp, error) {
+func (c *Cache) Get(ctx context.Context, id string) (*CachedApp, error) {
 	if c.stale() {
 		return nil, authserver.ErrStoreUnavailable
 	}
@@ -361,15 +361,15 @@ func (c *ClientCache) get(ctx context.Context, id string) (*cachedApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(*cachedApp), nil
+	return v.(*CachedApp), nil
 }
 
-func (c *ClientCache) stale() bool {
+func (c *Cache) stale() bool {
 	return time.Since(time.Unix(0, c.lastRefresh.Load())) > c.cfg.MaxStaleness
 }
 
 // Len returns how many apps are cached.
-func (c *ClientCache) Len() int { return c.apps.Len() }
+func (c *Cache) Len() int { return c.apps.Len() }
 
 // Client is the fosite client of one authenticated token request: the app
 // as cached, and how it authenticated.
@@ -437,13 +437,13 @@ func (c *Client) GetAudience() fosite.Arguments { return c.app.Audiences }
 // GrantTypeJWTBearer is the JWT bearer grant of RFC 7523 §2.1.
 const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-// errUnavailable is the answer when the store is needed and unreachable.
-func errUnavailable() error {
+// UnavailableError is the answer when the store is needed and unreachable.
+func UnavailableError() error {
 	return fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot verify the client right now; retry later.")
 }
 
-// validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
+// ValidScope: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func ValidScope(s string) bool {
 	if s == "" || len(s) > 256 {
 		return false
 	}
