@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/idempotency"
-	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // appsPageSize is how many apps one page of the listing shows.
@@ -25,7 +25,7 @@ type appsData struct {
 }
 
 type appRow struct {
-	tokens.AppView
+	apps.AppView
 	Active int
 }
 
@@ -34,16 +34,16 @@ type appRow struct {
 func (c *Console) appsPage(q *request) {
 	query := strings.TrimSpace(q.r.URL.Query().Get("q"))
 	after := q.r.URL.Query().Get("after")
-	apps, next, err := c.o.Apps.List(q.r.Context(), query, authserver.Page{After: after, Limit: appsPageSize})
+	rows, next, err := c.o.Apps.List(q.r.Context(), query, authserver.Page{After: after, Limit: appsPageSize})
 	if err != nil {
 		c.failPage(q, err)
 		return
 	}
 	d := appsData{Query: query}
-	for _, a := range apps {
+	for _, a := range rows {
 		row := appRow{AppView: a}
 		for _, s := range a.Secrets {
-			if s.Status == tokens.StatusActive {
+			if s.Status == apps.StatusActive {
 				row.Active++
 			}
 		}
@@ -89,12 +89,12 @@ func fields(s string) []string {
 // this once, or a replay notice when the form was submitted before.
 type secretShown struct {
 	Heading  string
-	App      tokens.AppView
+	App      apps.AppView
 	SecretID string
 	Secret   string
 	Replay   *idempotency.Replay
 	// Rotated is the secret being rotated out, with its end.
-	Rotated *tokens.SecretView
+	Rotated *apps.SecretView
 }
 
 // readAppForm reads the create or edit form and parses its lifetimes
@@ -133,7 +133,7 @@ func (c *Console) createApp(q *request) {
 		c.show(q, http.StatusBadRequest, "app_new", "New app", "apps", f)
 		return
 	}
-	in := tokens.NewApp{
+	in := apps.NewApp{
 		Name: f.Name, Environment: f.Environment,
 		Scopes: fields(f.Scopes), Audiences: fields(f.Audiences), Origins: fields(f.Origins),
 		AccessTokenLifetime: at, UserTokenLifetime: ut, IdempotencyKey: f.IdempotencyKey,
@@ -153,7 +153,7 @@ func (c *Console) createApp(q *request) {
 
 // appData is the data of app.html.
 type appData struct {
-	App     tokens.AppView
+	App     apps.AppView
 	Secrets []secretRow
 	// NoCreate and NoRotate say why a new secret cannot be added now ("":
 	// it can).
@@ -165,7 +165,7 @@ type appData struct {
 
 // secretRow is a masked secret with the actions its state allows.
 type secretRow struct {
-	tokens.SecretView
+	apps.SecretView
 	Rotating bool
 	// NoDiscard and NoReactivate say why the action is refused now ("":
 	// it is allowed), so that the page disables the button and says why
@@ -176,34 +176,34 @@ type secretRow struct {
 
 // secretRows describes the buttons of each secret from the rules of
 // docs/admin-api.md ("Secrets: the rules").
-func secretRows(secrets []tokens.SecretView, now time.Time) (rows []secretRow, noCreate string) {
+func secretRows(secrets []apps.SecretView, now time.Time) (rows []secretRow, noCreate string) {
 	live, permanent, inactive := 0, 0, 0
 	for _, s := range secrets {
 		switch s.Status {
-		case tokens.StatusActive:
+		case apps.StatusActive:
 			live++
 			if s.ExpiresAt == nil {
 				permanent++
 			}
-		case tokens.StatusInactive:
+		case apps.StatusInactive:
 			inactive++
 		}
 	}
-	if live >= tokens.MaxActiveSecrets {
+	if live >= apps.MaxActiveSecrets {
 		noCreate = "The app has two active secrets: discard one, or wait until the rotated one expires."
 	}
 	for _, s := range secrets {
-		r := secretRow{SecretView: s, Rotating: s.Status == tokens.StatusActive && s.ExpiresAt != nil}
+		r := secretRow{SecretView: s, Rotating: s.Status == apps.StatusActive && s.ExpiresAt != nil}
 		switch {
-		case s.Status == tokens.StatusInactive:
+		case s.Status == apps.StatusInactive:
 			if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
 				r.NoReactivate = "its grace period has ended"
-			} else if live >= tokens.MaxActiveSecrets {
+			} else if live >= apps.MaxActiveSecrets {
 				r.NoReactivate = "two secrets are active already"
 			}
-		case inactive >= tokens.MaxInactiveSecrets:
+		case inactive >= apps.MaxInactiveSecrets:
 			r.NoDiscard = "another secret is inactive: delete or reactivate it first"
-		case s.Status == tokens.StatusActive && s.ExpiresAt == nil && permanent <= 1:
+		case s.Status == apps.StatusActive && s.ExpiresAt == nil && permanent <= 1:
 			r.NoDiscard = "the last active secret: rotate it first"
 		}
 		rows = append(rows, r)
@@ -271,7 +271,7 @@ func (c *Console) editApp(q *request) {
 		c.show(q, http.StatusBadRequest, "app_new", "Edit "+app.Name, "apps", f)
 		return
 	}
-	var u tokens.AppUpdate
+	var u apps.AppUpdate
 	var changed []string
 	if name := strings.TrimSpace(f.Name); name != app.Name {
 		u.Name, changed = &name, append(changed, "name")

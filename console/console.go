@@ -10,9 +10,9 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/audit"
 	"github.com/authserver/authserver/authserver/signingkeys"
-	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // Accounts authenticates account keys at sign-in and looks the signed-in
@@ -24,20 +24,20 @@ type Accounts interface {
 
 // AppService is the app lifecycle the console drives (*authserver.Apps).
 type AppService interface {
-	Create(ctx context.Context, actor authserver.Actor, in tokens.NewApp) (tokens.CreatedApp, error)
-	Get(ctx context.Context, id string) (tokens.AppView, error)
-	Update(ctx context.Context, actor authserver.Actor, id string, u tokens.AppUpdate) (tokens.AppView, error)
-	List(ctx context.Context, namePrefix string, page authserver.Page) ([]tokens.AppView, string, error)
-	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (tokens.AppView, error)
+	Create(ctx context.Context, actor authserver.Actor, in apps.NewApp) (apps.CreatedApp, error)
+	Get(ctx context.Context, id string) (apps.AppView, error)
+	Update(ctx context.Context, actor authserver.Actor, id string, u apps.AppUpdate) (apps.AppView, error)
+	List(ctx context.Context, namePrefix string, page authserver.Page) ([]apps.AppView, string, error)
+	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (apps.AppView, error)
 }
 
 // SecretService is the secret lifecycle of an app (*authserver.Apps;
 // seeds 000, 002, 003).
 type SecretService interface {
-	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (tokens.CreatedSecret, error)
-	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req tokens.RotateSecret) (tokens.RotatedSecret, error)
-	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (tokens.SecretView, error)
-	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (tokens.SecretView, error)
+	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (apps.CreatedSecret, error)
+	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req apps.RotateSecret) (apps.RotatedSecret, error)
+	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
+	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
 	DeleteSecret(ctx context.Context, actor authserver.Actor, appID, secretID, confirm string) error
 }
 
@@ -63,8 +63,8 @@ type AuditLog interface {
 
 var (
 	_ Accounts      = (*accounts.Accounts)(nil)
-	_ AppService    = (*tokens.Apps)(nil)
-	_ SecretService = (*tokens.Apps)(nil)
+	_ AppService    = (*apps.Apps)(nil)
+	_ SecretService = (*apps.Apps)(nil)
 	_ SigningKeys   = (*signingkeys.KeyManager)(nil)
 	_ AuditLog      = (*audit.Auditor)(nil)
 )

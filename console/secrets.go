@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/apps"
 )
 
 // createSecret adds a secret to an app and shows it once.
@@ -30,9 +30,9 @@ func (c *Console) rotateSecret(q *request) {
 	id := q.r.PathValue("id")
 	grace, ok := graceChoices[q.r.PostFormValue("grace_period")]
 	if !ok {
-		grace = tokens.DefaultGracePeriod
+		grace = apps.DefaultGracePeriod
 	}
-	rotated, err := c.o.Secrets.RotateSecret(q.r.Context(), q.actor, id, tokens.RotateSecret{
+	rotated, err := c.o.Secrets.RotateSecret(q.r.Context(), q.actor, id, apps.RotateSecret{
 		SecretID: q.r.PostFormValue("secret_id"), GracePeriod: &grace, IdempotencyKey: q.r.PostFormValue("idempotency_key"),
 	})
 	if err != nil {
@@ -43,11 +43,11 @@ func (c *Console) rotateSecret(q *request) {
 }
 
 // showSecret renders a new secret's plaintext, this once.
-func (c *Console) showSecret(q *request, appID, heading string, s tokens.CreatedSecret, rotated *tokens.SecretView) {
+func (c *Console) showSecret(q *request, appID, heading string, s apps.CreatedSecret, rotated *apps.SecretView) {
 	app, err := c.o.Apps.Get(q.r.Context(), appID)
 	if err != nil {
 		// The secret exists; say so rather than lose it.
-		app = tokens.AppView{ID: appID, ClientID: appID, Name: appID}
+		app = apps.AppView{ID: appID, ClientID: appID, Name: appID}
 	}
 	c.show(q, http.StatusOK, "secret_shown", heading, "apps", secretShown{
 		Heading: heading + " for " + app.Name, App: app, SecretID: s.ID, Secret: s.Secret, Replay: s.Replay, Rotated: rotated,
@@ -102,7 +102,7 @@ func (c *Console) secretDeletion(q *request, id, sid string) (confirmDelete, boo
 		c.failPage(q, err)
 		return confirmDelete{}, false
 	}
-	var sec *tokens.SecretView
+	var sec *apps.SecretView
 	for i := range app.Secrets {
 		if app.Secrets[i].ID == sid {
 			sec = &app.Secrets[i]

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/signingkeys"
-	"github.com/authserver/authserver/authserver/tokens"
 )
 
 func at(t time.Time) *time.Time { return &t }
@@ -94,27 +94,27 @@ func TestTimeline(t *testing.T) {
 
 func TestSecretRows(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	active := func(id string) tokens.SecretView { return tokens.SecretView{ID: id, Status: "active"} }
-	rotating := func(id string) tokens.SecretView {
-		return tokens.SecretView{ID: id, Status: "active", ExpiresAt: at(now.Add(time.Hour))}
+	active := func(id string) apps.SecretView { return apps.SecretView{ID: id, Status: "active"} }
+	rotating := func(id string) apps.SecretView {
+		return apps.SecretView{ID: id, Status: "active", ExpiresAt: at(now.Add(time.Hour))}
 	}
-	inactive := func(id string, exp *time.Time) tokens.SecretView {
-		return tokens.SecretView{ID: id, Status: "inactive", ExpiresAt: exp}
+	inactive := func(id string, exp *time.Time) apps.SecretView {
+		return apps.SecretView{ID: id, Status: "inactive", ExpiresAt: exp}
 	}
 	cases := []struct {
 		name     string
-		secrets  []tokens.SecretView
+		secrets  []apps.SecretView
 		noCreate bool
 		// refused lists, per secret id, the refused action ("discard",
 		// "reactivate") or "" when its action is allowed.
 		refused map[string]string
 	}{
-		{"one active: it cannot be discarded", []tokens.SecretView{active("a")}, false, map[string]string{"a": "discard"}},
-		{"two active: either may go, no third", []tokens.SecretView{active("a"), active("b")}, true, map[string]string{"a": "", "b": ""}},
-		{"rotating out: the rotated one may go, not the new one", []tokens.SecretView{rotating("a"), active("b")}, true, map[string]string{"a": "", "b": "discard"}},
-		{"one inactive: no second discard", []tokens.SecretView{active("a"), active("b"), inactive("c", nil)}, true, map[string]string{"a": "discard", "b": "discard", "c": "reactivate"}},
-		{"inactive with room to come back", []tokens.SecretView{active("a"), inactive("c", nil)}, false, map[string]string{"a": "discard", "c": ""}},
-		{"inactive past its grace period", []tokens.SecretView{active("a"), inactive("c", at(now.Add(-time.Minute)))}, false, map[string]string{"c": "reactivate"}},
+		{"one active: it cannot be discarded", []apps.SecretView{active("a")}, false, map[string]string{"a": "discard"}},
+		{"two active: either may go, no third", []apps.SecretView{active("a"), active("b")}, true, map[string]string{"a": "", "b": ""}},
+		{"rotating out: the rotated one may go, not the new one", []apps.SecretView{rotating("a"), active("b")}, true, map[string]string{"a": "", "b": "discard"}},
+		{"one inactive: no second discard", []apps.SecretView{active("a"), active("b"), inactive("c", nil)}, true, map[string]string{"a": "discard", "b": "discard", "c": "reactivate"}},
+		{"inactive with room to come back", []apps.SecretView{active("a"), inactive("c", nil)}, false, map[string]string{"a": "discard", "c": ""}},
+		{"inactive past its grace period", []apps.SecretView{active("a"), inactive("c", at(now.Add(-time.Minute)))}, false, map[string]string{"c": "reactivate"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

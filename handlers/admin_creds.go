@@ -12,19 +12,19 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/audit"
-	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // SecretAdmin is the secret lifecycle of an app as the admin API uses it
 // (seeds 000, 002, 003).
 type SecretAdmin interface {
-	ListSecrets(ctx context.Context, appID string) ([]tokens.SecretView, error)
-	GetSecret(ctx context.Context, appID, secretID string) (tokens.SecretView, error)
-	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (tokens.CreatedSecret, error)
-	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req tokens.RotateSecret) (tokens.RotatedSecret, error)
-	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (tokens.SecretView, error)
-	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (tokens.SecretView, error)
+	ListSecrets(ctx context.Context, appID string) ([]apps.SecretView, error)
+	GetSecret(ctx context.Context, appID, secretID string) (apps.SecretView, error)
+	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (apps.CreatedSecret, error)
+	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req apps.RotateSecret) (apps.RotatedSecret, error)
+	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
+	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
 	DeleteSecret(ctx context.Context, actor authserver.Actor, appID, secretID, confirm string) error
 }
 
@@ -99,7 +99,7 @@ func (h *appsHandler) update(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	u := tokens.AppUpdate{Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Origins: req.Origins}
+	u := apps.AppUpdate{Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Origins: req.Origins}
 	for _, l := range []struct {
 		in  *string
 		out **time.Duration
@@ -151,7 +151,7 @@ func (h *secretsHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[tokens.SecretView]{Items: secrets})
+	writeJSON(w, http.StatusOK, list[apps.SecretView]{Items: secrets})
 }
 
 func (h *secretsHandler) get(w http.ResponseWriter, r *http.Request) {
@@ -194,7 +194,7 @@ func (h *secretsHandler) rotate(w http.ResponseWriter, r *http.Request) {
 	if !decodeOptionalJSON(w, r, &req) {
 		return
 	}
-	in := tokens.RotateSecret{SecretID: req.SecretID, IdempotencyKey: r.Header.Get(idempotencyKeyHeader)}
+	in := apps.RotateSecret{SecretID: req.SecretID, IdempotencyKey: r.Header.Get(idempotencyKeyHeader)}
 	if req.GracePeriod != nil {
 		d, err := time.ParseDuration(*req.GracePeriod)
 		if err != nil {
@@ -220,7 +220,7 @@ func (h *secretsHandler) reactivate(w http.ResponseWriter, r *http.Request) {
 	h.transition(w, r, h.secrets.ReactivateSecret)
 }
 
-func (h *secretsHandler) transition(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, actor authserver.Actor, appID, secretID string) (tokens.SecretView, error)) {
+func (h *secretsHandler) transition(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)) {
 	var none struct{}
 	if !decodeOptionalJSON(w, r, &none) {
 		return

@@ -9,7 +9,7 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/accounts"
-	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/users"
 )
 
@@ -22,8 +22,8 @@ type TestUserAdmin interface {
 
 // AssertionKeyAdmin manages how apps sign their own JWTs.
 type AssertionKeyAdmin interface {
-	Get(ctx context.Context, appID string) (tokens.AssertionKeysView, error)
-	Set(ctx context.Context, actor authserver.Actor, appID string, in tokens.AssertionKeySettings) (tokens.AssertionKeysView, error)
+	Get(ctx context.Context, appID string) (apps.AssertionKeysView, error)
+	Set(ctx context.Context, actor authserver.Actor, appID string, in apps.AssertionKeySettings) (apps.AssertionKeysView, error)
 }
 
 // UserAdmin is what the end-user admin routes serve.
@@ -112,7 +112,7 @@ func (h *userAdminHandler) setKeys(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &in) {
 		return
 	}
-	view, err := h.u.AssertionKeys.Set(r.Context(), actorOf(r), mux.Vars(r)["id"], tokens.AssertionKeySettings{
+	view, err := h.u.AssertionKeys.Set(r.Context(), actorOf(r), mux.Vars(r)["id"], apps.AssertionKeySettings{
 		JWKS: in.JWKS, JWKSURI: in.JWKSURI, SecretSigning: in.SecretSigning,
 	})
 	if err != nil {

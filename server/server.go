@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/audit"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/idempotency"
@@ -59,7 +60,7 @@ type Server struct {
 	Clients  *clients.Cache
 	Usage    *clients.UsageRecorder
 	Accounts *accounts.Accounts
-	Apps     *tokens.Apps
+	Apps     *apps.Apps
 	Audit    *audit.Auditor
 	// Idempotency remembers Idempotency-Keys of admin creates.
 	Idempotency *idempotency.Idempotency
@@ -243,7 +244,7 @@ func (s *Server) initServices(ctx context.Context) error {
 	if err := s.bootstrapOwner(ctx); err != nil {
 		return err
 	}
-	s.Apps = tokens.NewApps(s.store, s.Clients, s.Audit, s.keyring, s.Idempotency, s.now)
+	s.Apps = apps.NewApps(s.store, s.Clients, s.Audit, s.keyring, s.Idempotency, s.now)
 	s.initUsers()
 	return s.initProtection(ctx)
 }

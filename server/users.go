@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/authserver/users"
@@ -17,8 +19,8 @@ import (
 type userServices struct {
 	subjects      *users.Subjects
 	testUsers     *users.TestUsers
-	assertionKeys *tokens.AssertionKeys
-	assertions    *tokens.Assertions
+	assertionKeys *apps.AssertionKeys
+	assertions    *assertion.Verifier
 	origins       *clients.Origins
 	logins        *tokens.LoginLimiter
 }
@@ -37,13 +39,13 @@ func (s *Server) initUsers() {
 		SourceBurst: l.LoginSourceFailureBurst, SourceInterval: l.LoginSourceFailureInterval,
 		Tracked: l.Tracked, TrustedProxies: proxies,
 	}, s.now)
-	u.assertionKeys = tokens.NewAssertionKeys(s.store, s.Clients, s.Audit, a.JWKSAllowLoopback, s.now)
-	jwks := tokens.NewAppJWKS(tokens.AppJWKSConfig{
+	u.assertionKeys = apps.NewAssertionKeys(s.store, s.Clients, s.Audit, a.JWKSAllowLoopback, s.now)
+	jwks := assertion.NewAppJWKS(assertion.AppJWKSConfig{
 		Timeout: a.JWKSTimeout, MaxBytes: a.JWKSMaxBytes, DefaultTTL: a.JWKSCacheTTL,
 		AllowLoopback: a.JWKSAllowLoopback, Now: s.now,
 	})
 	metadata := tokens.NewMetadata(cfg.Issuer)
-	u.assertions = tokens.NewAssertions(tokens.AssertionConfig{
+	u.assertions = assertion.NewVerifier(assertion.Config{
 		Audiences:   []string{cfg.Issuer, metadata.TokenEndpoint, cfg.Issuer + "/access_token", metadata.CustomerAuthenticateEndpoint},
 		ClockSkew:   a.ClockSkew,
 		MaxLifetime: a.MaxLifetime, SweepInterval: a.SweepInterval, Now: s.now,

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
@@ -188,7 +189,7 @@ type Session struct {
 	expiresAt map[fosite.TokenType]time.Time
 	// assertions are the RFC 7523 user assertions whose jti is recorded
 	// when the token is issued.
-	assertions []*pendingJTI
+	assertions []*assertion.PendingJTI
 }
 
 var _ oauth2.JWTSessionContainer = (*Session)(nil)
@@ -225,7 +226,7 @@ func (s *Session) Clone() fosite.Session {
 	c := *s
 	c.Claims.Audience = append([]string(nil), s.Claims.Audience...)
 	c.Claims.Scope = append([]string(nil), s.Claims.Scope...)
-	c.assertions = append([]*pendingJTI(nil), s.assertions...)
+	c.assertions = append([]*assertion.PendingJTI(nil), s.assertions...)
 	c.expiresAt = make(map[fosite.TokenType]time.Time, len(s.expiresAt))
 	for k, v := range s.expiresAt {
 		c.expiresAt[k] = v

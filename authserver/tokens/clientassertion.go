@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/ory/fosite"
 )
@@ -16,7 +17,7 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // UseAssertions enables client authentication by JWT (private_key_jwt and
 // client_secret_jwt, RFC 7523 §2.2) through as. Without it a
 // client_assertion gets invalid_client.
-func (a *ClientAuthenticator) UseAssertions(as *Assertions) { a.assertions = as }
+func (a *ClientAuthenticator) UseAssertions(as *assertion.Verifier) { a.assertions = as }
 
 // authenticateAssertion authenticates a client by the JWT in
 // client_assertion: signed with one of the app's registered public keys
@@ -37,21 +38,21 @@ func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form ur
 	if t := form.Get("client_assertion_type"); t != ClientAssertionType {
 		return nil, fosite.ErrInvalidRequest.WithHintf("The client_assertion_type must be '%s'.", ClientAssertionType)
 	}
-	va, err := a.assertions.verify(ctx, form.Get("client_assertion"), clientAssertion)
+	va, err := a.assertions.Verify(ctx, form.Get("client_assertion"), assertion.ClientAssertion)
 	if err != nil {
 		return nil, err
 	}
-	if id := form.Get("client_id"); id != "" && id != va.app.ID {
+	if id := form.Get("client_id"); id != "" && id != va.App.ID {
 		return nil, fosite.ErrInvalidClient.WithHint("The client_id parameter does not match the client assertion's iss.")
 	}
-	if err := va.jti.consume(ctx); err != nil {
+	if err := va.JTI.Consume(ctx); err != nil {
 		return nil, err
 	}
-	client := clients.NewClient(va.app)
-	client.AuthMethod, client.AssertionKey = AuthMethodPrivateKeyJWT, va.signer.keyThumbprint
-	if va.signer.secretID != "" {
-		client.SecretID, client.AuthMethod = va.signer.secretID, AuthMethodClientSecretJWT
-		client.RecordUse = a.assertions.secretUse(va)
+	client := clients.NewClient(va.App)
+	client.AuthMethod, client.AssertionKey = AuthMethodPrivateKeyJWT, va.Signer.KeyThumbprint
+	if va.Signer.SecretID != "" {
+		client.SecretID, client.AuthMethod = va.Signer.SecretID, AuthMethodClientSecretJWT
+		client.RecordUse = a.assertions.SecretUse(va)
 	}
 	return client, nil
 }

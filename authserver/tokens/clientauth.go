@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/ory/fosite"
@@ -42,7 +43,7 @@ type ClientAuthenticator struct {
 	now     func() time.Time
 	// assertions verifies client assertions (RFC 7523 §2.2); nil refuses
 	// them. Set by UseAssertions.
-	assertions *Assertions
+	assertions *assertion.Verifier
 }
 
 // NewClientAuthenticator returns an authenticator over the client cache.

@@ -243,7 +243,7 @@ func consumeAssertions(ctx context.Context, request fosite.AccessRequester) erro
 		return nil
 	}
 	for _, p := range s.assertions {
-		if err := p.consume(ctx); err != nil {
+		if err := p.Consume(ctx); err != nil {
 			return err
 		}
 	}

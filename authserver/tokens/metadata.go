@@ -1,6 +1,9 @@
 package tokens
 
-import "github.com/authserver/authserver/authserver/clients"
+import (
+	"github.com/authserver/authserver/authserver/assertion"
+	"github.com/authserver/authserver/authserver/clients"
+)
 
 // Metadata is the authorization server metadata document (RFC 8414 §2),
 // served at /.well-known/oauth-authorization-server and, the same bytes,
@@ -47,7 +50,7 @@ func NewMetadata(issuer string) Metadata {
 		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               []string{"client_credentials", clients.GrantTypeJWTBearer},
 		TokenEndpointAuthMethodsSupported: []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodClientSecretJWT},
-		TokenEndpointAuthSigningAlgValuesSupported: AssertionSigningAlgs(),
+		TokenEndpointAuthSigningAlgValuesSupported: assertion.AssertionSigningAlgs(),
 		CustomerAuthenticateEndpoint:               issuer + "/customer_authenticate",
 		CustomerAuthenticateGrantTypesSupported:    CustomerGrantTypes,
 		IntrospectionEndpoint:                      issuer + "/oauth2/introspect",

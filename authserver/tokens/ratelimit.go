@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/users"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -328,7 +329,7 @@ func presentedClientID(r *http.Request, form url.Values) string {
 	if id := form.Get("client_id"); id != "" {
 		return id
 	}
-	if a := form.Get("client_assertion"); a != "" && len(a) <= maxAssertionBytes {
+	if a := form.Get("client_assertion"); a != "" && len(a) <= assertion.MaxAssertionBytes {
 		parts := strings.Split(a, ".")
 		if len(parts) == 3 {
 			if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {

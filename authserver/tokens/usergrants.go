@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/users"
@@ -307,7 +308,7 @@ func (g *DelegatedGrant) PopulateTokenEndpointResponse(ctx context.Context, requ
 // valid and be the assertion's issuer.
 type JWTBearerGrant struct {
 	Users      *UserTokens
-	Assertions *Assertions
+	Assertions *assertion.Verifier
 }
 
 var _ fosite.TokenEndpointHandler = (*JWTBearerGrant)(nil)
@@ -335,15 +336,15 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	if raw == "" {
 		return fosite.ErrInvalidRequest.WithHint("The assertion parameter is required.")
 	}
-	va, err := g.Assertions.verify(ctx, raw, grantAssertion)
+	va, err := g.Assertions.Verify(ctx, raw, assertion.UserAssertion)
 	if err != nil {
 		return err
 	}
 	// The token records the credential that signed the assertion and,
 	// where that leaves room, the one the client authenticated with.
-	cred := tokenCredentials{secretID: va.signer.secretID, assertionKey: va.signer.keyThumbprint}
+	cred := tokenCredentials{secretID: va.Signer.SecretID, assertionKey: va.Signer.KeyThumbprint}
 	if c, ok := request.GetClient().(*clients.Client); ok {
-		if c.GetID() != va.app.ID {
+		if c.GetID() != va.App.ID {
 			return fosite.ErrInvalidGrant.WithHint("The assertion's iss must be the authenticated client.")
 		}
 		if cred.secretID == "" {
@@ -353,18 +354,18 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 			cred.assertionKey = c.AssertionKey
 		}
 	}
-	if err := checkOrigin(ctx, va.app); err != nil {
+	if err := checkOrigin(ctx, va.App); err != nil {
 		return err
 	}
-	if err := g.Users.grantUser(ctx, request, va.app, va.subject, cred); err != nil {
+	if err := g.Users.grantUser(ctx, request, va.App, va.Subject, cred); err != nil {
 		return err
 	}
 	sess := request.GetSession().(*Session) // grantUser checked the type
-	sess.assertions = append(sess.assertions, va.jti)
+	sess.assertions = append(sess.assertions, va.JTI)
 	// Without client authentication the request's client is the one
 	// grantSubject named; the secret that signed the assertion was used.
 	if c, ok := request.GetClient().(*clients.Client); ok && c.RecordUse == nil {
-		c.RecordUse = g.Assertions.secretUse(va)
+		c.RecordUse = g.Assertions.SecretUse(va)
 	}
 	return nil
 }

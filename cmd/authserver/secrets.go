@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authserver/authserver/adminapi/client"
-	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/apps"
 )
 
 // newSecretsCommand is "authserver apps secrets": the secret lifecycle of
@@ -102,7 +102,7 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 			}, func(r *client.RotateSecretResponse) *client.RotatedSecret { return cmp.Or(r.JSON201, r.JSON200) }, printRotatedSecret)
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace-period", tokens.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
+	cmd.Flags().DurationVar(&grace, "grace-period", apps.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
 }

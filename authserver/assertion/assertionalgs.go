@@ -1,4 +1,4 @@
-package tokens
+package assertion
 
 import (
 	"crypto/ed25519"
@@ -79,9 +79,9 @@ func (v ed25519Verifier) VerifyPayload(payload, signature []byte, alg jose.Signa
 	return nil
 }
 
-// keyUsable reports whether key can verify some asymmetric assertion
+// KeyUsable reports whether key can verify some asymmetric assertion
 // algorithm.
-func keyUsable(key jose.JSONWebKey) bool {
+func KeyUsable(key jose.JSONWebKey) bool {
 	for _, alg := range assertionAlgs {
 		if alg != jose.HS256 && assertionKeyFits(key, string(alg)) {
 			return true

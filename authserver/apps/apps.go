@@ -1,4 +1,4 @@
-package tokens
+package apps
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// AppsStore is what the app lifecycle needs of the database.
-type AppsStore interface {
+// Store is what the app lifecycle needs of the database.
+type Store interface {
 	InsertApp(ctx context.Context, a storage.App) error
 	GetApp(ctx context.Context, id string) (storage.App, error)
 	ListApps(ctx context.Context, f storage.AppFilter) ([]storage.App, error)
@@ -29,7 +29,7 @@ type AppsStore interface {
 // Apps is the lifecycle of apps and their secrets (seeds 000 and 003). It
 // holds the rules; the store only persists what they decide.
 type Apps struct {
-	store   AppsStore
+	store   Store
 	clients *clients.Cache
 	audit   *audit.Auditor
 	keyring *kek.Keyring
@@ -39,7 +39,7 @@ type Apps struct {
 
 // NewApps returns the app lifecycle service. Creates honour idempotency
 // keys through idem.
-func NewApps(store AppsStore, clients *clients.Cache, audit *audit.Auditor, keyring *kek.Keyring, idem *idempotency.Idempotency, now func() time.Time) *Apps {
+func NewApps(store Store, clients *clients.Cache, audit *audit.Auditor, keyring *kek.Keyring, idem *idempotency.Idempotency, now func() time.Time) *Apps {
 	return &Apps{store: store, clients: clients, audit: audit, keyring: keyring, idem: idem, now: now}
 }
 

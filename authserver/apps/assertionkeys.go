@@ -1,4 +1,4 @@
-package tokens
+package apps
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/audit"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/storage"
@@ -104,7 +105,7 @@ func (k *AssertionKeys) Set(ctx context.Context, actor authserver.Actor, appID s
 		return AssertionKeysView{}, err
 	}
 	if in.JWKSURI != "" {
-		if err := CheckJWKSURI(in.JWKSURI, k.allowLoopback); err != nil {
+		if err := assertion.CheckJWKSURI(in.JWKSURI, k.allowLoopback); err != nil {
 			return AssertionKeysView{}, authserver.NewError(authserver.KindInvalid, "invalid_jwks_uri", "%v", err)
 		}
 	}
@@ -183,7 +184,7 @@ func normalizeJWKS(raw json.RawMessage) ([]byte, error) {
 		if key.Use != "" && key.Use != "sig" {
 			return nil, bad("key %q has use %q, want sig", key.KeyID, key.Use)
 		}
-		if !keyUsable(key) {
+		if !assertion.KeyUsable(key) {
 			return nil, bad("key %q is not an RSA (2048+ bits), EC P-256 or Ed25519 key fit for its alg (RS256, PS256, ES256, EdDSA or Ed25519)", key.KeyID)
 		}
 		out.Keys = append(out.Keys, key)

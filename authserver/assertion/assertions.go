@@ -1,4 +1,4 @@
-package tokens
+package assertion
 
 import (
 	"context"
@@ -34,8 +34,8 @@ type ReplayStore interface {
 	SweepAssertionJTIs(ctx context.Context, now time.Time) (int64, error)
 }
 
-// AssertionConfig configures the verification of app-signed JWTs.
-type AssertionConfig struct {
+// Config configures the verification of app-signed JWTs.
+type Config struct {
 	// Audiences are the values an assertion's aud may name, one of which
 	// it must: the issuer and the endpoints that take assertions (RFC 7523
 	// §3: "the token endpoint URL of the authorization server MAY be used
@@ -52,11 +52,11 @@ type AssertionConfig struct {
 }
 
 const (
-	maxAssertionBytes = 8 << 10
+	MaxAssertionBytes = 8 << 10
 	maxJTILen         = 256
 )
 
-// Assertions verifies JWTs that apps sign themselves (RFC 7523): client
+// Verifier verifies JWTs that apps sign themselves (RFC 7523): client
 // assertions (§2.2, private_key_jwt and client_secret_jwt) and user
 // assertions exchanged for appUser tokens (§2.1, secure mode of seeds 002
 // and 004). The signing key is one of the app's registered public keys
@@ -70,8 +70,8 @@ const (
 // has authenticated the client, at whichever endpoint, before any answer;
 // a user assertion's when its token is issued, so that a grant refused for
 // another reason leaves no trace.
-type Assertions struct {
-	cfg     AssertionConfig
+type Verifier struct {
+	cfg     Config
 	clients *clients.Cache
 	keyring *kek.Keyring
 	jwks    *AppJWKS
@@ -80,9 +80,9 @@ type Assertions struct {
 	log     *slog.Logger
 }
 
-// NewAssertions returns the assertion verifier; usage records the use of
+// NewVerifier returns the assertion verifier; usage records the use of
 // secrets that sign HS256 assertions.
-func NewAssertions(cfg AssertionConfig, clients *clients.Cache, keyring *kek.Keyring, jwks *AppJWKS, replay ReplayStore, usage *clients.UsageRecorder, log *slog.Logger) *Assertions {
+func NewVerifier(cfg Config, clients *clients.Cache, keyring *kek.Keyring, jwks *AppJWKS, replay ReplayStore, usage *clients.UsageRecorder, log *slog.Logger) *Verifier {
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = 30 * time.Second
 	}
@@ -95,29 +95,29 @@ func NewAssertions(cfg AssertionConfig, clients *clients.Cache, keyring *kek.Key
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Assertions{cfg: cfg, clients: clients, keyring: keyring, jwks: jwks, replay: replay, usage: usage, log: log}
+	return &Verifier{cfg: cfg, clients: clients, keyring: keyring, jwks: jwks, replay: replay, usage: usage, log: log}
 }
 
 // Run deletes expired jti records every SweepInterval until ctx ends.
-func (a *Assertions) Run(ctx context.Context) {
+func (a *Verifier) Run(ctx context.Context) {
 	periodic.Every(ctx, a.cfg.SweepInterval, a.log, "assertion jti sweep", func(ctx context.Context) error {
 		_, err := a.replay.SweepAssertionJTIs(ctx, a.cfg.Now())
 		return err
 	})
 }
 
-// assertionKind says which RFC 7523 use an assertion serves; it decides
+// Kind says which RFC 7523 use an assertion serves; it decides
 // the error code (invalid_client for client authentication, §3.2;
 // invalid_grant for an authorization grant, §3.1) and the sub rule.
-type assertionKind int
+type Kind int
 
 const (
-	clientAssertion assertionKind = iota + 1
-	grantAssertion
+	ClientAssertion Kind = iota + 1
+	UserAssertion
 )
 
-func (k assertionKind) fail(hint string) error {
-	if k == clientAssertion {
+func (k Kind) fail(hint string) error {
+	if k == ClientAssertion {
 		return fosite.ErrInvalidClient.WithHint(hint)
 	}
 	return fosite.ErrInvalidGrant.WithHint(hint)
@@ -127,30 +127,30 @@ func (k assertionKind) fail(hint string) error {
 // signed: unknown or disabled app, no such key or secret, bad signature.
 const hintUnverifiable = "The assertion's signature could not be verified with a key registered by its issuer."
 
-// verifiedAssertion is an assertion whose signature and claims checked out.
-type verifiedAssertion struct {
-	app *storage.App
-	// subject is the sub claim: the client itself, or the app's user.
-	subject string
-	// signer is the secret or the key that signed it.
-	signer assertionSigner
-	alg    string
-	// jti is the assertion's jti record, to claim before the assertion
+// Verified is an assertion whose signature and claims checked out.
+type Verified struct {
+	App *storage.App
+	// Subject is the sub claim: the client itself, or the app's user.
+	Subject string
+	// Signer is the secret or the key that signed it.
+	Signer Signer
+	Alg    string
+	// JTI is the assertion's jti record, to claim before the assertion
 	// counts as used.
-	jti *pendingJTI
+	JTI *PendingJTI
 }
 
-// pendingJTI is an assertion's jti, to record when the assertion is used.
-type pendingJTI struct {
+// PendingJTI is an assertion's jti, to record when the assertion is used.
+type PendingJTI struct {
 	replay ReplayStore
 	rec    storage.AssertionJTI
-	kind   assertionKind
+	kind   Kind
 	now    func() time.Time
 }
 
-// consume records the jti; a concurrent or earlier use makes it fail with
+// Consume records the jti; a concurrent or earlier use makes it fail with
 // the kind's error.
-func (p *pendingJTI) consume(ctx context.Context) error {
+func (p *PendingJTI) Consume(ctx context.Context) error {
 	err := p.replay.ClaimAssertionJTI(ctx, p.rec, p.now())
 	switch {
 	case err == nil:
@@ -162,13 +162,13 @@ func (p *pendingJTI) consume(ctx context.Context) error {
 	}
 }
 
-// secretUse returns what records the use of the secret that signed va, to
+// SecretUse returns what records the use of the secret that signed va, to
 // run once a token is issued; nil when no secret signed it.
-func (a *Assertions) secretUse(va *verifiedAssertion) func() {
-	if va.signer.secretID == "" || a.usage == nil {
+func (a *Verifier) SecretUse(va *Verified) func() {
+	if va.Signer.SecretID == "" || a.usage == nil {
 		return nil
 	}
-	appID, secretID, now := va.app.ID, va.signer.secretID, a.cfg.Now()
+	appID, secretID, now := va.App.ID, va.Signer.SecretID, a.cfg.Now()
 	return func() { a.usage.Touch(appID, secretID, now) }
 }
 
@@ -184,11 +184,11 @@ type assertionClaims struct {
 	jwt.Claims
 }
 
-// verify checks raw as an assertion of kind. Errors are fosite errors:
+// Verify checks raw as an assertion of kind. Errors are fosite errors:
 // invalid_client or invalid_grant by kind, temporarily_unavailable when
 // the app or the replay records cannot be read.
-func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind) (*verifiedAssertion, error) {
-	if len(raw) > maxAssertionBytes {
+func (a *Verifier) Verify(ctx context.Context, raw string, kind Kind) (*Verified, error) {
+	if len(raw) > MaxAssertionBytes {
 		return nil, kind.fail("The assertion is too long.")
 	}
 	tok, err := jwt.ParseSigned(raw, assertionAlgs)
@@ -203,7 +203,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		return nil, kind.fail("The assertion must have exactly one signature.")
 	}
 	hdr := tok.Headers[0]
-	if kind == grantAssertion && isClientAssertionType(hdr) {
+	if kind == UserAssertion && isClientAssertionType(hdr) {
 		return nil, kind.fail("A client assertion (typ client-authentication+jwt) is not a user assertion.")
 	}
 	var unverified assertionClaims
@@ -240,7 +240,7 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 		Exp:       claims.Expiry.Time().Add(a.cfg.ClockSkew).UTC(),
 		CreatedAt: now.UTC(),
 	}
-	if kind == grantAssertion {
+	if kind == UserAssertion {
 		// A used grant assertion fails before the grant does any work;
 		// a client assertion is claimed right away, which says the same.
 		seen, err := a.replay.AssertionJTISeen(ctx, rec.ID, now)
@@ -251,30 +251,30 @@ func (a *Assertions) verify(ctx context.Context, raw string, kind assertionKind)
 			return nil, kind.fail("The assertion's jti was used before (RFC 7523 §3).")
 		}
 	}
-	return &verifiedAssertion{
-		app: app, subject: claims.Subject, signer: signer, alg: hdr.Algorithm,
-		jti: &pendingJTI{replay: a.replay, rec: rec, kind: kind, now: a.cfg.Now},
+	return &Verified{
+		App: app, Subject: claims.Subject, Signer: signer, Alg: hdr.Algorithm,
+		JTI: &PendingJTI{replay: a.replay, rec: rec, kind: kind, now: a.cfg.Now},
 	}, nil
 }
 
-// assertionSigner is the registered credential that signed an assertion:
+// Signer is the registered credential that signed an assertion:
 // one of the app's sealed secrets (HS256) or one of its public keys.
-type assertionSigner struct {
-	// secretID is the secret's id, else "".
-	secretID string
-	// keyThumbprint is the key's RFC 7638 thumbprint (clients.Thumbprint),
+type Signer struct {
+	// SecretID is the secret's id, else "".
+	SecretID string
+	// KeyThumbprint is the key's RFC 7638 thumbprint (clients.Thumbprint),
 	// else "".
-	keyThumbprint string
+	KeyThumbprint string
 }
 
 // verifySignature finds the keys the header names among the app's and
 // decodes the claims with the first that verifies, which it reports. An
 // error is returned only for an unreachable store.
-func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *clients.CachedApp, now time.Time, out *assertionClaims) (assertionSigner, bool, error) {
+func (a *Verifier) verifySignature(ctx context.Context, tok *jwt.JSONWebToken, hdr jose.Header, entry *clients.CachedApp, now time.Time, out *assertionClaims) (Signer, bool, error) {
 	app := entry.App()
 	if hdr.Algorithm == string(jose.HS256) {
 		if !app.SecretSigning {
-			return assertionSigner{}, false, nil
+			return Signer{}, false, nil
 		}
 		for i, s := range app.Secrets {
 			if s.Sealed == nil || !entry.SecretUsable(i, now) || (hdr.KeyID != "" && hdr.KeyID != s.ID) {
@@ -286,10 +286,10 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 				continue
 			}
 			if tok.Claims(key, out) == nil {
-				return assertionSigner{secretID: s.ID}, true, nil
+				return Signer{SecretID: s.ID}, true, nil
 			}
 		}
-		return assertionSigner{}, false, nil
+		return Signer{}, false, nil
 	}
 	try := func(k jose.JSONWebKey) bool {
 		return (hdr.KeyID == "" || k.KeyID == hdr.KeyID) && assertionKeyFits(k, hdr.Algorithm) &&
@@ -300,7 +300,7 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 		keys, thumbprints := entry.InlineKeys()
 		for i, k := range keys {
 			if try(k) {
-				return assertionSigner{keyThumbprint: thumbprints[i]}, true, nil
+				return Signer{KeyThumbprint: thumbprints[i]}, true, nil
 			}
 		}
 	case app.JWKSURI != "":
@@ -314,12 +314,12 @@ func (a *Assertions) verifySignature(ctx context.Context, tok *jwt.JSONWebToken,
 			}
 			tp, err := clients.Thumbprint(k)
 			if err != nil {
-				return assertionSigner{}, false, nil
+				return Signer{}, false, nil
 			}
-			return assertionSigner{keyThumbprint: tp}, true, nil
+			return Signer{KeyThumbprint: tp}, true, nil
 		}
 	}
-	return assertionSigner{}, false, nil
+	return Signer{}, false, nil
 }
 
 // isClientAssertionType reports whether hdr's typ is the explicit type of
@@ -335,14 +335,14 @@ func isClientAssertionType(hdr jose.Header) bool {
 }
 
 // checkClaims applies RFC 7523 §3 to verified claims.
-func (a *Assertions) checkClaims(kind assertionKind, c *assertionClaims, appID string, now time.Time) error {
+func (a *Verifier) checkClaims(kind Kind, c *assertionClaims, appID string, now time.Time) error {
 	skew := a.cfg.ClockSkew
 	switch kind {
-	case clientAssertion:
+	case ClientAssertion:
 		if c.Subject != appID {
 			return kind.fail("A client assertion's sub must equal its iss, the client_id (RFC 7523 §3).")
 		}
-	case grantAssertion:
+	case UserAssertion:
 		if !users.ValidCustomerID(c.Subject) {
 			return kind.fail(fmt.Sprintf("The assertion's sub must name the user: 1 to %d bytes of printable UTF-8.", users.MaxCustomerIDLen))
 		}
