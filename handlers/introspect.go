@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/authserver/authserver/authserver/limits"
 	"github.com/authserver/authserver/authserver/tokens"
 )
 
@@ -35,7 +36,7 @@ type Revoker interface {
 // form parse and a JSON write, is these few lines; the decisions live in
 // authserver.Introspector.
 type introspectHandler struct {
-	authenticate tokens.ClientAuthenticationStrategy
+	authenticate fosite.ClientAuthenticationStrategy
 	introspector Introspector
 }
 
@@ -61,7 +62,7 @@ func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (§2.2); token_type_hint is only a hint and every token is looked at as
 // an access token, the only kind this server issues.
 type revokeHandler struct {
-	authenticate tokens.ClientAuthenticationStrategy
+	authenticate fosite.ClientAuthenticationStrategy
 	revoker      Revoker
 }
 
@@ -88,7 +89,7 @@ var tokenParams = []string{"token", "token_type_hint"}
 // parameter, from an authenticated client. On failure it writes the RFC
 // 6749 §5.2 error and reports false. Query parameters are ignored: a
 // credential or token in a URL ends up in logs.
-func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate tokens.ClientAuthenticationStrategy) (fosite.Client, string, bool) {
+func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate fosite.ClientAuthenticationStrategy) (fosite.Client, string, bool) {
 	if !readForm(w, r) {
 		return nil, "", false
 	}
@@ -127,7 +128,7 @@ func setErrorHeaders(w http.ResponseWriter, status int, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		secs, ok := tokens.RetryAfter(err)
+		secs, ok := limits.RetryAfter(err)
 		if !ok {
 			secs = 5
 		}

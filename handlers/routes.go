@@ -47,7 +47,7 @@ type Public struct {
 	Users *Users
 	// Authenticate authenticates the clients of introspection and
 	// revocation: the token endpoint's strategy, rate limit included.
-	Authenticate tokens.ClientAuthenticationStrategy
+	Authenticate fosite.ClientAuthenticationStrategy
 	Introspector Introspector
 	Revoker      Revoker
 	// Signer names the signing algorithm counted with each token issued.

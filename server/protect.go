@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authserver/authserver/authserver/limits"
 	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/metrics"
 )
@@ -97,10 +98,10 @@ func (c *Config) validateProtection(bad func(format string, args ...any)) {
 }
 
 // authLimiter builds the client authentication limiter from the config.
-func (s *Server) authLimiter() *tokens.AuthLimiter {
+func (s *Server) authLimiter() *limits.AuthLimiter {
 	l := s.cfg.Limits
 	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
-	return tokens.NewAuthLimiter(tokens.AuthLimitConfig{
+	return limits.NewAuthLimiter(limits.AuthLimitConfig{
 		ClientBurst: l.ClientFailureBurst, ClientInterval: l.ClientFailureInterval,
 		SourceBurst: l.SourceFailureBurst, SourceInterval: l.SourceFailureInterval,
 		Tracked: l.Tracked, TrustedProxies: proxies,

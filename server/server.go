@@ -17,9 +17,11 @@ import (
 	"github.com/authserver/authserver/authserver/accounts"
 	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/idempotency"
 	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/limits"
 	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/handlers"
@@ -69,7 +71,7 @@ type Server struct {
 
 	Revocations  *tokens.Revocations
 	Introspector *tokens.Introspector
-	Limiter      *tokens.AuthLimiter
+	Limiter      *limits.AuthLimiter
 	Metrics      *metrics.Metrics
 	monitor      *storage.Monitor
 
@@ -296,7 +298,7 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 		Now: s.now,
 	}
 	strategy := tokens.NewAccessTokenStrategy(s.Keys, cfg.Issuer)
-	auth := tokens.NewClientAuthenticator(s.Clients, s.Usage, s.now)
+	auth := clientauth.NewAuthenticator(s.Clients, s.Usage, s.now)
 	auth.UseAssertions(s.users.assertions)
 	metadata := tokens.NewMetadata(cfg.Issuer)
 	provider := tokens.NewProvider(tokens.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},

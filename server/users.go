@@ -7,7 +7,9 @@ import (
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/assertion"
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/authserver/authserver/authserver/clients"
+	"github.com/authserver/authserver/authserver/limits"
 	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/handlers"
@@ -22,7 +24,7 @@ type userServices struct {
 	assertionKeys *apps.AssertionKeys
 	assertions    *assertion.Verifier
 	origins       *clients.Origins
-	logins        *tokens.LoginLimiter
+	logins        *limits.LoginLimiter
 }
 
 // initUsers builds the end-user services; the Apps and caches exist by now.
@@ -34,7 +36,7 @@ func (s *Server) initUsers() {
 	u.testUsers = users.NewTestUsers(s.store, u.subjects, s.Audit, s.now)
 	l := cfg.Limits
 	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
-	u.logins = tokens.NewLoginLimiter(tokens.LoginLimitConfig{
+	u.logins = limits.NewLoginLimiter(limits.LoginLimitConfig{
 		UserBurst: l.LoginUserFailureBurst, UserInterval: l.LoginUserFailureInterval,
 		SourceBurst: l.LoginSourceFailureBurst, SourceInterval: l.LoginSourceFailureInterval,
 		Tracked: l.Tracked, TrustedProxies: proxies,
@@ -68,7 +70,7 @@ func (u *userServices) userTokens(policy *tokens.TokenPolicy, strategy *tokens.A
 // its own fosite provider with the customer grants (and the same client
 // authentication as the token endpoint); /getprofile verifies tokens
 // through the public JWKS URL with the verifier package.
-func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, auth *tokens.ClientAuthenticator) (*handlers.Users, error) {
+func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, auth *clientauth.Authenticator) (*handlers.Users, error) {
 	u := &s.users
 	cfg := s.cfg
 	metadata := tokens.NewMetadata(cfg.Issuer)

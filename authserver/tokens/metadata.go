@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"github.com/authserver/authserver/authserver/assertion"
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/authserver/authserver/authserver/clients"
 )
 
@@ -49,7 +50,7 @@ func NewMetadata(issuer string) Metadata {
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
 		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               []string{"client_credentials", clients.GrantTypeJWTBearer},
-		TokenEndpointAuthMethodsSupported: []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodClientSecretJWT},
+		TokenEndpointAuthMethodsSupported: []string{clientauth.AuthMethodBasic, clientauth.AuthMethodPost, clientauth.AuthMethodPrivateKeyJWT, clientauth.AuthMethodClientSecretJWT},
 		TokenEndpointAuthSigningAlgValuesSupported: assertion.AssertionSigningAlgs(),
 		CustomerAuthenticateEndpoint:               issuer + "/customer_authenticate",
 		CustomerAuthenticateGrantTypesSupported:    CustomerGrantTypes,

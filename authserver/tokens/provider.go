@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/limits"
 	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
@@ -23,13 +25,13 @@ type ProviderConfig struct {
 	// must name it (or the issuer) as audience (RFC 7523 §3).
 	TokenURL string
 	// Limiter, if set, limits failed client authentication (429).
-	Limiter *AuthLimiter
+	Limiter *limits.AuthLimiter
 }
 
 // NewProvider composes fosite with our client authentication and only the
 // grant handlers we use (never ComposeAllEnabled: no authorization code,
 // implicit or password flows). handlers run in order.
-func NewProvider(cfg ProviderConfig, auth *ClientAuthenticator, clients *clients.Cache, handlers ...fosite.TokenEndpointHandler) fosite.OAuth2Provider {
+func NewProvider(cfg ProviderConfig, auth *clientauth.Authenticator, clients *clients.Cache, handlers ...fosite.TokenEndpointHandler) fosite.OAuth2Provider {
 	strategy := fosite.ClientAuthenticationStrategy(auth.Authenticate)
 	if cfg.Limiter != nil {
 		strategy = cfg.Limiter.Wrap(strategy)

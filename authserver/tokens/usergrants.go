@@ -11,8 +11,10 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/assertion"
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/limits"
 	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/storage"
 )
@@ -170,7 +172,7 @@ type LoginGuard interface {
 
 var (
 	_ fosite.TokenEndpointHandler = (*TestUserGrant)(nil)
-	_ LoginGuard                  = (*LoginLimiter)(nil)
+	_ LoginGuard                  = (*limits.LoginLimiter)(nil)
 )
 
 // CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
@@ -181,7 +183,7 @@ func (g *TestUserGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosit
 // CanSkipClientAuth implements fosite.TokenEndpointHandler: the App ID
 // names the app; a client credential, if sent, must be valid.
 func (g *TestUserGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessRequester) bool {
-	return !presentsClientCredentials(ctx, r)
+	return !clientauth.PresentsCredentials(ctx, r)
 }
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
@@ -191,7 +193,7 @@ func (g *TestUserGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessRe
 // from the limiter).
 func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	form := request.GetRequestForm()
-	if err := checkRepeated(form); err != nil {
+	if err := clientauth.CheckRepeated(form); err != nil {
 		return err
 	}
 	appID := form.Get("client_id")
@@ -206,14 +208,14 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 		return fosite.ErrInvalidRequest.WithHint("The client_id, username and password parameters are required.")
 	}
 	if len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
-		return errClientAuthFailed()
+		return clientauth.Failed()
 	}
 	entry, err := g.Clients.Get(ctx, appID)
 	if errors.Is(err, authserver.ErrStoreUnavailable) {
 		return clients.UnavailableError()
 	}
 	if err != nil || !entry.App().Enabled {
-		return errClientAuthFailed()
+		return clientauth.Failed()
 	}
 	app := entry.App()
 	if app.Environment != credential.EnvTest {
@@ -321,7 +323,7 @@ func (g *JWTBearerGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosi
 // CanSkipClientAuth implements fosite.TokenEndpointHandler: yes, unless a
 // client credential is sent.
 func (g *JWTBearerGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessRequester) bool {
-	return !presentsClientCredentials(ctx, r)
+	return !clientauth.PresentsCredentials(ctx, r)
 }
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
@@ -329,7 +331,7 @@ func (g *JWTBearerGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessR
 // (anything wrong with the assertion: RFC 7523 §3.1), invalid_scope,
 // invalid_target, temporarily_unavailable.
 func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
-	if err := checkRepeated(request.GetRequestForm()); err != nil {
+	if err := clientauth.CheckRepeated(request.GetRequestForm()); err != nil {
 		return err
 	}
 	raw := request.GetRequestForm().Get("assertion")

@@ -1,4 +1,4 @@
-package tokens
+package clientauth
 
 import (
 	"context"
@@ -31,13 +31,13 @@ var singleValued = []string{
 	"customer_id", "username", "password", "response_mode",
 }
 
-// ClientAuthenticator authenticates the client of a token request (RFC 6749
+// Authenticator authenticates the client of a token request (RFC 6749
 // §2.3). It is fosite's ClientAuthenticationStrategy, so that we, not
 // fosite, decide how secrets are compared, which secret matched, and what a
 // failure reveals: nothing. An unknown client, a disabled app, a wrong,
 // expired or discarded secret and a malformed one all get the same
 // invalid_client.
-type ClientAuthenticator struct {
+type Authenticator struct {
 	clients *clients.Cache
 	usage   *clients.UsageRecorder
 	now     func() time.Time
@@ -46,14 +46,14 @@ type ClientAuthenticator struct {
 	assertions *assertion.Verifier
 }
 
-// NewClientAuthenticator returns an authenticator over the client cache.
-func NewClientAuthenticator(clients *clients.Cache, usage *clients.UsageRecorder, now func() time.Time) *ClientAuthenticator {
-	return &ClientAuthenticator{clients: clients, usage: usage, now: now}
+// NewAuthenticator returns an authenticator over the client cache.
+func NewAuthenticator(clients *clients.Cache, usage *clients.UsageRecorder, now func() time.Time) *Authenticator {
+	return &Authenticator{clients: clients, usage: usage, now: now}
 }
 
-// errClientAuthFailed is the one answer to every failed client
+// Failed is the one answer to every failed client
 // authentication (RFC 6749 §5.2 invalid_client, 401).
-func errClientAuthFailed() error {
+func Failed() error {
 	return fosite.ErrInvalidClient.WithDescription("Client authentication failed.")
 }
 
@@ -65,8 +65,8 @@ func errClientAuthFailed() error {
 // anything wrong with the credentials or none at all,
 // temporarily_unavailable (503) when the store cannot answer. A
 // client_assertion (RFC 7523 §2.2) is checked by authenticateAssertion.
-func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	if err := checkRepeated(form); err != nil {
+func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if err := CheckRepeated(form); err != nil {
 		return nil, err
 	}
 	basicID, basicSecret, hasBasic := r.BasicAuth()
@@ -92,7 +92,7 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 		id, err1 := url.QueryUnescape(basicID)
 		secret, err2 := url.QueryUnescape(basicSecret)
 		if err1 != nil || err2 != nil {
-			return nil, errClientAuthFailed()
+			return nil, Failed()
 		}
 		if formID := form.Get("client_id"); formID != "" && formID != id {
 			return nil, fosite.ErrInvalidRequest.WithHint("The client_id parameter does not match the authenticated client.")
@@ -101,31 +101,31 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, r *http.Request,
 	case hasPostSecret:
 		return a.authenticateSecret(ctx, form.Get("client_id"), form.Get("client_secret"), AuthMethodPost)
 	default:
-		return nil, errClientAuthFailed()
+		return nil, Failed()
 	}
 }
 
 // authenticateSecret checks secret against every usable secret of the app
 // in constant time. It always computes the digest and walks every secret,
 // so that the answer time says little about why it failed.
-func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret, method string) (fosite.Client, error) {
+func (a *Authenticator) authenticateSecret(ctx context.Context, id, secret, method string) (fosite.Client, error) {
 	digest := credential.Digest(secret)
 	if id == "" || len(id) > credential.MaxAppIDLen || credential.EnvOf(id) == "" {
-		return nil, errClientAuthFailed()
+		return nil, Failed()
 	}
 	entry, err := a.clients.Get(ctx, id)
 	if errors.Is(err, authserver.ErrStoreUnavailable) {
 		return nil, clients.UnavailableError()
 	}
 	if err != nil || !entry.App().Enabled {
-		return nil, errClientAuthFailed()
+		return nil, Failed()
 	}
 	app := entry.App()
 	wellFormed := credential.WellFormed(secret, credential.SecretPrefix(app.Environment))
 	now := a.now()
 	matched := entry.MatchSecret(digest, now)
 	if matched == "" || !wellFormed {
-		return nil, errClientAuthFailed()
+		return nil, Failed()
 	}
 	client := clients.NewClient(app)
 	client.SecretID, client.AuthMethod = matched, method
@@ -133,10 +133,10 @@ func (a *ClientAuthenticator) authenticateSecret(ctx context.Context, id, secret
 	return client, nil
 }
 
-// checkRepeated refuses a repeated parameter (RFC 6749 §3.2). The client
+// CheckRepeated refuses a repeated parameter (RFC 6749 §3.2). The client
 // authenticator checks it too, but fosite ignores its error for grants
 // that may skip client authentication.
-func checkRepeated(form url.Values) error {
+func CheckRepeated(form url.Values) error {
 	for _, p := range singleValued {
 		if len(form[p]) > 1 {
 			return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)

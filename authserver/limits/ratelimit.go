@@ -1,4 +1,4 @@
-package tokens
+package limits
 
 import (
 	"context"
@@ -120,13 +120,9 @@ func rateLimited(wait time.Duration) error {
 	return ErrRateLimited.WithWrap(retryAfter(wait))
 }
 
-// ClientAuthenticationStrategy is fosite's client authentication hook,
-// also used by the introspection and revocation endpoints.
-type ClientAuthenticationStrategy = fosite.ClientAuthenticationStrategy
-
 // Wrap returns next guarded by the limiter: limited requests fail with
 // ErrRateLimited before next runs, failures of next are counted.
-func (l *AuthLimiter) Wrap(next ClientAuthenticationStrategy) ClientAuthenticationStrategy {
+func (l *AuthLimiter) Wrap(next fosite.ClientAuthenticationStrategy) fosite.ClientAuthenticationStrategy {
 	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		now := l.now()
 		src := sourceOf(r, l.cfg.TrustedProxies)

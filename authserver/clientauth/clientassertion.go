@@ -1,4 +1,4 @@
-package tokens
+package clientauth
 
 import (
 	"context"
@@ -17,7 +17,7 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // UseAssertions enables client authentication by JWT (private_key_jwt and
 // client_secret_jwt, RFC 7523 §2.2) through as. Without it a
 // client_assertion gets invalid_client.
-func (a *ClientAuthenticator) UseAssertions(as *assertion.Verifier) { a.assertions = as }
+func (a *Authenticator) UseAssertions(as *assertion.Verifier) { a.assertions = as }
 
 // authenticateAssertion authenticates a client by the JWT in
 // client_assertion: signed with one of the app's registered public keys
@@ -31,7 +31,7 @@ func (a *ClientAuthenticator) UseAssertions(as *assertion.Verifier) { a.assertio
 // client_assertion_type, invalid_client for everything about the
 // assertion (a jti used before included), temporarily_unavailable when
 // the store cannot answer.
-func (a *ClientAuthenticator) authenticateAssertion(ctx context.Context, form url.Values) (fosite.Client, error) {
+func (a *Authenticator) authenticateAssertion(ctx context.Context, form url.Values) (fosite.Client, error) {
 	if a.assertions == nil {
 		return nil, fosite.ErrInvalidClient.WithHint("Client assertions are not supported.")
 	}
@@ -86,11 +86,11 @@ func errBrowserCredential() error {
 	return fosite.ErrInvalidRequest.WithHint("App credentials may not be used from a browser; a browser may hold only appUser tokens.")
 }
 
-// presentsClientCredentials reports whether the token request carries a
+// PresentsCredentials reports whether the token request carries a
 // client credential (HTTP Basic, client_secret or client_assertion). The
 // grants whose client authentication is optional (the JWT bearer grant,
 // RFC 7523 §3.1; the test-user login) require it to be valid when present.
-func presentsClientCredentials(ctx context.Context, request fosite.AccessRequester) bool {
+func PresentsCredentials(ctx context.Context, request fosite.AccessRequester) bool {
 	form := request.GetRequestForm()
 	if form.Has("client_secret") || form.Has("client_assertion") {
 		return true

@@ -1,4 +1,4 @@
-package tokens
+package limits
 
 import (
 	"context"
@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/ory/fosite"
 )
 
 func failingStrategy(context.Context, *http.Request, url.Values) (fosite.Client, error) {
-	return nil, errClientAuthFailed()
+	return nil, clientauth.Failed()
 }
 
 func requestFrom(remote, clientID string) *http.Request {
@@ -143,7 +144,7 @@ func TestAuthLimiterRetryAfter(t *testing.T) {
 	if err := call(); fosite.ErrorToRFC6749Error(err).CodeField != http.StatusUnauthorized {
 		t.Fatalf("after the wait: %v", err)
 	}
-	if _, ok := RetryAfter(errClientAuthFailed()); ok {
+	if _, ok := RetryAfter(clientauth.Failed()); ok {
 		t.Fatal("RetryAfter on a plain invalid_client")
 	}
 }

@@ -1,4 +1,4 @@
-package tokens
+package clientauth
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package tokens_test
+package clientauth_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
-	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/storage/storagetest"
 )
@@ -48,7 +48,7 @@ func BenchmarkClientAuthenticate(b *testing.B) {
 		b.Fatal(err)
 	}
 	usage := clients.NewUsageRecorder(store, time.Hour, log)
-	auth := tokens.NewClientAuthenticator(cache, usage, time.Now)
+	auth := clientauth.NewAuthenticator(cache, usage, time.Now)
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
 	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 	r.SetBasicAuth(url.QueryEscape(app.ID), url.QueryEscape(secret))
