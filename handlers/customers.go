@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -52,10 +53,10 @@ type Users struct {
 }
 
 // mountUsers adds the end-user routes.
-func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer SigningKeySource) {
+func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer SigningKeySource, trustedProxies []netip.Prefix) {
 	ca := &customerAuthHandler{
 		token: tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return tokens.NewSession() },
-			instruments: instruments, signer: signer},
+			instruments: instruments, signer: signer, trustedProxies: trustedProxies},
 		origins: u.Origins,
 		cookie:  u.Cookie,
 	}
@@ -102,7 +103,7 @@ const (
 )
 
 func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := withSource(r, h.token.trustedProxies)
 	if r.Method == http.MethodOptions {
 		verifier.CORS{
 			AllowPreflight:   h.origins.AnyAppAllows,

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/ory/fosite"
@@ -36,15 +37,16 @@ type Revoker interface {
 // form parse and a JSON write, is these few lines; the decisions live in
 // authserver.Introspector.
 type introspectHandler struct {
-	authenticate fosite.ClientAuthenticationStrategy
-	introspector Introspector
+	authenticate   fosite.ClientAuthenticationStrategy
+	trustedProxies []netip.Prefix
+	introspector   Introspector
 }
 
 func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Any authenticated client may ask: the claims are in the JWT
 	// anyway, and what introspection adds (whether it is still active)
 	// is what a resource server holding the token needs.
-	_, token, ok := authenticatedTokenRequest(w, r, h.authenticate)
+	_, token, ok := authenticatedTokenRequest(w, r, h.authenticate, h.trustedProxies)
 	if !ok {
 		return
 	}
@@ -62,12 +64,13 @@ func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (§2.2); token_type_hint is only a hint and every token is looked at as
 // an access token, the only kind this server issues.
 type revokeHandler struct {
-	authenticate fosite.ClientAuthenticationStrategy
-	revoker      Revoker
+	authenticate   fosite.ClientAuthenticationStrategy
+	trustedProxies []netip.Prefix
+	revoker        Revoker
 }
 
 func (h *revokeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	client, token, ok := authenticatedTokenRequest(w, r, h.authenticate)
+	client, token, ok := authenticatedTokenRequest(w, r, h.authenticate, h.trustedProxies)
 	if !ok {
 		return
 	}
@@ -86,10 +89,11 @@ var tokenParams = []string{"token", "token_type_hint"}
 
 // authenticatedTokenRequest reads an introspection or revocation request:
 // a form-encoded POST body (RFC 7662 §2.1, RFC 7009 §2.1) with one token
-// parameter, from an authenticated client. On failure it writes the RFC
+// parameter, from an authenticated client (whose failures count against
+// r's source, clientSource with trusted). On failure it writes the RFC
 // 6749 §5.2 error and reports false. Query parameters are ignored: a
 // credential or token in a URL ends up in logs.
-func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate fosite.ClientAuthenticationStrategy) (fosite.Client, string, bool) {
+func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate fosite.ClientAuthenticationStrategy, trusted []netip.Prefix) (fosite.Client, string, bool) {
 	if !readForm(w, r) {
 		return nil, "", false
 	}
@@ -100,7 +104,7 @@ func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authentic
 			return nil, "", false
 		}
 	}
-	client, err := authenticate(r.Context(), r, form)
+	client, err := authenticate(withSource(r, trusted), r, form)
 	if err != nil {
 		writeFositeError(w, r, err)
 		return nil, "", false

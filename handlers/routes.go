@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -48,8 +49,12 @@ type Public struct {
 	// Authenticate authenticates the clients of introspection and
 	// revocation: the token endpoint's strategy, rate limit included.
 	Authenticate fosite.ClientAuthenticationStrategy
-	Introspector Introspector
-	Revoker      Revoker
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For names the client's address; empty trusts none. The
+	// source so computed is what the failure limiters count.
+	TrustedProxies []netip.Prefix
+	Introspector   Introspector
+	Revoker        Revoker
 	// Signer names the signing algorithm counted with each token issued.
 	Signer SigningKeySource
 	// Instruments receives per-route and per-token measurements; nil
@@ -97,7 +102,7 @@ const defaultMaxBody = 64 << 10
 func NewPublicRouter(p Public) http.Handler {
 	r := mux.NewRouter()
 	token := &tokenHandler{provider: p.Provider, newSession: func() fosite.Session { return tokens.NewSession() },
-		instruments: instrumentsOrNone(p.Instruments), signer: p.Signer}
+		instruments: instrumentsOrNone(p.Instruments), signer: p.Signer, trustedProxies: p.TrustedProxies}
 	r.Handle("/oauth2/token", token).Methods(http.MethodPost)
 	r.Handle("/access_token", token).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", jwksHandler(p.Keys, p.JWKSMaxAge)).Methods(http.MethodGet, http.MethodHead)
@@ -110,10 +115,10 @@ func NewPublicRouter(p Public) http.Handler {
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
 	if p.Users != nil {
-		mountUsers(r, p.Users, instrumentsOrNone(p.Instruments), p.Signer)
+		mountUsers(r, p.Users, instrumentsOrNone(p.Instruments), p.Signer, p.TrustedProxies)
 	}
-	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, introspector: p.Introspector}).Methods(http.MethodPost)
-	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, revoker: p.Revoker}).Methods(http.MethodPost)
+	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, trustedProxies: p.TrustedProxies, introspector: p.Introspector}).Methods(http.MethodPost)
+	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, trustedProxies: p.TrustedProxies, revoker: p.Revoker}).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	l := &listener{name: "public", maxBody: p.MaxBodyBytes, concurrency: p.MaxConcurrent, instruments: p.Instruments, writeError: writeOAuthError}

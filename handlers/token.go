@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/ory/fosite"
@@ -16,6 +17,9 @@ type tokenHandler struct {
 	newSession  func() fosite.Session
 	instruments Instruments
 	signer      SigningKeySource
+	// trustedProxies are the proxies whose X-Forwarded-For is believed
+	// (clientSource).
+	trustedProxies []netip.Prefix
 }
 
 // SigningKeySource names the key that signs tokens now.
@@ -24,7 +28,7 @@ type SigningKeySource interface {
 }
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := withSource(r, h.trustedProxies)
 	// RFC 6749 §3.2: the body is application/x-www-form-urlencoded, read
 	// strictly. fosite would also parse multipart/form-data; we do not.
 	if !readForm(w, r) {

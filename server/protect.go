@@ -100,11 +100,10 @@ func (c *Config) validateProtection(bad func(format string, args ...any)) {
 // authLimiter builds the client authentication limiter from the config.
 func (s *Server) authLimiter() *limits.AuthLimiter {
 	l := s.cfg.Limits
-	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
 	return limits.NewAuthLimiter(limits.AuthLimitConfig{
 		ClientBurst: l.ClientFailureBurst, ClientInterval: l.ClientFailureInterval,
 		SourceBurst: l.SourceFailureBurst, SourceInterval: l.SourceFailureInterval,
-		Tracked: l.Tracked, TrustedProxies: proxies,
+		Tracked: l.Tracked,
 	}, s.now)
 }
 

@@ -311,10 +311,11 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 	if err != nil {
 		return err
 	}
+	proxies, _ := parseCIDRs(cfg.Limits.TrustedProxies) // validated
 	public := handlers.NewPublicRouter(handlers.Public{
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
 		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge, Users: users,
-		Authenticate: s.Limiter.Wrap(auth.Authenticate), Introspector: s.Introspector, Revoker: s.Revocations,
+		Authenticate: s.Limiter.Wrap(auth.Authenticate), TrustedProxies: proxies, Introspector: s.Introspector, Revoker: s.Revocations,
 		Signer: s.Keys, Instruments: s.Metrics, MaxConcurrent: cfg.Public.MaxConcurrentRequests,
 	})
 	cons, err := s.newConsole(public)

@@ -35,11 +35,10 @@ func (s *Server) initUsers() {
 	u.subjects = users.NewSubjects(s.store, s.Clients, s.keyring)
 	u.testUsers = users.NewTestUsers(s.store, u.subjects, s.Audit, s.now)
 	l := cfg.Limits
-	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
 	u.logins = limits.NewLoginLimiter(limits.LoginLimitConfig{
 		UserBurst: l.LoginUserFailureBurst, UserInterval: l.LoginUserFailureInterval,
 		SourceBurst: l.LoginSourceFailureBurst, SourceInterval: l.LoginSourceFailureInterval,
-		Tracked: l.Tracked, TrustedProxies: proxies,
+		Tracked: l.Tracked,
 	}, s.now)
 	u.assertionKeys = apps.NewAssertionKeys(s.store, s.Clients, s.Audit, a.JWKSAllowLoopback, s.now)
 	jwks := assertion.NewAppJWKS(assertion.AppJWKSConfig{

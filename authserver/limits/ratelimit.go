@@ -39,9 +39,6 @@ type AuthLimitConfig struct {
 	// each; about 300 bytes per id or source remembered, 12 MB when both
 	// sets are full).
 	Tracked int
-	// TrustedProxies are the networks of reverse proxies whose
-	// X-Forwarded-For names the real source; empty trusts none.
-	TrustedProxies []netip.Prefix
 }
 
 // maxLimitKey bounds the length of a remembered client id: ids are at most
@@ -125,7 +122,7 @@ func rateLimited(wait time.Duration) error {
 func (l *AuthLimiter) Wrap(next fosite.ClientAuthenticationStrategy) fosite.ClientAuthenticationStrategy {
 	return func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		now := l.now()
-		src := sourceOf(r, l.cfg.TrustedProxies)
+		src := SourceOf(ctx)
 		// A source with a clean record (the common case: not tracked)
 		// costs one look-up; the client id is read only for a source that
 		// has failed recently.
@@ -228,61 +225,22 @@ func fail[K comparable](c *lru.Cache[K, *rate.Limiter], key K, burst int, interv
 	lim.AllowN(now, 1)
 }
 
-// Source returns r's source as the limiter counts it: its IPv4 address
-// or IPv6 /64, taken from X-Forwarded-For when the peer is a trusted proxy
-// (the right-most address not itself a trusted proxy).
-func (l *AuthLimiter) Source(r *http.Request) string {
-	p := sourceOf(r, l.cfg.TrustedProxies)
-	if !p.IsValid() {
-		return "unknown"
-	}
-	if p.Addr().Is4() {
-		return p.Addr().String()
-	}
-	return p.String()
+// sourceKey is the context key of the request's source (WithSource).
+type sourceKey struct{}
+
+// WithSource returns ctx carrying src, the network source of the request
+// ctx serves, as the limiters count it: an IPv4 address (a /32) or an
+// IPv6 /64. The HTTP layer computes it, from X-Forwarded-For behind a
+// trusted proxy; the zero Prefix is one "unknown" source.
+func WithSource(ctx context.Context, src netip.Prefix) context.Context {
+	return context.WithValue(ctx, sourceKey{}, src)
 }
 
-// sourceOf is the source of r as a comparable key: its IPv4 address or
-// IPv6 /64, from X-Forwarded-For when the peer is in trusted (the
-// right-most hop not itself trusted); the zero Prefix for an unparsable
-// peer address or no request.
-func sourceOf(r *http.Request, trusted []netip.Prefix) netip.Prefix {
-	if r == nil {
-		return netip.Prefix{}
-	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	addr := ap.Addr().Unmap()
-	if inPrefixes(trusted, addr) {
-		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-		for i := len(hops) - 1; i >= 0; i-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break
-			}
-			addr = hop.Unmap()
-			if !inPrefixes(trusted, addr) {
-				break
-			}
-		}
-	}
-	bits := 32
-	if addr.Is6() {
-		bits = 64
-	}
-	p, _ := addr.Prefix(bits)
-	return p
-}
-
-func inPrefixes(ps []netip.Prefix, a netip.Addr) bool {
-	for _, p := range ps {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+// SourceOf returns the source ctx carries (WithSource), or the zero
+// Prefix, one "unknown" source, when it carries none.
+func SourceOf(ctx context.Context) netip.Prefix {
+	src, _ := ctx.Value(sourceKey{}).(netip.Prefix)
+	return src
 }
 
 // Limited returns how many requests were refused, by reason.
@@ -355,9 +313,6 @@ type LoginLimitConfig struct {
 	// Tracked is how many app users and how many sources are remembered,
 	// least recently failing forgotten first (default 20,000 each).
 	Tracked int
-	// TrustedProxies are the networks of reverse proxies whose
-	// X-Forwarded-For names the real source; empty trusts none.
-	TrustedProxies []netip.Prefix
 }
 
 // LoginLimiter limits password guessing at the test-user login
@@ -413,10 +368,10 @@ var errLoginLimited = &fosite.RFC6749Error{
 }
 
 // Check returns a 429 error carrying the wait (see RetryAfter) when a
-// login of username at appID from r's source may not be evaluated now, nil
-// otherwise. r may be nil (no source known).
-func (l *LoginLimiter) Check(r *http.Request, appID, username string) error {
-	w, bySource := l.limits.check(l.now(), sourceOf(r, l.cfg.TrustedProxies), func() string { return loginKey(appID, username) })
+// login of username at appID from the source ctx carries (SourceOf) may
+// not be evaluated now, nil otherwise.
+func (l *LoginLimiter) Check(ctx context.Context, appID, username string) error {
+	w, bySource := l.limits.check(l.now(), SourceOf(ctx), func() string { return loginKey(appID, username) })
 	if w <= 0 {
 		return nil
 	}
@@ -428,10 +383,11 @@ func (l *LoginLimiter) Check(r *http.Request, appID, username string) error {
 	return errLoginLimited.WithWrap(retryAfter(w))
 }
 
-// Failed counts a wrong password for username at appID from r's source.
-func (l *LoginLimiter) Failed(r *http.Request, appID, username string) {
+// Failed counts a wrong password for username at appID from the source
+// ctx carries (SourceOf).
+func (l *LoginLimiter) Failed(ctx context.Context, appID, username string) {
 	now := l.now()
-	l.limits.failSource(now, sourceOf(r, l.cfg.TrustedProxies))
+	l.limits.failSource(now, SourceOf(ctx))
 	l.limits.failKey(now, loginKey(appID, username))
 }
 

@@ -163,11 +163,12 @@ type TestUserGrant struct {
 }
 
 // LoginGuard limits password guessing at the test-user login;
-// *LoginLimiter is one. Check returns the error to answer (429) when a
-// login may not be evaluated now; r may be nil.
+// *limits.LoginLimiter is one. Check returns the error to answer (429)
+// when a login may not be evaluated now; Failed counts a wrong password.
+// Both read the request's source from ctx.
 type LoginGuard interface {
-	Check(r *http.Request, appID, username string) error
-	Failed(r *http.Request, appID, username string)
+	Check(ctx context.Context, appID, username string) error
+	Failed(ctx context.Context, appID, username string)
 }
 
 var (
@@ -224,16 +225,15 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if err := checkOrigin(ctx, app); err != nil {
 		return err
 	}
-	r := requestOf(ctx)
 	if g.Limiter != nil {
-		if err := g.Limiter.Check(r, app.ID, username); err != nil {
+		if err := g.Limiter.Check(ctx, app.ID, username); err != nil {
 			return err
 		}
 	}
 	user, err := g.TestUsers.Authenticate(ctx, app.ID, username, password)
 	if e := authserver.AsError(err); e != nil && e.Kind == authserver.KindUnauthenticated {
 		if g.Limiter != nil {
-			g.Limiter.Failed(r, app.ID, username)
+			g.Limiter.Failed(ctx, app.ID, username)
 		}
 		return fosite.ErrInvalidGrant.WithHint("The username or password is incorrect.")
 	}
