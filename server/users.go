@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/apps"
 	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/clientauth"
@@ -92,7 +91,7 @@ func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.Access
 		Provider: provider,
 		Origins:  u.origins,
 		Cookie: handlers.TokenCookie{
-			Name: authserver.UserTokenCookie(cfg.Issuer), Secure: authserver.CookieSecure(cfg.Issuer), SameSite: sameSite,
+			Name: handlers.UserTokenCookie(cfg.Issuer), Secure: handlers.CookieSecure(cfg.Issuer), SameSite: sameSite,
 		},
 		Verifier: v,
 		Profiles: u.testUsers,

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/handlers"
 )
 
 // AssertionsConfig governs the JWTs apps sign themselves (RFC 7523):
@@ -74,7 +74,7 @@ func (c *Config) validateUsers() []error {
 	switch c.Customers.CookieSameSite {
 	case "strict", "lax":
 	case "none":
-		if !authserver.CookieSecure(c.Issuer) {
+		if !handlers.CookieSecure(c.Issuer) {
 			bad("customers.cookie_same_site none needs a Secure cookie, so an https issuer")
 		}
 	default:

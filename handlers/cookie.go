@@ -1,4 +1,4 @@
-package authserver
+package handlers
 
 import (
 	"net"
