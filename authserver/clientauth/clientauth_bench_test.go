@@ -21,7 +21,7 @@ import (
 // The hot paths of a token request, one by one, on the embedded FerretDB
 // (touched only to fill the caches before the timer starts). Run with
 //
-//	go test ./authserver -run '^$' -bench . -benchmem
+//	go test ./authserver/... -run '^$' -bench . -benchmem
 //
 // test/token_bench_test.go measures the whole request through the HTTP
 // handler, and test/load the server under load.

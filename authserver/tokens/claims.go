@@ -5,10 +5,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/authserver/authserver/authserver/assertion"
 )
 
 // Credential scopes (seed 000): which kind of credential a token stands for.

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authserver/authserver/authserver/kek"
-	"github.com/authserver/authserver/authserver/signingkeys"
-	"github.com/authserver/authserver/storage/storagetest"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/signingkeys"
+	"github.com/authserver/authserver/storage/storagetest"
 )
 
 // AccessTokenClaims.appendJSON skips the map fosite's strategy builds: it

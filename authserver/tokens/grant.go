@@ -9,8 +9,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/authserver/authserver/authserver/clients"
 	"github.com/ory/fosite"
+
+	"github.com/authserver/authserver/authserver/clients"
 )
 
 // ErrInvalidTarget is RFC 8707 §2's error for a resource or audience the

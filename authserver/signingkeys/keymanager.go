@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -410,4 +411,250 @@ func (m *KeyManager) Verify(token string) (payload []byte, err error) {
 		return nil, ErrInvalidSignature
 	}
 	return payload, nil
+}
+
+// errKeySetUnchanged aborts a key-set update that has nothing to write.
+var errKeySetUnchanged = errors.New("key set unchanged")
+
+// Schedule runs one pass of the rotation scheduler at m.now(): it promotes
+// a next key whose time has come, removes retired keys whose retention is
+// over, and publishes a new next key when a rotation is due within
+// PublishAhead or the configured algorithm changed. Every instance runs it;
+// the key set is written by one compare-and-swap, so instances racing make
+// one transition, not two, and the losers load the winner's set. Key
+// generation (slow for RSA) happens before the write, never inside it.
+func (m *KeyManager) Schedule(ctx context.Context) error {
+	now := m.now()
+	p := m.cfg.policy()
+	set := m.state.Load().set
+	var fresh *storage.SigningKey
+	if needsNextKey(set, now, p) {
+		k, err := m.NewKey(p.Algorithm)
+		if err != nil {
+			return err
+		}
+		fresh = &k
+	}
+	dry := set
+	dry.Keys = slices.Clone(set.Keys)
+	if len(advanceKeySet(&dry, now, p, fresh)) > 0 {
+		_, _, err := m.update(ctx, authserver.ActorScheduler, func(ks *storage.KeySet) ([]Event, error) {
+			return advanceKeySet(ks, now, p, fresh), nil
+		})
+		if err != nil {
+			return fmt.Errorf("advance signing keys: %w", err)
+		}
+	}
+	m.checked.Store(&now)
+	return nil
+}
+
+// CheckedAt is the clock reading of this instance's last completed
+// scheduler pass (zero before the first): every transition due by then was
+// written and is what this instance serves. An operator sees from it that
+// the scheduler runs; tests wait on it after moving the clock.
+func (m *KeyManager) CheckedAt() time.Time {
+	if t := m.checked.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
+// update applies change to the stored key set through one compare-and-swap
+// write (Store.UpdateKeySet), checks every invariant before writing,
+// installs the result in this instance at once and audits each event under
+// actor. change runs on a fresh copy on every attempt; when it reports no
+// event nothing is written and the stored set (which another instance may
+// have just changed) is loaded instead. Errors are *Error: change's own,
+// KindConflict for an invariant the result would break or a write that
+// kept losing, KindUnavailable for the database.
+func (m *KeyManager) update(ctx context.Context, actor authserver.Actor, change func(*storage.KeySet) ([]Event, error)) (storage.KeySet, []Event, error) {
+	var events []Event
+	ks, err := m.store.UpdateKeySet(ctx, func(ks *storage.KeySet) error {
+		ev, err := change(ks)
+		if err != nil {
+			return err
+		}
+		if len(ev) == 0 {
+			return errKeySetUnchanged
+		}
+		if err := CheckKeySet(*ks); err != nil {
+			return &authserver.Error{Kind: authserver.KindConflict, Code: "key_set_invariant", Message: "the change would break a key-set invariant; nothing was written", Err: err}
+		}
+		events = ev
+		return nil
+	})
+	switch {
+	case errors.Is(err, errKeySetUnchanged):
+		if err := m.Reload(ctx); err != nil {
+			return storage.KeySet{}, nil, authserver.StoreError(err)
+		}
+		return m.state.Load().set, nil, nil
+	case err != nil:
+		return storage.KeySet{}, nil, authserver.StoreError(err)
+	}
+	for _, e := range events {
+		m.record(ctx, actor, e)
+	}
+	if err := m.apply(ks); err != nil {
+		// Written, but this instance cannot load it (e.g. a private key
+		// under a KEK it lacks): it keeps its last good set, and says so.
+		return ks, events, fmt.Errorf("load the key set just written: %w", err)
+	}
+	return ks, events, nil
+}
+
+// record audits one transition; key material never reaches an event.
+func (m *KeyManager) record(ctx context.Context, actor authserver.Actor, e Event) {
+	m.log.Info("signing key transition", "action", e.Action, "kid", e.KID, "actor", actor.ID)
+	if m.audit != nil {
+		m.audit.Record(ctx, actor, e.Action, e.KID, "", "success", e.Detail)
+	}
+}
+
+// ListKeys reads the key set from the database (and loads it here if it
+// is newer). Errors: KindUnavailable.
+func (m *KeyManager) ListKeys(ctx context.Context) (Listing, error) {
+	ks, err := m.store.GetKeySet(ctx)
+	if err != nil {
+		return Listing{}, authserver.StoreError(err)
+	}
+	if err := m.apply(ks); err != nil {
+		m.log.Warn("signing keys not loaded", "err", err)
+	}
+	return Listing{
+		Items: viewKeys(ks), Version: ks.Version, Algorithm: m.cfg.Algorithm,
+		RotationPeriod: m.cfg.RotationPeriod.String(), PublishAhead: m.cfg.PublishAhead.String(), Retention: m.cfg.Retention.String(),
+		CheckedAt: optTime(m.CheckedAt()),
+	}, nil
+}
+
+// Rotate is a manual rotation by actor; see rotateKeySet for the two
+// semantics. Scheduled (immediate false) it keeps the publish-ahead
+// overlap and is idempotent: calling it again while a rotation is pending
+// changes nothing. Immediate, a fresh key of the configured algorithm signs
+// at once. Errors: KindConflict (concurrent_update when other writers kept
+// winning), KindUnavailable.
+func (m *KeyManager) Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (RotateResult, error) {
+	p := m.cfg.policy()
+	var fresh *storage.SigningKey
+	generate := func() error {
+		k, err := m.NewKey(p.Algorithm)
+		if err != nil {
+			return err
+		}
+		fresh = &k
+		return nil
+	}
+	if set := m.state.Load().set; immediate || indexOfState(&set, storage.KeyNext) < 0 {
+		if err := generate(); err != nil {
+			return RotateResult{}, err
+		}
+	}
+	for {
+		now := m.now()
+		ks, _, err := m.update(ctx, actor, func(ks *storage.KeySet) ([]Event, error) {
+			return rotateKeySet(ks, fresh, now, p, immediate)
+		})
+		if errors.Is(err, errNeedFreshKey) && fresh == nil {
+			// The pending next key this instance saw is gone.
+			if err := generate(); err != nil {
+				return RotateResult{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return RotateResult{}, err
+		}
+		res := RotateResult{Immediate: immediate, Items: viewKeys(ks)}
+		for _, k := range ks.Keys {
+			switch k.State {
+			case storage.KeyActive:
+				res.ActiveKID = k.KID
+			case storage.KeyNext:
+				res.NextKID, res.ActivateAt = k.KID, optTime(k.ActivateAt)
+			}
+		}
+		return res, nil
+	}
+}
+
+// keyOp runs one operator transition on kid and returns the key's view
+// afterwards.
+func (m *KeyManager) keyOp(ctx context.Context, actor authserver.Actor, kid string, op func(*storage.KeySet, time.Time) ([]Event, error)) (KeyView, error) {
+	now := m.now()
+	ks, _, err := m.update(ctx, actor, func(ks *storage.KeySet) ([]Event, error) { return op(ks, now) })
+	if err != nil {
+		return KeyView{}, err
+	}
+	if i := indexOf(&ks, kid); i >= 0 {
+		return viewKey(ks.Keys[i]), nil
+	}
+	return KeyView{KID: kid}, nil
+}
+
+// Discard makes key kid inactive (seed 002): it leaves this instance's
+// JWKS at once and every other instance's within the reload interval;
+// online checks (fosite's Validate/Decode) reject its tokens from then on,
+// and offline verifiers once their cached JWKS expires (jwks_max_age).
+// This is how a compromised key is pulled; the active key must first be
+// replaced with Rotate(immediate). Errors: see discardKey; KindUnavailable.
+func (m *KeyManager) Discard(ctx context.Context, actor authserver.Actor, kid string) (KeyView, error) {
+	return m.keyOp(ctx, actor, kid, func(ks *storage.KeySet, now time.Time) ([]Event, error) {
+		return discardKey(ks, kid, now)
+	})
+}
+
+// Reactivate returns inactive key kid to the state it was discarded from
+// (seed 002). Errors: see reactivateKey; KindUnavailable.
+func (m *KeyManager) Reactivate(ctx context.Context, actor authserver.Actor, kid string) (KeyView, error) {
+	p := m.cfg.policy()
+	return m.keyOp(ctx, actor, kid, func(ks *storage.KeySet, now time.Time) ([]Event, error) {
+		return reactivateKey(ks, kid, now, p)
+	})
+}
+
+// Delete destroys inactive key kid, private part included; tokens it
+// signed can never verify again (seed 000, manual expiration). Errors: see
+// deleteKey; KindUnavailable.
+func (m *KeyManager) Delete(ctx context.Context, actor authserver.Actor, kid string) error {
+	_, err := m.keyOp(ctx, actor, kid, func(ks *storage.KeySet, _ time.Time) ([]Event, error) {
+		return deleteKey(ks, kid)
+	})
+	return err
+}
+
+func (m *KeyManager) kekStatus(ks storage.KeySet, resealed int) KEKStatus {
+	st := KEKStatus{CurrentKEKID: m.keyring.CurrentID(), SigningKeys: map[string]int{}, Resealed: resealed}
+	for _, k := range ks.Keys {
+		st.SigningKeys[k.Private.KEKID]++
+	}
+	return st
+}
+
+// KEKStatus reports which KEKs seal the stored signing keys. Errors:
+// KindUnavailable.
+func (m *KeyManager) KEKStatus(ctx context.Context) (KEKStatus, error) {
+	ks, err := m.store.GetKeySet(ctx)
+	if err != nil {
+		return KEKStatus{}, authserver.StoreError(err)
+	}
+	return m.kekStatus(ks, 0), nil
+}
+
+// RotateKEK re-seals every private signing key under the current KEK
+// (issue 3, item 7), in one compare-and-swap write, while the server keeps
+// signing. The procedure: configure every instance with the new kek and the
+// old one in kek_previous (a rolling restart), call RotateKEK once, then
+// drop the old KEK from kek_previous. It is idempotent. Errors: KindConflict
+// kek_unknown when a key is sealed under a KEK this instance lacks (nothing
+// is written), KindUnavailable.
+func (m *KeyManager) RotateKEK(ctx context.Context, actor authserver.Actor) (KEKStatus, error) {
+	ks, events, err := m.update(ctx, actor, func(ks *storage.KeySet) ([]Event, error) {
+		return resealKeys(ks, m.keyring)
+	})
+	if err != nil {
+		return KEKStatus{}, err
+	}
+	return m.kekStatus(ks, len(events)), nil
 }

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authserver/authserver/authserver/clientauth"
 	"github.com/ory/fosite"
+
+	"github.com/authserver/authserver/authserver/clientauth"
 )
 
 func failingStrategy(context.Context, *http.Request, url.Values) (fosite.Client, error) {

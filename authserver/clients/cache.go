@@ -2,9 +2,6 @@ package clients
 
 import (
 	"context"
-	"crypto"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,15 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
+	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/periodic"
+	"github.com/authserver/authserver/storage"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ory/fosite"
 	"golang.org/x/sync/singleflight"
-
-	"github.com/authserver/authserver/authserver"
-	"github.com/authserver/authserver/authserver/periodic"
-	"github.com/authserver/authserver/storage"
-	"github.com/authserver/authserver/verifier"
 )
 
 // Store is what the client cache needs of the database.
@@ -95,99 +90,6 @@ type Cache struct {
 	// clock by hours must not make the cache look stale.
 	lastRefresh atomic.Int64 // unix nanos
 	watermark   time.Time    // owned by Refresh
-}
-
-// CachedApp is an immutable snapshot of an app with its secrets' digests
-// decoded for comparison and its inline JWKS parsed.
-type CachedApp struct {
-	app     storage.App
-	secrets []cachedSecret
-	// jwks are the app's inline public keys (verifier.ParseJWKS) and
-	// thumbprints their RFC 7638 SHA-256 thumbprints, index for index.
-	jwks        []jose.JSONWebKey
-	thumbprints []string
-	// promoted is when a hit last moved the entry to the LRU front (unix
-	// nanos on the process clock).
-	promoted atomic.Int64
-}
-
-type cachedSecret struct {
-	id        string
-	digest    [32]byte
-	active    bool
-	expiresAt time.Time
-}
-
-// usable reports whether the secret authenticates at now: active and not
-// past its grace period.
-func (s *cachedSecret) usable(now time.Time) bool {
-	return s.active && (s.expiresAt.IsZero() || now.Before(s.expiresAt))
-}
-
-// App returns the cached app. Callers must not modify it.
-func (e *CachedApp) App() *storage.App { return &e.app }
-
-// MatchSecret returns the id of the app's secret whose digest is digest
-// and that authenticates at now, or "". It compares digest with every
-// secret in constant time and walks them all, so that the answer time
-// says little about why it failed.
-func (e *CachedApp) MatchSecret(digest [32]byte, now time.Time) string {
-	matched := ""
-	for i := range e.secrets {
-		s := &e.secrets[i]
-		if subtle.ConstantTimeCompare(s.digest[:], digest[:]) == 1 && s.usable(now) {
-			matched = s.id
-		}
-	}
-	return matched
-}
-
-// SecretUsable reports whether the app's secret App().Secrets[i]
-// authenticates at now: active and not past its grace period.
-func (e *CachedApp) SecretUsable(i int, now time.Time) bool {
-	return e.secrets[i].usable(now)
-}
-
-// InlineKeys returns the public keys of the app's inline JWKS
-// (verifier.ParseJWKS; none while it publishes them at a jwks_uri) and,
-// index for index, their RFC 7638 SHA-256 thumbprints. Callers must not
-// modify them.
-func (e *CachedApp) InlineKeys() (keys []jose.JSONWebKey, thumbprints []string) {
-	return e.jwks, e.thumbprints
-}
-
-func newCachedApp(a storage.App) *CachedApp {
-	c := &CachedApp{app: a, secrets: make([]cachedSecret, 0, len(a.Secrets))}
-	for _, s := range a.Secrets {
-		cs := cachedSecret{id: s.ID, active: s.Status == storage.SecretActive, expiresAt: s.ExpiresAt}
-		copy(cs.digest[:], s.Digest)
-		c.secrets = append(c.secrets, cs)
-	}
-	if len(a.JWKS) > 0 {
-		// Stored sets were checked by normalizeJWKS; one that no longer
-		// parses verifies nothing.
-		keys, _ := verifier.ParseJWKS(a.JWKS)
-		for _, k := range keys {
-			tp, err := Thumbprint(k)
-			if err != nil {
-				continue
-			}
-			c.jwks = append(c.jwks, k)
-			c.thumbprints = append(c.thumbprints, tp)
-		}
-	}
-	return c
-}
-
-// Thumbprint is the RFC 7638 JWK thumbprint of k under SHA-256,
-// base64url without padding: what names an app's assertion key in the
-// tokens it obtained (ClaimAssertionKey).
-func Thumbprint(k jose.JSONWebKey) (string, error) {
-	sum, err := k.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return "", fmt.Errorf("thumbprint of key %q: %w", k.KeyID, err)
-	}
-	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
 // NewCache returns a cache; call Init, then Run in a goroutine.
@@ -371,87 +273,45 @@ func (c *Cache) stale() bool {
 // Len returns how many apps are cached.
 func (c *Cache) Len() int { return c.apps.Len() }
 
-// Client is the fosite client of one authenticated token request: the app
-// as cached, and how it authenticated.
-type Client struct {
-	app *storage.App
-	// SecretID is the secret that authenticated the request, or "" when
-	// the client authenticated with a private key.
-	SecretID string
-	// AssertionKey is the RFC 7638 thumbprint of the registered key that
-	// signed the client assertion (private_key_jwt), else "".
-	AssertionKey string
-	// AuthMethod is the token_endpoint_auth_method used (RFC 7591 §2).
-	AuthMethod string
-	// RecordUse, if set, records the use of the secret that
-	// authenticated the request (UsageRecorder.Touch); MarkUsed runs it
-	// once a token is issued, so that a request refused after
-	// authentication changes nothing.
-	RecordUse func()
-}
-
-// NewClient returns the client of app with no credential recorded: the
-// client a request names, authenticated or not; the authenticator fills
-// in how it authenticated. app must not be modified.
-func NewClient(app *storage.App) *Client { return &Client{app: app} }
-
-// MarkUsed records that the client's credential obtained a token.
-func (c *Client) MarkUsed() {
-	if c.RecordUse != nil {
-		c.RecordUse()
-	}
-}
-
-var _ fosite.Client = (*Client)(nil)
-
-// App returns the authenticated app. Callers must not modify it.
-func (c *Client) App() *storage.App { return c.app }
-
-// GetID implements fosite.Client: the App ID.
-func (c *Client) GetID() string { return c.app.ID }
-
-// GetHashedSecret implements fosite.Client. Client authentication is ours
-// (ClientAuthenticator), so fosite never compares secrets.
-func (c *Client) GetHashedSecret() []byte { return nil }
-
-// GetRedirectURIs implements fosite.Client: none, there are no redirect flows.
-func (c *Client) GetRedirectURIs() []string { return nil }
-
-// GetGrantTypes implements fosite.Client.
-func (c *Client) GetGrantTypes() fosite.Arguments {
-	return fosite.Arguments{"client_credentials", GrantTypeJWTBearer}
-}
-
-// GetResponseTypes implements fosite.Client: none.
-func (c *Client) GetResponseTypes() fosite.Arguments { return nil }
-
-// GetScopes implements fosite.Client: the scopes the app may request.
-func (c *Client) GetScopes() fosite.Arguments { return c.app.Scopes }
-
-// IsPublic implements fosite.Client: every app is confidential.
-func (c *Client) IsPublic() bool { return false }
-
-// GetAudience implements fosite.Client: the audiences the app may request.
-func (c *Client) GetAudience() fosite.Arguments { return c.app.Audiences }
-
-// GrantTypeJWTBearer is the JWT bearer grant of RFC 7523 §2.1.
-const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
 // UnavailableError is the answer when the store is needed and unreachable.
 func UnavailableError() error {
 	return fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot verify the client right now; retry later.")
 }
 
-// ValidScope: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-func ValidScope(s string) bool {
-	if s == "" || len(s) > 256 {
-		return false
+// CredentialActive reports whether a token minted for app appID (its
+// client_id claim) is still backed by its credentials, for introspection
+// (RFC 7662 §2.2 "active") and manual expiry (seed 000: deleting a key
+// invalidates every token minted with it). It is false when the app is
+// unknown or disabled, when secretID (the secret_id claim) names a secret
+// that is discarded or deleted, or when assertionKey (the assertion_key
+// claim, an RFC 7638 thumbprint) names a key the app no longer registers.
+// A secret whose rotation grace period has ended still backs the tokens it
+// minted before: they end at their own exp. Empty secretID and
+// assertionKey (a token minted with neither) check the app only.
+//
+// An assertion key is looked for in the app's inline JWKS. While the app
+// publishes its keys at a jwks_uri instead, any recorded key backs its
+// tokens: this check answers from memory and never fetches, and a key
+// that leaves a published set is routine rotation, not a revocation;
+// removing the jwks_uri, or replacing it with an inline set without the
+// key, is (docs/architecture.md, "Tokens").
+//
+// It answers from the client cache: a change made on this instance applies
+// at once, one made on another within cache.refresh_interval. Errors:
+// ErrStoreUnavailable when the app is not cached and the database cannot
+// answer.
+func (c *Cache) CredentialActive(ctx context.Context, appID, secretID, assertionKey string) (bool, error) {
+	if appID == "" || len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
+		return false, nil
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-			return false
-		}
+	e, err := c.Get(ctx, appID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !e.app.Enabled:
+		return false, nil
 	}
-	return true
+	return e.secretBacks(secretID) && e.keyBacks(assertionKey), nil
 }
