@@ -37,6 +37,8 @@ type Error struct {
 	Err     error
 }
 
+// Error renders e for logs and wrapped errors: "code: message" and the
+// cause, if any.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
@@ -44,8 +46,12 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap returns the cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
+// NewError returns an Error of kind with the machine-readable code (e.g.
+// "secret_active") and a message for the operator formatted as
+// fmt.Sprintf does; the message must hold no secret.
 func NewError(kind ErrorKind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -60,11 +66,17 @@ func AsError(err error) *Error {
 }
 
 // ErrStoreUnavailable means the database cannot be reached and the cached
-// answer is older than the configured bound. Token endpoints answer it
+// answer is older than the configured bound (cache.max_staleness): the
+// client cache and the token denylist return it. Token endpoints answer it
 // with 503 temporarily_unavailable.
 var ErrStoreUnavailable = errors.New("store unavailable")
 
-// StoreError turns a storage error into a domain error.
+// StoreError turns an error of the store into an *Error: KindNotFound
+// ("not_found") for storage.ErrNotFound, KindConflict
+// ("concurrent_update", "duplicate") for storage.ErrConflict and
+// storage.ErrDuplicate, err itself when it holds an *Error (a rule's
+// refusal from inside an update), KindUnavailable ("store_unavailable")
+// for anything else.
 func StoreError(err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):

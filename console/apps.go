@@ -124,7 +124,7 @@ func readAppForm(r *http.Request) (f appForm, at, ut time.Duration, msg string) 
 }
 
 // createApp registers an app with its first secret and shows the secret
-// once (seed 003). The answer is the page itself, not a redirect, so that
+// once (docs/credentials.md, "Secret keys"). The answer is the page itself, not a redirect, so that
 // the plaintext is kept nowhere, not even for the next request.
 func (c *Console) createApp(q *request) {
 	f, at, ut, msg := readAppForm(q.r)
@@ -169,8 +169,7 @@ type secretRow struct {
 	Rotating bool
 	// NoDiscard and NoReactivate say why the action is refused now ("":
 	// it is allowed), so that the page disables the button and says why
-	// (seed 002: "the Discard action for the other Active service key is
-	// automatically disabled"). They are hints: the domain decides.
+	// (docs/console.md, "Pages"). They are hints: the domain decides.
 	NoDiscard, NoReactivate string
 }
 
@@ -256,7 +255,7 @@ func (c *Console) editAppPage(q *request) {
 
 // editApp changes what differs between the form and the app: name,
 // allowed scopes, audiences, origins, token lifetimes. The App ID and the
-// environment never change (seed 003).
+// environment never change (docs/credentials.md, "Two keys per app").
 func (c *Console) editApp(q *request) {
 	id := q.r.PathValue("id")
 	app, err := c.o.Apps.Get(q.r.Context(), id)

@@ -16,13 +16,13 @@ import (
 )
 
 // Accounts authenticates account keys at sign-in and looks the signed-in
-// key up again on every request (*authserver.Accounts).
+// key up again on every request (*accounts.Accounts).
 type Accounts interface {
 	Authenticate(key string) (authserver.Actor, error)
 	LookupKey(id string) (authserver.Actor, bool)
 }
 
-// AppService is the app lifecycle the console drives (*authserver.Apps).
+// AppService is the app lifecycle the console drives (*apps.Apps).
 type AppService interface {
 	Create(ctx context.Context, actor authserver.Actor, in apps.NewApp) (apps.CreatedApp, error)
 	Get(ctx context.Context, id string) (apps.AppView, error)
@@ -31,8 +31,8 @@ type AppService interface {
 	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (apps.AppView, error)
 }
 
-// SecretService is the secret lifecycle of an app (*authserver.Apps;
-// seeds 000, 002, 003).
+// SecretService is the secret lifecycle of an app (*apps.Apps;
+// docs/admin-api.md, "Secrets: the rules").
 type SecretService interface {
 	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (apps.CreatedSecret, error)
 	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req apps.RotateSecret) (apps.RotatedSecret, error)
@@ -41,7 +41,7 @@ type SecretService interface {
 	DeleteSecret(ctx context.Context, actor authserver.Actor, appID, secretID, confirm string) error
 }
 
-// SigningKeys is the signing-key lifecycle (*authserver.KeyManager).
+// SigningKeys is the signing-key lifecycle (*signingkeys.KeyManager).
 type SigningKeys interface {
 	ListKeys(ctx context.Context) (signingkeys.Listing, error)
 	Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (signingkeys.RotateResult, error)
@@ -54,7 +54,7 @@ type SigningKeys interface {
 }
 
 // AuditLog lists the audit log, records sign-ins and sign-outs, and
-// counts refusals (*authserver.Auditor).
+// counts refusals (*audit.Auditor).
 type AuditLog interface {
 	ListEvents(ctx context.Context, q audit.Query) ([]audit.EventView, string, error)
 	Record(ctx context.Context, actor authserver.Actor, action, target, appID, outcome string, detail map[string]string)

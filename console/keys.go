@@ -22,7 +22,7 @@ type keysData struct {
 
 // keyRow is a signing key with the actions its state allows; NoDiscard
 // and NoReactivate say why not ("": allowed). They are hints for the
-// buttons: the domain decides (authserver/keyset.go).
+// buttons: the domain decides (authserver/signingkeys/keyset.go).
 type keyRow struct {
 	signingkeys.KeyView
 	NoDiscard, NoReactivate string
@@ -49,8 +49,8 @@ func keyRows(keys []signingkeys.KeyView) []keyRow {
 }
 
 // keysPage shows the signing keys: the timeline, the schedule and a row
-// per key with the actions its state allows (DESIGN.md "Signing keys and
-// the JWKS").
+// per key with the actions its state allows (docs/architecture.md,
+// "Signing-key rotation").
 func (c *Console) keysPage(q *request) {
 	l, err := c.o.Keys.ListKeys(q.r.Context())
 	if err != nil {

@@ -20,11 +20,12 @@ func (c *Console) createSecret(q *request) {
 }
 
 // graceChoices are the grace periods the rotate form offers, the
-// default first (seed 003: "The previous key remains valid for 24 hours").
+// default first (docs/credentials.md, "Rotation without downtime": 24
+// hours unless the rotation names another period).
 var graceChoices = map[string]time.Duration{"24h": 24 * time.Hour, "1h": time.Hour, "168h": 7 * 24 * time.Hour, "0s": 0}
 
 // rotateSecret creates a secret and gives the current one a grace period
-// (seeds 000, 002: rotation without downtime), then shows the new one
+// (docs/credentials.md, "Rotation without downtime"), then shows the new one
 // once.
 func (c *Console) rotateSecret(q *request) {
 	id := q.r.PathValue("id")
@@ -84,7 +85,7 @@ type confirmDelete struct {
 }
 
 // deleteSecretPage asks for the app's name before deleting an inactive
-// secret (seed 002: "Enter the password and click Yes, Delete").
+// secret: deletion is final (docs/credentials.md, "Expiry").
 func (c *Console) deleteSecretPage(q *request) {
 	id, sid := q.r.PathValue("id"), q.r.PathValue("sid")
 	d, ok := c.secretDeletion(q, id, sid)

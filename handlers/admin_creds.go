@@ -17,7 +17,7 @@ import (
 )
 
 // SecretAdmin is the secret lifecycle of an app as the admin API uses it
-// (seeds 000, 002, 003).
+// (docs/admin-api.md, "Secrets: the rules").
 type SecretAdmin interface {
 	ListSecrets(ctx context.Context, appID string) ([]apps.SecretView, error)
 	GetSecret(ctx context.Context, appID, secretID string) (apps.SecretView, error)

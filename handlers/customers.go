@@ -17,7 +17,8 @@ import (
 	"github.com/authserver/authserver/verifier"
 )
 
-// OriginPolicy decides which browser origins may read responses (seed 000).
+// OriginPolicy decides which browser origins may read responses
+// (docs/credentials.md, "Browsers").
 type OriginPolicy interface {
 	// AppAllows reports whether the app lets origin read its users'
 	// responses.
@@ -83,10 +84,11 @@ func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer Signing
 	r.Handle("/getprofile", profile).Methods(http.MethodPost, http.MethodOptions)
 }
 
-// customerAuthHandler is POST /customer_authenticate (seed 001): fosite
+// customerAuthHandler is POST /customer_authenticate (docs/credentials.md,
+// "Test users" and "Secure mode"): fosite
 // with the customer grants, so that it answers exactly like the token
 // endpoint. A request may leave grant_type out; it is inferred from the
-// parameters (authserver.InferCustomerGrant). With response_mode=cookie the
+// parameters (tokens.InferCustomerGrant). With response_mode=cookie the
 // token comes as an HttpOnly cookie instead of in the body. Browsers get
 // CORS headers, credentials included, only from origins the named app
 // allows.
@@ -181,7 +183,7 @@ func (h *customerAuthHandler) cors(w http.ResponseWriter, r *http.Request, req f
 }
 
 // profileHandler is POST /getprofile, the reference protected resource
-// (seed 001), behind verifier.Middleware: it needs the bearer token and
+// (docs/architecture.md, "End-user tokens"), behind verifier.Middleware: it needs the bearer token and
 // the app's API key (X-API-Key: the App ID), which must be the token's
 // app. An appUser token, whatever its aud, reads only its own profile; an
 // app token, for tokens.default_audience only, reads any user of its own

@@ -27,7 +27,7 @@ type Revoker interface {
 // It does not go through fosite's NewIntrospectionRequest, though fosite
 // has one, because that function decides things we must decide otherwise:
 // it authenticates the caller with HTTP Basic only, through its own
-// store look-up and secret hasher rather than our ClientAuthenticator (no
+// store look-up and secret hasher rather than our clientauth.Authenticator (no
 // client_secret_post, no rate limit, no single answer for every failure);
 // it also accepts any valid access token as the caller's credential; it
 // turns every error of a TokenIntrospector, an unreachable database
@@ -35,7 +35,7 @@ type Revoker interface {
 // learn that no answer could be given; and its response writer drops
 // iss, jti, token_type and our credential_scope. What is left of it, a
 // form parse and a JSON write, is these few lines; the decisions live in
-// authserver.Introspector.
+// tokens.Introspector.
 type introspectHandler struct {
 	authenticate   fosite.ClientAuthenticationStrategy
 	trustedProxies []netip.Prefix

@@ -11,7 +11,7 @@ import (
 )
 
 // SigningKeyAdmin is the signing-key lifecycle as the admin API uses it
-// (issue 3, item 5; *authserver.KeyManager implements it).
+// (*signingkeys.KeyManager implements it).
 type SigningKeyAdmin interface {
 	ListKeys(ctx context.Context) (signingkeys.Listing, error)
 	Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (signingkeys.RotateResult, error)
@@ -79,7 +79,7 @@ func (h *signingKeysHandler) reactivate(w http.ResponseWriter, r *http.Request) 
 
 // remove answers DELETE /admin/v1/signing-keys/{kid}?confirm={kid}: the
 // kid repeated in confirm is the explicit confirmation an irreversible
-// deletion needs (seed 002: "Yes, Delete"). 204 on success.
+// deletion needs (docs/admin-api.md, "Routes"). 204 on success.
 func (h *signingKeysHandler) remove(w http.ResponseWriter, r *http.Request) {
 	kid := mux.Vars(r)["kid"]
 	if r.URL.Query().Get("confirm") != kid {

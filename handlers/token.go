@@ -54,9 +54,10 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // "expires_in", "scope", "token_type"}, byte for byte what fosite's
 // WriteAccessResponse writes (encoding/json of the response's map, keys
 // sorted), but appended directly instead of through a map and
-// encoding/json's reflection: 19 allocations and about 4% of the CPU of
-// an ES256 token request. A response with any other member, or a value
-// encoding/json would escape, goes through fosite's writer.
+// encoding/json's reflection, which cost a noticeable share of a token
+// request (test/load/README.md, "Why the hot path is written as it is").
+// A response with any other member, or a value encoding/json would
+// escape, goes through fosite's writer.
 func (h *tokenHandler) writeResponse(ctx context.Context, w http.ResponseWriter, req fosite.AccessRequester, resp fosite.AccessResponder) {
 	body, ok := appendAccessResponse(make([]byte, 0, 512), resp)
 	if !ok {

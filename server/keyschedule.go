@@ -5,7 +5,8 @@ import (
 )
 
 // validateKeySchedule checks that the signing-key schedule can never make
-// a well-behaved verifier fail (issue 3, items 2 and 3): the next key is
+// a well-behaved verifier fail (docs/architecture.md, "Signing-key
+// rotation"): the next key is
 // in every instance's JWKS (ReloadInterval) and every verifier's cache
 // (JWKSMaxAge) before it signs; a retired key stays published until every
 // token it signed has expired, including tokens another instance signed

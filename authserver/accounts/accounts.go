@@ -26,8 +26,8 @@ type Store interface {
 	UpdateAccount(ctx context.Context, update func(*storage.Account) error) (storage.Account, error)
 }
 
-// Accounts manages account keys (seed 000: account-scoped credentials for
-// the admin API) and authenticates them from memory. The account document
+// Accounts manages account keys (docs/credentials.md, "Scopes of a
+// credential": account-scoped credentials for the admin API) and authenticates them from memory. The account document
 // is small; every instance keeps it and reloads it when its version
 // changes.
 type Accounts struct {
@@ -181,7 +181,7 @@ func (s *Accounts) Authenticate(key string) (authserver.Actor, error) {
 	return authserver.Actor{ID: found.ID, Role: found.Role}, nil
 }
 
-// Account key roles (issue: account keys with roles). An owner may do
+// Account key roles (docs/admin-api.md, "Roles"). An owner may do
 // everything, an admin everything but manage account keys, a viewer only
 // read masked metadata.
 const (
@@ -236,8 +236,8 @@ func viewAccountKey(k storage.AccountKey) KeyView {
 	return KeyView{ID: k.ID, Name: k.Name, Role: k.Role, Masked: credential.Mask(k.Prefix, k.Last4), CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy}
 }
 
-// requireOwner: only owners manage account keys (seed 000; the admin
-// routes check it too).
+// requireOwner: only owners manage account keys (docs/admin-api.md,
+// "Roles"; the admin routes check it too).
 func requireOwner(actor authserver.Actor) error {
 	if !RoleAllows(actor.Role, RoleOwner) {
 		return authserver.NewError(authserver.KindForbidden, "forbidden", "only an owner account key manages account keys")

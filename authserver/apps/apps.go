@@ -26,8 +26,9 @@ type Store interface {
 	SecretUsage(ctx context.Context, appID string) (map[string]time.Time, error)
 }
 
-// Apps is the lifecycle of apps and their secrets (seeds 000 and 003). It
-// holds the rules; the store only persists what they decide.
+// Apps is the lifecycle of apps and their secrets (docs/credentials.md,
+// "Two keys per app", "Rotation without downtime" and "Expiry"). It holds
+// the rules; the store only persists what they decide.
 type Apps struct {
 	store   Store
 	clients *clients.Cache
@@ -231,7 +232,7 @@ type RotateSecret struct {
 // update, puts the result in this instance's client cache at once (other
 // instances apply it within cache.refresh_interval), and audits the
 // outcome: a success as one event, a refusal as a counted failure. rule
-// may return errReplay or errNoChange to write nothing; they are returned
+// may return idempotency.ErrReplay or errNoChange to write nothing; they are returned
 // as they are.
 func (s *Apps) updateApp(ctx context.Context, actor authserver.Actor, action, appID, target string, rule func(a *storage.App, now time.Time) error) (storage.App, time.Time, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
@@ -452,8 +453,8 @@ func (s *Apps) secretTransition(ctx context.Context, actor authserver.Actor, act
 }
 
 // AppUpdate is the input of Apps.Update: each non-nil field replaces the
-// app's value. The environment and the App ID never change (seed 003: the
-// App ID is permanent).
+// app's value. The environment and the App ID never change
+// (docs/credentials.md, "Two keys per app": the App ID is permanent).
 type AppUpdate struct {
 	Name      *string
 	Scopes    *[]string
@@ -525,7 +526,7 @@ func (s *Apps) Update(ctx context.Context, actor authserver.Actor, id string, u 
 // SetEnabled disables or enables an app. A disabled app's secrets all
 // fail with invalid_client (at once on this instance, within
 // cache.refresh_interval on the others) and its tokens are inactive on
-// introspection (ClientCache.CredentialActive); enabling it restores both.
+// introspection (clients.Cache.CredentialActive); enabling it restores both.
 // Setting the state it already has writes nothing. Errors: KindNotFound,
 // KindUnavailable.
 func (s *Apps) SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (AppView, error) {

@@ -7,8 +7,8 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// Secret lifecycle limits (seeds 000, 002, 003; DESIGN.md "Rotation
-// without downtime").
+// Secret lifecycle limits (docs/credentials.md, "Rotation without
+// downtime" and "Expiry").
 const (
 	// MaxActiveSecrets is how many secrets of an app may authenticate at
 	// once: the current one and the one replacing it.
@@ -16,8 +16,7 @@ const (
 	// MaxInactiveSecrets is how many discarded secrets an app may keep.
 	MaxInactiveSecrets = 1
 	// DefaultGracePeriod is how long a rotated secret keeps working after
-	// the rotation, unless the rotation names another period (seed 003:
-	// "The previous key remains valid for 24 hours").
+	// the rotation, unless the rotation names another period.
 	DefaultGracePeriod = 24 * time.Hour
 	// MaxGracePeriod bounds the grace period of one rotation.
 	MaxGracePeriod = 30 * 24 * time.Hour

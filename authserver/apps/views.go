@@ -33,7 +33,8 @@ const (
 	StatusExpired  = "expired"
 )
 
-// SecretView is a masked secret: prefix and last four only (seed 002, 003).
+// SecretView is a masked secret: prefix and last four only
+// (docs/credentials.md, "Secret keys").
 // Status is active (ExpiresAt set while it is being rotated out), expired
 // (rotated, grace period over) or inactive (discarded). LastUsedAt is when
 // it last authenticated a client, kept in memory and written in batches:

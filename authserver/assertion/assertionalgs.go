@@ -19,7 +19,7 @@ const AlgEd25519 = "Ed25519"
 
 // assertionAlgs are the algorithms an app may sign with: asymmetric ones
 // with a registered public key, HS256 with one of its sealed secrets
-// (client_secret_jwt, seed 002). "none" and everything else fail to parse.
+// (client_secret_jwt, RFC 7523 §2.2). "none" and everything else fail to parse.
 var assertionAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.EdDSA, AlgEd25519, jose.HS256}
 
 // AssertionSigningAlgs are the algorithm names of assertionAlgs: the one

@@ -43,28 +43,32 @@ type Config struct {
 	Audiences []string
 	// ClockSkew is tolerated on exp, iat and nbf (default 30s).
 	ClockSkew time.Duration
-	// MaxLifetime bounds how far ahead exp may be (default 60m, seed 002).
+	// MaxLifetime bounds how far ahead exp may be (default 60m;
+	// docs/credentials.md, "Secure mode").
 	MaxLifetime time.Duration
 	// SweepInterval is how often expired jti records are deleted
 	// (default 1m).
 	SweepInterval time.Duration
-	Now           func() time.Time
+	// Now is the clock of every check (default time.Now).
+	Now func() time.Time
 }
 
-const (
-	MaxAssertionBytes = 8 << 10
-	maxJTILen         = 256
-)
+// MaxAssertionBytes bounds an assertion, in bytes: a longer one is
+// refused before it is parsed.
+const MaxAssertionBytes = 8 << 10
+
+// maxJTILen bounds an assertion's jti, in bytes.
+const maxJTILen = 256
 
 // Verifier verifies JWTs that apps sign themselves (RFC 7523): client
 // assertions (§2.2, private_key_jwt and client_secret_jwt) and user
-// assertions exchanged for appUser tokens (§2.1, secure mode of seeds 002
-// and 004). The signing key is one of the app's registered public keys
+// assertions exchanged for appUser tokens (§2.1; docs/credentials.md,
+// "Secure mode"). The signing key is one of the app's registered public keys
 // (inline JWKS or jwks_uri) or, for HS256, one of its usable secrets kept
 // sealed (App.SecretSigning), named by kid; discarding the secret or
 // removing the key stops its assertions at once. Rules (RFC 7523 §3): iss
 // is the app, aud names this server, exp is present and at most
-// MaxLifetime ahead, iat is present, and the jti was never used (item 7).
+// MaxLifetime ahead, iat is present, and the jti was never used (§3 item 7).
 // The jti is recorded until exp by a first-use-wins insert, so that of two
 // concurrent uses exactly one succeeds: a client assertion's as soon as it
 // has authenticated the client, at whichever endpoint, before any answer;
@@ -111,8 +115,12 @@ func (a *Verifier) Run(ctx context.Context) {
 // invalid_grant for an authorization grant, §3.1) and the sub rule.
 type Kind int
 
+// Kinds of assertion.
 const (
+	// ClientAssertion authenticates the app itself (§2.2): sub = iss.
 	ClientAssertion Kind = iota + 1
+	// UserAssertion names one of the app's users for an appUser token
+	// (§2.1, the JWT bearer grant): sub is the user, never iss.
 	UserAssertion
 )
 
@@ -129,14 +137,16 @@ const hintUnverifiable = "The assertion's signature could not be verified with a
 
 // Verified is an assertion whose signature and claims checked out.
 type Verified struct {
+	// App is the issuer, as cached; callers must not modify it.
 	App *storage.App
 	// Subject is the sub claim: the client itself, or the app's user.
 	Subject string
 	// Signer is the secret or the key that signed it.
 	Signer Signer
-	Alg    string
-	// JTI is the assertion's jti record, to claim before the assertion
-	// counts as used.
+	// Alg is the header's alg (RFC 7518 §3.1, or RFC 9864's "Ed25519").
+	Alg string
+	// JTI is the assertion's jti record, to Consume before the
+	// assertion counts as used.
 	JTI *PendingJTI
 }
 
@@ -184,9 +194,13 @@ type assertionClaims struct {
 	jwt.Claims
 }
 
-// Verify checks raw as an assertion of kind. Errors are fosite errors:
-// invalid_client or invalid_grant by kind, temporarily_unavailable when
-// the app or the replay records cannot be read.
+// Verify checks raw, a compact JWS of at most MaxAssertionBytes, as an
+// assertion of kind: the signature against the issuer's registered keys
+// or sealed secrets, then RFC 7523 §3's rules (see Verifier). A user
+// assertion's jti is looked up but not recorded; the caller consumes
+// JTI when the assertion is used. Errors are fosite errors: invalid_client
+// or invalid_grant by kind, temporarily_unavailable when the app or the
+// replay records cannot be read.
 func (a *Verifier) Verify(ctx context.Context, raw string, kind Kind) (*Verified, error) {
 	if len(raw) > MaxAssertionBytes {
 		return nil, kind.fail("The assertion is too long.")

@@ -61,7 +61,8 @@ func Failed() error {
 // *Client, or a fosite error: invalid_request for a repeated parameter or
 // more than one authentication method (RFC 6749 §2.3: "The client MUST NOT
 // use more than one authentication method in each request") or for any
-// credential sent by a browser (seed 000), invalid_client (401) for
+// credential sent by a browser (docs/credentials.md, "Browsers"),
+// invalid_client (401) for
 // anything wrong with the credentials or none at all,
 // temporarily_unavailable (503) when the store cannot answer. A
 // client_assertion (RFC 7523 §2.2) is checked by authenticateAssertion.
@@ -213,9 +214,9 @@ func fromBrowser(r *http.Request) bool {
 	return h.Get("Origin") != "" || h.Get("Sec-Fetch-Site") != "" || h.Get("Sec-Fetch-Dest") != "" || h.Get("Sec-Fetch-User") != ""
 }
 
-// errBrowserCredential refuses an app credential sent by a browser (seed
-// 000: app and account credentials are for server-to-server calls only and
-// never served to a browser). It is why the token endpoint never answers a
+// errBrowserCredential refuses an app credential sent by a browser
+// (docs/credentials.md, "Browsers": app and account credentials are for
+// server-to-server calls only and never served to a browser). It is why the token endpoint never answers a
 // browser for the client credentials grant.
 func errBrowserCredential() error {
 	return fosite.ErrInvalidRequest.WithHint("App credentials may not be used from a browser; a browser may hold only appUser tokens.")

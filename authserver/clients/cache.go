@@ -43,7 +43,8 @@ type CacheConfig struct {
 
 // ChangeOverlap re-reads changes this far behind the watermark: a write
 // stamped by the server just before the watermark may become visible only
-// after the poll that set it.
+// after the poll that set it. The token denylist polls its own log with
+// the same overlap.
 const ChangeOverlap = 2 * time.Second
 
 // changeBatch is the most change records read per query.
@@ -221,9 +222,11 @@ func (c *Cache) Put(a storage.App) {
 	c.put(a)
 }
 
-// Get returns the app with id. It returns storage.ErrNotFound for an unknown
-// id and ErrStoreUnavailable when the database cannot answer or the cache is
-// staler than MaxStaleness.
+// Get returns the cached app with id, reading it from the database on a
+// miss (one read shared by concurrent callers). It returns
+// storage.ErrNotFound for an unknown id (remembered until a change record
+// names it) and authserver.ErrStoreUnavailable when the database cannot
+// answer or the cache is staler than MaxStaleness.
 func (c *Cache) Get(ctx context.Context, id string) (*CachedApp, error) {
 	if c.stale() {
 		return nil, authserver.ErrStoreUnavailable
@@ -273,15 +276,18 @@ func (c *Cache) stale() bool {
 // Len returns how many apps are cached.
 func (c *Cache) Len() int { return c.apps.Len() }
 
-// UnavailableError is the answer when the store is needed and unreachable.
+// UnavailableError is the fosite error (RFC 6749 §5.2
+// temporarily_unavailable, 503) to answer when the app is needed and the
+// cache cannot give it: Get's ErrStoreUnavailable. Each call returns a
+// fresh value.
 func UnavailableError() error {
 	return fosite.ErrTemporarilyUnavailable.WithHint("The authorization server cannot verify the client right now; retry later.")
 }
 
 // CredentialActive reports whether a token minted for app appID (its
 // client_id claim) is still backed by its credentials, for introspection
-// (RFC 7662 §2.2 "active") and manual expiry (seed 000: deleting a key
-// invalidates every token minted with it). It is false when the app is
+// (RFC 7662 §2.2 "active") and manual expiry (docs/credentials.md,
+// "Expiry": deleting a key invalidates every token minted with it). It is false when the app is
 // unknown or disabled, when secretID (the secret_id claim) names a secret
 // that is discarded or deleted, or when assertionKey (the assertion_key
 // claim, an RFC 7638 thumbprint) names a key the app no longer registers.
@@ -298,8 +304,8 @@ func UnavailableError() error {
 //
 // It answers from the client cache: a change made on this instance applies
 // at once, one made on another within cache.refresh_interval. Errors:
-// ErrStoreUnavailable when the app is not cached and the database cannot
-// answer.
+// authserver.ErrStoreUnavailable when the app is not cached and the
+// database cannot answer.
 func (c *Cache) CredentialActive(ctx context.Context, appID, secretID, assertionKey string) (bool, error) {
 	if appID == "" || len(appID) > credential.MaxAppIDLen || credential.EnvOf(appID) == "" {
 		return false, nil

@@ -98,7 +98,8 @@ func newCachedApp(a storage.App) *CachedApp {
 
 // Thumbprint is the RFC 7638 JWK thumbprint of k under SHA-256,
 // base64url without padding: what names an app's assertion key in the
-// tokens it obtained (ClaimAssertionKey).
+// tokens it obtained (their assertion_key claim). It fails only for a key
+// go-jose cannot thumbprint.
 func Thumbprint(k jose.JSONWebKey) (string, error) {
 	sum, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {

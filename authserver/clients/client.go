@@ -46,7 +46,7 @@ func (c *Client) App() *storage.App { return c.app }
 func (c *Client) GetID() string { return c.app.ID }
 
 // GetHashedSecret implements fosite.Client. Client authentication is ours
-// (ClientAuthenticator), so fosite never compares secrets.
+// (clientauth.Authenticator), so fosite never compares secrets.
 func (c *Client) GetHashedSecret() []byte { return nil }
 
 // GetRedirectURIs implements fosite.Client: none, there are no redirect flows.
@@ -72,7 +72,9 @@ func (c *Client) GetAudience() fosite.Arguments { return c.app.Audiences }
 // GrantTypeJWTBearer is the JWT bearer grant of RFC 7523 §2.1.
 const GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-// ValidScope: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+// ValidScope reports whether s is a scope an app may be allowed and a
+// client may request: an RFC 6749 §3.3 scope-token, 1*( %x21 / %x23-5B /
+// %x5D-7E ), of at most 256 bytes.
 func ValidScope(s string) bool {
 	if s == "" || len(s) > 256 {
 		return false

@@ -17,8 +17,9 @@ type OriginStore interface {
 	AppAllowsAnyOrigin(ctx context.Context, origin string) (bool, error)
 }
 
-// Origins decides which browser origins may read responses (seed 000: CORS
-// only for appUser credentials, only for the app's own origins). Answers
+// Origins decides which browser origins may read responses
+// (docs/credentials.md, "Browsers": CORS only for appUser credentials, only
+// for the app's own origins). Answers
 // about one app come from the client cache; whether any app allows an
 // origin, which is all a preflight can be asked since it carries no
 // credential, is read from the database and cached for the cache refresh

@@ -37,7 +37,7 @@ type Store interface {
 
 // Idempotency makes create requests (apps, secrets, rotations, account
 // keys) safe to retry: a request carrying an Idempotency-Key that its
-// actor used before within IdempotencyTTL creates nothing and answers with
+// actor used before within TTL creates nothing and answers with
 // the first request's resource, masked, and a Replay notice. The plaintext
 // of a secret is never stored, not even for a replay, so a replay cannot
 // show it again.
@@ -69,6 +69,7 @@ type Replay struct {
 	Message string `json:"message"`
 }
 
+// NewReplay returns the notice of a replayed create.
 func NewReplay() *Replay {
 	return &Replay{
 		Code: "secret_already_issued",
@@ -103,7 +104,10 @@ func printableASCII(s string) bool {
 	return true
 }
 
-// Fingerprint digests what makes two requests the same request.
+// Fingerprint digests what makes two requests the same request: the
+// operation op, its target (an app id, or "") and its input, as JSON; a
+// SHA-256 digest, 32 bytes. It panics if input cannot be encoded as JSON,
+// which plain request structs always can.
 func Fingerprint(op, target string, input any) []byte {
 	b, err := json.Marshal(input)
 	if err != nil {
@@ -154,7 +158,7 @@ func (c *Claim) IDs() storage.IdempotencyRecord { return c.rec }
 // Done reports whether an earlier run of the request completed.
 func (c *Claim) Done() bool { return c != nil && c.rec.Done }
 
-// Finish records the outcome: success (err nil, or errReplay) marks the
+// Finish records the outcome: success (err nil, or ErrReplay) marks the
 // key done; a failure releases a key this request claimed, so that the
 // store is left as it was. Bookkeeping failures are logged: the operation
 // itself is already decided.

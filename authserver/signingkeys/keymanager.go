@@ -593,9 +593,10 @@ func (m *KeyManager) keyOp(ctx context.Context, actor authserver.Actor, kid stri
 	return KeyView{KID: kid}, nil
 }
 
-// Discard makes key kid inactive (seed 002): it leaves this instance's
-// JWKS at once and every other instance's within the reload interval;
-// online checks (fosite's Validate/Decode) reject its tokens from then on,
+// Discard makes key kid inactive (docs/credentials.md, "Expiry"): it
+// leaves this instance's JWKS at once and every other instance's within
+// the reload interval; online checks (Verify, so introspection and
+// revocation) reject its tokens from then on,
 // and offline verifiers once their cached JWKS expires (jwks_max_age).
 // This is how a compromised key is pulled; the active key must first be
 // replaced with Rotate(immediate). Errors: see discardKey; KindUnavailable.
@@ -606,7 +607,8 @@ func (m *KeyManager) Discard(ctx context.Context, actor authserver.Actor, kid st
 }
 
 // Reactivate returns inactive key kid to the state it was discarded from
-// (seed 002). Errors: see reactivateKey; KindUnavailable.
+// (docs/architecture.md, "Signing-key rotation"). Errors: see
+// reactivateKey; KindUnavailable.
 func (m *KeyManager) Reactivate(ctx context.Context, actor authserver.Actor, kid string) (KeyView, error) {
 	p := m.cfg.policy()
 	return m.keyOp(ctx, actor, kid, func(ks *storage.KeySet, now time.Time) ([]Event, error) {
@@ -615,7 +617,7 @@ func (m *KeyManager) Reactivate(ctx context.Context, actor authserver.Actor, kid
 }
 
 // Delete destroys inactive key kid, private part included; tokens it
-// signed can never verify again (seed 000, manual expiration). Errors: see
+// signed can never verify again (docs/credentials.md, "Expiry"). Errors: see
 // deleteKey; KindUnavailable.
 func (m *KeyManager) Delete(ctx context.Context, actor authserver.Actor, kid string) error {
 	_, err := m.keyOp(ctx, actor, kid, func(ks *storage.KeySet, _ time.Time) ([]Event, error) {
@@ -642,8 +644,8 @@ func (m *KeyManager) KEKStatus(ctx context.Context) (KEKStatus, error) {
 	return m.kekStatus(ks, 0), nil
 }
 
-// RotateKEK re-seals every private signing key under the current KEK
-// (issue 3, item 7), in one compare-and-swap write, while the server keeps
+// RotateKEK re-seals every private signing key under the current KEK,
+// in one compare-and-swap write, while the server keeps
 // signing. The procedure: configure every instance with the new kek and the
 // old one in kek_previous (a rolling restart), call RotateKEK once, then
 // drop the old KEK from kek_previous. It is idempotent. Errors: KindConflict

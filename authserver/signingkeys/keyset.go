@@ -11,8 +11,8 @@ import (
 	"github.com/authserver/authserver/storage"
 )
 
-// The signing-key state machine (DESIGN.md "Signing keys and the JWKS",
-// issue 3). Every function here is pure: it changes the key set it is given
+// The signing-key state machine (docs/architecture.md, "Signing-key
+// rotation"). Every function here is pure: it changes the key set it is given
 // and nothing else, so that it runs inside a compare-and-swap update of the
 // stored key set and is re-run on a fresh copy when another instance wrote
 // first. A refused transition returns an *Error and leaves the key set
@@ -83,7 +83,7 @@ func indexOfState(ks *storage.KeySet, state string) int {
 	return slices.IndexFunc(ks.Keys, func(k storage.SigningKey) bool { return k.State == state })
 }
 
-// CheckKeySet reports the first broken invariant of ks (issue 3, item 1):
+// CheckKeySet reports the first broken invariant of ks:
 // every kid is unique and every state known; exactly one key is active
 // (so the JWKS is never empty); at most one is next; at most one is
 // inactive. Every write of the key set is checked with it first.
@@ -265,7 +265,8 @@ func rotateKeySet(ks *storage.KeySet, fresh *storage.SigningKey, now time.Time, 
 }
 
 // discardKey makes a next or retired key inactive: out of the JWKS at
-// once, its tokens rejected by every online check (seed 002 "Discard").
+// once, its tokens rejected by every online check (docs/credentials.md,
+// "Expiry").
 // Refused: an unknown kid (key_not_found), the active key (key_active:
 // rotate immediately first), a key already inactive (key_inactive), or a
 // second inactive key (inactive_key_exists).
@@ -292,7 +293,7 @@ func discardKey(ks *storage.KeySet, kid string, now time.Time) ([]Event, error) 
 }
 
 // reactivateKey brings an inactive key back to the state it was discarded
-// from (next or retired; seed 002 "Reactivating"). Refused: an unknown kid
+// from (next or retired). Refused: an unknown kid
 // (key_not_found), a key that is not inactive (key_not_inactive), a retired
 // key whose retention is over (key_expired: every token it signed has
 // expired; delete it), or a former next key while another next key is
@@ -337,8 +338,8 @@ func reactivateKey(ks *storage.KeySet, kid string, now time.Time, p Policy) ([]E
 	return []Event{{Action: ActionKeyReactivate, KID: kid, Detail: detail}}, nil
 }
 
-// deleteKey destroys an inactive key, private part included (seed 002
-// "Deleting"). Refused: an unknown kid (key_not_found), any key that is not
+// deleteKey destroys an inactive key, private part included
+// (docs/credentials.md, "Expiry"). Refused: an unknown kid (key_not_found), any key that is not
 // inactive (key_not_inactive): discard it first.
 func deleteKey(ks *storage.KeySet, kid string) ([]Event, error) {
 	i := indexOf(ks, kid)
@@ -353,7 +354,7 @@ func deleteKey(ks *storage.KeySet, kid string) ([]Event, error) {
 }
 
 // resealKeys re-encrypts under the keyring's current KEK every private key
-// sealed under another one (issue 3, item 7). A key sealed under a KEK the
+// sealed under another one. A key sealed under a KEK the
 // keyring lacks is refused (kek_unknown) and nothing changes.
 func resealKeys(ks *storage.KeySet, keyring *kek.Keyring) ([]Event, error) {
 	cur := keyring.CurrentID()

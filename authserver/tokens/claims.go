@@ -12,7 +12,8 @@ import (
 	"github.com/authserver/authserver/authserver/assertion"
 )
 
-// Credential scopes (seed 000): which kind of credential a token stands for.
+// Credential scopes (docs/credentials.md, "Scopes of a credential"): which
+// kind of credential a token stands for.
 // Every access token carries one in the credential_scope claim.
 const (
 	// CredentialScopeAccount: an account key; manages every app (admin API).
@@ -28,7 +29,7 @@ const (
 	ClaimCredentialScope = "credential_scope"
 	// ClaimSecretID names the secret that authenticated the client which
 	// obtained the token, so that discarding or deleting that secret can
-	// invalidate the token (seed 000, manual expiration).
+	// invalidate the token (docs/credentials.md, "Expiry").
 	ClaimSecretID = "secret_id"
 	// ClaimAssertionKey names, by its RFC 7638 SHA-256 thumbprint
 	// (base64url), the registered key that signed the assertion the

@@ -84,8 +84,9 @@ func unixTime(v *float64) (time.Time, bool) {
 // Introspection is the answer of the introspection endpoint (RFC 7662
 // §2.2). An inactive token is {"active": false} and nothing else; an
 // active one carries its claims: scope, client_id, sub, aud, exp, iat,
-// nbf, iss, jti, token_type ("Bearer") and the credential_scope (seed
-// 000). Times are seconds since the epoch.
+// nbf, iss, jti, token_type ("Bearer") and the credential_scope
+// (docs/credentials.md, "Scopes of a credential"). Times are seconds since
+// the epoch.
 type Introspection struct {
 	Active          bool     `json:"active"`
 	Scope           string   `json:"scope,omitempty"`
@@ -155,7 +156,7 @@ func appendIntMember(dst []byte, name string, v int64) []byte {
 
 // Introspector answers whether an access token is active right now, from
 // memory only: the signing keys (KeyManager), the apps and their secrets
-// (ClientCache, one database read on a miss) and the revoked jtis
+// (clients.Cache, one database read on a miss) and the revoked jtis
 // (Revocations). It is the online check that sees at once what offline
 // verifiers see only at exp: a revoked token, a discarded or deleted
 // signing key or secret, a disabled app.
@@ -221,7 +222,8 @@ func (in *Introspector) introspect(ctx context.Context, token string) (Introspec
 	if revoked {
 		return Introspection{}, errInactive
 	}
-	// Seed 000: deleting a secret invalidates every token minted with it;
+	// docs/credentials.md, "Expiry": deleting a secret invalidates every
+	// token minted with it;
 	// discarding it, or disabling the app, does too until undone; so does
 	// removing the assertion key the token was obtained with.
 	backed, err := in.clients.CredentialActive(ctx, c.ClientID, c.SecretID, c.AssertionKey)

@@ -33,7 +33,8 @@ type Metadata struct {
 	// introspection.
 	RevocationEndpointAuthSigningAlgValuesSupported []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// CustomerAuthenticateEndpoint is this server's end-user token
-	// endpoint (seed 001); not an RFC 8414 name.
+	// endpoint (docs/credentials.md, "Test users" and "Secure mode");
+	// not an RFC 8414 name.
 	CustomerAuthenticateEndpoint string `json:"customer_authenticate_endpoint,omitempty"`
 	// CustomerAuthenticateGrantTypesSupported are the grant types the
 	// customer_authenticate endpoint takes (CustomerGrantTypes); not an
@@ -58,7 +59,7 @@ func NewMetadata(issuer string) Metadata {
 		RevocationEndpoint:                         issuer + "/oauth2/revoke",
 	}
 	// Introspection (RFC 7662) and revocation (RFC 7009) authenticate
-	// clients exactly as the token endpoint does (ClientAuthenticator),
+	// clients exactly as the token endpoint does (clientauth.Authenticator),
 	// with the same methods and the same assertion algorithms.
 	m.IntrospectionEndpointAuthMethodsSupported = m.TokenEndpointAuthMethodsSupported
 	m.IntrospectionEndpointAuthSigningAlgValuesSupported = m.TokenEndpointAuthSigningAlgValuesSupported

@@ -49,9 +49,9 @@ func NewProvider(cfg ProviderConfig, auth *clientauth.Authenticator, clients *cl
 }
 
 // digestHasher is fosite's secret hasher, for the code paths of fosite that
-// compare secrets themselves: SHA-256 compared in constant time (DESIGN.md:
-// a 256-bit random secret needs no slow hash). Our ClientAuthenticator does
-// not go through it.
+// compare secrets themselves: SHA-256 compared in constant time
+// (docs/credentials.md, "Secret keys": a 256-bit random secret needs no
+// slow hash). Our clientauth.Authenticator does not go through it.
 type digestHasher struct{}
 
 var _ fosite.Hasher = digestHasher{}
@@ -86,7 +86,7 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT are unused: client
-// assertions are checked by ClientAuthenticator.
+// assertions are checked by clientauth.Authenticator.
 func (s fositeStore) ClientAssertionJWTValid(context.Context, string) error {
 	return fosite.ErrJTIKnown
 }

@@ -67,7 +67,7 @@ type UserTokens struct {
 
 // tokenCredentials are the app credentials a token is issued on, which it
 // records (secret_id, assertion_key) so that introspection can tell when
-// one is gone (ClientCache.CredentialActive).
+// one is gone (clients.Cache.CredentialActive).
 type tokenCredentials struct {
 	secretID     string
 	assertionKey string

@@ -39,7 +39,8 @@ const customerKeySize = 32
 var errKeyPresent = errors.New("customer key present")
 
 // Subjects turns an app's own user ids into opaque customer identifiers
-// (seed 001: unique, consistent, opaque): base64url(HMAC-SHA-256(k, id))
+// (docs/credentials.md, "Customer identifiers": unique, consistent,
+// opaque): base64url(HMAC-SHA-256(k, id))
 // under a per-app key k, kept sealed under the KEK in the app document. The
 // same user of the same app gets the same identifier across time and
 // restarts; another app gets another one; the id itself never leaves the

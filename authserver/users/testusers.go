@@ -50,7 +50,7 @@ func NewTestUsers(store TestUserStore, subjects *Subjects, audit *audit.Auditor,
 	return &TestUsers{store: store, subjects: subjects, audit: audit, hasher: newPasswordHasher(), now: now}
 }
 
-// NewTestUser is the input of Customers.Create.
+// NewTestUser is the input of TestUsers.Create.
 type NewTestUser struct {
 	// Username is what the user logs in with: 1 to 128 characters of
 	// letters, digits and . _ @ + -.

@@ -14,7 +14,7 @@ import (
 )
 
 // newSecretsCommand is "authserver apps secrets": the secret lifecycle of
-// one app (seeds 000, 002, 003).
+// one app (docs/admin-api.md, "Secrets: the rules").
 func newSecretsCommand(cf *clientFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secrets",
