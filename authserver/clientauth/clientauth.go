@@ -7,11 +7,12 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/ory/fosite"
+
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/assertion"
 	"github.com/authserver/authserver/authserver/clients"
 	"github.com/authserver/authserver/authserver/credential"
-	"github.com/ory/fosite"
 )
 
 // Client authentication methods (RFC 7591 §2, RFC 7523 §2.2).

@@ -9,13 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/ory/fosite"
+	"golang.org/x/sync/singleflight"
+
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/authserver/periodic"
 	"github.com/authserver/authserver/storage"
-	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/ory/fosite"
-	"golang.org/x/sync/singleflight"
 )
 
 // Store is what the client cache needs of the database.

@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/verifier"
-	"github.com/go-jose/go-jose/v4"
 )
 
 // CachedApp is an immutable snapshot of an app with its secrets' digests

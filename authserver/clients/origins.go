@@ -8,8 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/authserver/authserver/authserver/credential"
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/authserver/authserver/authserver/credential"
 )
 
 // OriginStore is what CORS preflights need of the database.
