@@ -52,7 +52,7 @@ const ChangeOverlap = 2 * time.Second
 const changeBatch = 1000
 
 // changeRetention is how long change records are kept. A cache that has
-// not refreshed for longer than changeRetention minus changeOverlap may
+// not refreshed for longer than changeRetention minus ChangeOverlap may
 // have missed swept records, and drops everything it holds.
 const changeRetention = 10 * time.Minute
 

@@ -36,7 +36,7 @@ type AuthLimitConfig struct {
 }
 
 // maxLimitKey bounds the length of a remembered client id: ids are at most
-// maxClientIDLen, anything longer is remembered by its first bytes.
+// credential.MaxAppIDLen, anything longer is remembered by its first bytes.
 const maxLimitKey = credential.MaxAppIDLen + 1
 
 // AuthLimiter limits failed client authentication per presented client id

@@ -115,7 +115,7 @@ func (l *LoginLimiter) Tracked() (users, sources int) {
 }
 
 // maxLoginKey bounds a remembered app user: an App ID, a separator and
-// a username of at most maxUsernameLen characters of up to 4 bytes each;
+// a username of at most users.MaxUsernameLen characters of up to 4 bytes each;
 // anything longer is remembered by its first bytes.
 const maxLoginKey = credential.MaxAppIDLen + 1 + 4*users.MaxUsernameLen
 

@@ -89,7 +89,7 @@ type RotateResult struct {
 // KEKStatus says which key-encryption key seals the signing keys: the id
 // of the one new values are sealed under, how many private keys each KEK id
 // seals, and (after RotateKEK) how many were just re-sealed. Ids are
-// KEKID's, which reveal nothing of a KEK.
+// kek.ID's, which reveal nothing of a KEK.
 type KEKStatus struct {
 	CurrentKEKID string         `json:"current_kek_id"`
 	SigningKeys  map[string]int `json:"signing_keys_by_kek"`
