@@ -1,11 +1,11 @@
-// Package authserver is the domain core: it decides who may have which
-// token. It wires fosite's token endpoint to our own client authentication
-// and grant handlers, mints RFC 9068 JWT access tokens with keys from the
-// signing-key manager (a fosite jwt.Signer that signs and verifies the
-// compact JWS itself, go-jose only for JWKs), and holds the
-// credential lifecycle rules (apps, secrets, account keys) and the caches
-// that keep the database off the token path.
+// Package authserver is the root of the domain packages below it, which
+// decide who may have which token and keep the credentials
+// (docs/architecture.md maps them and what each may import). It holds only
+// what all of them share: Error, the error every operation returns, with
+// the kinds the HTTP layer maps to statuses; StoreError and
+// ErrStoreUnavailable; the Actor on whose behalf an operation runs; and
+// Page, the cursor of a listing.
 //
-// It must not speak HTTP beyond what fosite requires, and it never persists
-// or logs a secret, a token or a private key in plaintext.
+// No domain package speaks HTTP beyond what fosite requires, and none
+// persists or logs a secret, a token or a private key in plaintext.
 package authserver

@@ -3,6 +3,8 @@ package authserver
 import (
 	"errors"
 	"fmt"
+
+	"github.com/authserver/authserver/storage"
 )
 
 // ErrorKind classifies a domain error; the admin API maps it to a status.
@@ -35,6 +37,8 @@ type Error struct {
 	Err     error
 }
 
+// Error renders e for logs and wrapped errors: "code: message" and the
+// cause, if any.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
@@ -42,9 +46,13 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap returns the cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
-func newError(kind ErrorKind, code, format string, args ...any) *Error {
+// NewError returns an Error of kind with the machine-readable code (e.g.
+// "secret_active") and a message for the operator formatted as
+// fmt.Sprintf does; the message must hold no secret.
+func NewError(kind ErrorKind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -55,4 +63,31 @@ func AsError(err error) *Error {
 		return e
 	}
 	return nil
+}
+
+// ErrStoreUnavailable means the database cannot be reached and the cached
+// answer is older than the configured bound (cache.max_staleness): the
+// client cache and the token denylist return it. Token endpoints answer it
+// with 503 temporarily_unavailable.
+var ErrStoreUnavailable = errors.New("store unavailable")
+
+// StoreError turns an error of the store into an *Error: KindNotFound
+// ("not_found") for storage.ErrNotFound, KindConflict
+// ("concurrent_update", "duplicate") for storage.ErrConflict and
+// storage.ErrDuplicate, err itself when it holds an *Error (a rule's
+// refusal from inside an update), KindUnavailable ("store_unavailable")
+// for anything else.
+func StoreError(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return &Error{Kind: KindNotFound, Code: "not_found", Message: "no such resource", Err: err}
+	case errors.Is(err, storage.ErrConflict):
+		return &Error{Kind: KindConflict, Code: "concurrent_update", Message: "the resource changed concurrently; retry", Err: err}
+	case errors.Is(err, storage.ErrDuplicate):
+		return &Error{Kind: KindConflict, Code: "duplicate", Message: "the resource exists already", Err: err}
+	case AsError(err) != nil:
+		return err
+	default:
+		return &Error{Kind: KindUnavailable, Code: "store_unavailable", Message: "the database cannot be reached", Err: err}
+	}
 }

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/credential"
+	"github.com/authserver/authserver/authserver/idempotency"
 )
 
 // appsPageSize is how many apps one page of the listing shows.
@@ -22,7 +25,7 @@ type appsData struct {
 }
 
 type appRow struct {
-	authserver.AppView
+	apps.AppView
 	Active int
 }
 
@@ -31,16 +34,16 @@ type appRow struct {
 func (c *Console) appsPage(q *request) {
 	query := strings.TrimSpace(q.r.URL.Query().Get("q"))
 	after := q.r.URL.Query().Get("after")
-	apps, next, err := c.o.Apps.List(q.r.Context(), query, authserver.Page{After: after, Limit: appsPageSize})
+	rows, next, err := c.o.Apps.List(q.r.Context(), query, authserver.Page{After: after, Limit: appsPageSize})
 	if err != nil {
 		c.failPage(q, err)
 		return
 	}
 	d := appsData{Query: query}
-	for _, a := range apps {
+	for _, a := range rows {
 		row := appRow{AppView: a}
 		for _, s := range a.Secrets {
-			if s.Status == authserver.StatusActive {
+			if s.Status == apps.StatusActive {
 				row.Active++
 			}
 		}
@@ -73,7 +76,7 @@ type appForm struct {
 func newIdempotencyKey() string { return "console-" + randomToken() }
 
 func (c *Console) newAppPage(q *request) {
-	c.show(q, http.StatusOK, "app_new", "New app", "apps", appForm{Environment: authserver.EnvLive, IdempotencyKey: newIdempotencyKey()})
+	c.show(q, http.StatusOK, "app_new", "New app", "apps", appForm{Environment: credential.EnvLive, IdempotencyKey: newIdempotencyKey()})
 }
 
 // fields splits a list typed as words separated by spaces, commas or
@@ -86,12 +89,12 @@ func fields(s string) []string {
 // this once, or a replay notice when the form was submitted before.
 type secretShown struct {
 	Heading  string
-	App      authserver.AppView
+	App      apps.AppView
 	SecretID string
 	Secret   string
-	Replay   *authserver.Replay
+	Replay   *idempotency.Replay
 	// Rotated is the secret being rotated out, with its end.
-	Rotated *authserver.SecretView
+	Rotated *apps.SecretView
 }
 
 // readAppForm reads the create or edit form and parses its lifetimes
@@ -121,7 +124,7 @@ func readAppForm(r *http.Request) (f appForm, at, ut time.Duration, msg string) 
 }
 
 // createApp registers an app with its first secret and shows the secret
-// once (seed 003). The answer is the page itself, not a redirect, so that
+// once (docs/credentials.md, "Secret keys"). The answer is the page itself, not a redirect, so that
 // the plaintext is kept nowhere, not even for the next request.
 func (c *Console) createApp(q *request) {
 	f, at, ut, msg := readAppForm(q.r)
@@ -130,7 +133,7 @@ func (c *Console) createApp(q *request) {
 		c.show(q, http.StatusBadRequest, "app_new", "New app", "apps", f)
 		return
 	}
-	in := authserver.NewApp{
+	in := apps.NewApp{
 		Name: f.Name, Environment: f.Environment,
 		Scopes: fields(f.Scopes), Audiences: fields(f.Audiences), Origins: fields(f.Origins),
 		AccessTokenLifetime: at, UserTokenLifetime: ut, IdempotencyKey: f.IdempotencyKey,
@@ -150,7 +153,7 @@ func (c *Console) createApp(q *request) {
 
 // appData is the data of app.html.
 type appData struct {
-	App     authserver.AppView
+	App     apps.AppView
 	Secrets []secretRow
 	// NoCreate and NoRotate say why a new secret cannot be added now ("":
 	// it can).
@@ -162,45 +165,44 @@ type appData struct {
 
 // secretRow is a masked secret with the actions its state allows.
 type secretRow struct {
-	authserver.SecretView
+	apps.SecretView
 	Rotating bool
 	// NoDiscard and NoReactivate say why the action is refused now ("":
 	// it is allowed), so that the page disables the button and says why
-	// (seed 002: "the Discard action for the other Active service key is
-	// automatically disabled"). They are hints: the domain decides.
+	// (docs/console.md, "Pages"). They are hints: the domain decides.
 	NoDiscard, NoReactivate string
 }
 
 // secretRows describes the buttons of each secret from the rules of
 // docs/admin-api.md ("Secrets: the rules").
-func secretRows(secrets []authserver.SecretView, now time.Time) (rows []secretRow, noCreate string) {
+func secretRows(secrets []apps.SecretView, now time.Time) (rows []secretRow, noCreate string) {
 	live, permanent, inactive := 0, 0, 0
 	for _, s := range secrets {
 		switch s.Status {
-		case authserver.StatusActive:
+		case apps.StatusActive:
 			live++
 			if s.ExpiresAt == nil {
 				permanent++
 			}
-		case authserver.StatusInactive:
+		case apps.StatusInactive:
 			inactive++
 		}
 	}
-	if live >= authserver.MaxActiveSecrets {
+	if live >= apps.MaxActiveSecrets {
 		noCreate = "The app has two active secrets: discard one, or wait until the rotated one expires."
 	}
 	for _, s := range secrets {
-		r := secretRow{SecretView: s, Rotating: s.Status == authserver.StatusActive && s.ExpiresAt != nil}
+		r := secretRow{SecretView: s, Rotating: s.Status == apps.StatusActive && s.ExpiresAt != nil}
 		switch {
-		case s.Status == authserver.StatusInactive:
+		case s.Status == apps.StatusInactive:
 			if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
 				r.NoReactivate = "its grace period has ended"
-			} else if live >= authserver.MaxActiveSecrets {
+			} else if live >= apps.MaxActiveSecrets {
 				r.NoReactivate = "two secrets are active already"
 			}
-		case inactive >= authserver.MaxInactiveSecrets:
+		case inactive >= apps.MaxInactiveSecrets:
 			r.NoDiscard = "another secret is inactive: delete or reactivate it first"
-		case s.Status == authserver.StatusActive && s.ExpiresAt == nil && permanent <= 1:
+		case s.Status == apps.StatusActive && s.ExpiresAt == nil && permanent <= 1:
 			r.NoDiscard = "the last active secret: rotate it first"
 		}
 		rows = append(rows, r)
@@ -253,7 +255,7 @@ func (c *Console) editAppPage(q *request) {
 
 // editApp changes what differs between the form and the app: name,
 // allowed scopes, audiences, origins, token lifetimes. The App ID and the
-// environment never change (seed 003).
+// environment never change (docs/credentials.md, "Two keys per app").
 func (c *Console) editApp(q *request) {
 	id := q.r.PathValue("id")
 	app, err := c.o.Apps.Get(q.r.Context(), id)
@@ -268,7 +270,7 @@ func (c *Console) editApp(q *request) {
 		c.show(q, http.StatusBadRequest, "app_new", "Edit "+app.Name, "apps", f)
 		return
 	}
-	var u authserver.AppUpdate
+	var u apps.AppUpdate
 	var changed []string
 	if name := strings.TrimSpace(f.Name); name != app.Name {
 		u.Name, changed = &name, append(changed, "name")

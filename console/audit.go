@@ -6,7 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/signingkeys"
 )
 
 // auditPageSize is how many events one page of the audit log shows.
@@ -18,9 +19,9 @@ var auditActions = []string{
 	"app.create", "app.update", "app.disable", "app.enable",
 	"secret.create", "secret.rotate", "secret.discard", "secret.reactivate", "secret.delete",
 	"account_key.create", "account_key.delete",
-	authserver.ActionKeyPublish, authserver.ActionKeyActivate, authserver.ActionKeyRetire, authserver.ActionKeyRemove,
-	authserver.ActionKeyReschedule, authserver.ActionKeyDiscard, authserver.ActionKeyReactivate, authserver.ActionKeyDelete,
-	authserver.ActionKeyReseal,
+	signingkeys.ActionKeyPublish, signingkeys.ActionKeyActivate, signingkeys.ActionKeyRetire, signingkeys.ActionKeyRemove,
+	signingkeys.ActionKeyReschedule, signingkeys.ActionKeyDiscard, signingkeys.ActionKeyReactivate, signingkeys.ActionKeyDelete,
+	signingkeys.ActionKeyReseal,
 	"admin.request", "admin.authenticate", "console.signin", "console.signout",
 }
 
@@ -33,7 +34,7 @@ type auditData struct {
 }
 
 type auditRow struct {
-	authserver.AuditEventView
+	audit.EventView
 	// Details is Detail as "key=value" pairs, sorted.
 	Details []string
 }
@@ -47,7 +48,7 @@ func (c *Console) auditPage(q *request) {
 		Actions: auditActions,
 	}
 	after := v.Get("after")
-	events, next, err := c.o.Audit.ListEvents(q.r.Context(), authserver.AuditQuery{
+	events, next, err := c.o.Audit.ListEvents(q.r.Context(), audit.Query{
 		AppID: d.App, Actor: d.Actor, Action: d.Action, After: after, Limit: auditPageSize,
 	})
 	if err != nil {
@@ -55,7 +56,7 @@ func (c *Console) auditPage(q *request) {
 		return
 	}
 	for _, e := range events {
-		row := auditRow{AuditEventView: e}
+		row := auditRow{EventView: e}
 		for k, val := range e.Detail {
 			row.Details = append(row.Details, k+"="+val)
 		}

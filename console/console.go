@@ -9,40 +9,44 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/signingkeys"
 )
 
 // Accounts authenticates account keys at sign-in and looks the signed-in
-// key up again on every request (*authserver.Accounts).
+// key up again on every request (*accounts.Accounts).
 type Accounts interface {
 	Authenticate(key string) (authserver.Actor, error)
 	LookupKey(id string) (authserver.Actor, bool)
 }
 
-// AppService is the app lifecycle the console drives (*authserver.Apps).
+// AppService is the app lifecycle the console drives (*apps.Apps).
 type AppService interface {
-	Create(ctx context.Context, actor authserver.Actor, in authserver.NewApp) (authserver.CreatedApp, error)
-	Get(ctx context.Context, id string) (authserver.AppView, error)
-	Update(ctx context.Context, actor authserver.Actor, id string, u authserver.AppUpdate) (authserver.AppView, error)
-	List(ctx context.Context, namePrefix string, page authserver.Page) ([]authserver.AppView, string, error)
-	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (authserver.AppView, error)
+	Create(ctx context.Context, actor authserver.Actor, in apps.NewApp) (apps.CreatedApp, error)
+	Get(ctx context.Context, id string) (apps.AppView, error)
+	Update(ctx context.Context, actor authserver.Actor, id string, u apps.AppUpdate) (apps.AppView, error)
+	List(ctx context.Context, namePrefix string, page authserver.Page) ([]apps.AppView, string, error)
+	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (apps.AppView, error)
 }
 
-// SecretService is the secret lifecycle of an app (*authserver.Apps;
-// seeds 000, 002, 003).
+// SecretService is the secret lifecycle of an app (*apps.Apps;
+// docs/admin-api.md, "Secrets: the rules").
 type SecretService interface {
-	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (authserver.CreatedSecret, error)
-	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req authserver.RotateSecret) (authserver.RotatedSecret, error)
-	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (authserver.SecretView, error)
-	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (authserver.SecretView, error)
+	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (apps.CreatedSecret, error)
+	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req apps.RotateSecret) (apps.RotatedSecret, error)
+	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
+	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
 	DeleteSecret(ctx context.Context, actor authserver.Actor, appID, secretID, confirm string) error
 }
 
-// SigningKeys is the signing-key lifecycle (*authserver.KeyManager).
+// SigningKeys is the signing-key lifecycle (*signingkeys.KeyManager).
 type SigningKeys interface {
-	ListKeys(ctx context.Context) (authserver.KeyListing, error)
-	Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (authserver.RotateResult, error)
-	Discard(ctx context.Context, actor authserver.Actor, kid string) (authserver.SigningKeyView, error)
-	Reactivate(ctx context.Context, actor authserver.Actor, kid string) (authserver.SigningKeyView, error)
+	ListKeys(ctx context.Context) (signingkeys.Listing, error)
+	Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (signingkeys.RotateResult, error)
+	Discard(ctx context.Context, actor authserver.Actor, kid string) (signingkeys.KeyView, error)
+	Reactivate(ctx context.Context, actor authserver.Actor, kid string) (signingkeys.KeyView, error)
 	Delete(ctx context.Context, actor authserver.Actor, kid string) error
 	// JWKS is the published key set (RFC 7517), for checking the token
 	// tester's signatures.
@@ -50,19 +54,19 @@ type SigningKeys interface {
 }
 
 // AuditLog lists the audit log, records sign-ins and sign-outs, and
-// counts refusals (*authserver.Auditor).
+// counts refusals (*audit.Auditor).
 type AuditLog interface {
-	ListEvents(ctx context.Context, q authserver.AuditQuery) ([]authserver.AuditEventView, string, error)
+	ListEvents(ctx context.Context, q audit.Query) ([]audit.EventView, string, error)
 	Record(ctx context.Context, actor authserver.Actor, action, target, appID, outcome string, detail map[string]string)
 	Fail(actor authserver.Actor, action, target, appID, outcome string)
 }
 
 var (
-	_ Accounts      = (*authserver.Accounts)(nil)
-	_ AppService    = (*authserver.Apps)(nil)
-	_ SecretService = (*authserver.Apps)(nil)
-	_ SigningKeys   = (*authserver.KeyManager)(nil)
-	_ AuditLog      = (*authserver.Auditor)(nil)
+	_ Accounts      = (*accounts.Accounts)(nil)
+	_ AppService    = (*apps.Apps)(nil)
+	_ SecretService = (*apps.Apps)(nil)
+	_ SigningKeys   = (*signingkeys.KeyManager)(nil)
+	_ AuditLog      = (*audit.Auditor)(nil)
 )
 
 // Options configures the console. Every service is required.
@@ -144,34 +148,34 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/static/{file}", serveStatic)
 	m.HandleFunc("GET /console/signin", c.signInPage)
 	m.HandleFunc("POST /console/signin", c.signIn)
-	m.Handle("POST /console/signout", c.action(authserver.RoleViewer, c.signOut))
+	m.Handle("POST /console/signout", c.action(accounts.RoleViewer, c.signOut))
 
-	m.Handle("GET /console/apps", c.page(authserver.RoleViewer, c.appsPage))
-	m.Handle("GET /console/apps/new", c.page(authserver.RoleAdmin, c.newAppPage))
-	m.Handle("POST /console/apps", c.action(authserver.RoleAdmin, c.createApp))
-	m.Handle("GET /console/apps/{id}", c.page(authserver.RoleViewer, c.appPage))
-	m.Handle("GET /console/apps/{id}/edit", c.page(authserver.RoleAdmin, c.editAppPage))
-	m.Handle("POST /console/apps/{id}/edit", c.action(authserver.RoleAdmin, c.editApp))
-	m.Handle("POST /console/apps/{id}/disable", c.action(authserver.RoleAdmin, c.setEnabled(false)))
-	m.Handle("POST /console/apps/{id}/enable", c.action(authserver.RoleAdmin, c.setEnabled(true)))
-	m.Handle("POST /console/apps/{id}/secrets", c.action(authserver.RoleAdmin, c.createSecret))
-	m.Handle("POST /console/apps/{id}/secrets/rotate", c.action(authserver.RoleAdmin, c.rotateSecret))
-	m.Handle("POST /console/apps/{id}/secrets/{sid}/discard", c.action(authserver.RoleAdmin, c.discardSecret))
-	m.Handle("POST /console/apps/{id}/secrets/{sid}/reactivate", c.action(authserver.RoleAdmin, c.reactivateSecret))
-	m.Handle("GET /console/apps/{id}/secrets/{sid}/delete", c.page(authserver.RoleAdmin, c.deleteSecretPage))
-	m.Handle("POST /console/apps/{id}/secrets/{sid}/delete", c.action(authserver.RoleAdmin, c.deleteSecret))
+	m.Handle("GET /console/apps", c.page(accounts.RoleViewer, c.appsPage))
+	m.Handle("GET /console/apps/new", c.page(accounts.RoleAdmin, c.newAppPage))
+	m.Handle("POST /console/apps", c.action(accounts.RoleAdmin, c.createApp))
+	m.Handle("GET /console/apps/{id}", c.page(accounts.RoleViewer, c.appPage))
+	m.Handle("GET /console/apps/{id}/edit", c.page(accounts.RoleAdmin, c.editAppPage))
+	m.Handle("POST /console/apps/{id}/edit", c.action(accounts.RoleAdmin, c.editApp))
+	m.Handle("POST /console/apps/{id}/disable", c.action(accounts.RoleAdmin, c.setEnabled(false)))
+	m.Handle("POST /console/apps/{id}/enable", c.action(accounts.RoleAdmin, c.setEnabled(true)))
+	m.Handle("POST /console/apps/{id}/secrets", c.action(accounts.RoleAdmin, c.createSecret))
+	m.Handle("POST /console/apps/{id}/secrets/rotate", c.action(accounts.RoleAdmin, c.rotateSecret))
+	m.Handle("POST /console/apps/{id}/secrets/{sid}/discard", c.action(accounts.RoleAdmin, c.discardSecret))
+	m.Handle("POST /console/apps/{id}/secrets/{sid}/reactivate", c.action(accounts.RoleAdmin, c.reactivateSecret))
+	m.Handle("GET /console/apps/{id}/secrets/{sid}/delete", c.page(accounts.RoleAdmin, c.deleteSecretPage))
+	m.Handle("POST /console/apps/{id}/secrets/{sid}/delete", c.action(accounts.RoleAdmin, c.deleteSecret))
 
-	m.Handle("GET /console/keys", c.page(authserver.RoleViewer, c.keysPage))
-	m.Handle("POST /console/keys/rotate", c.action(authserver.RoleAdmin, c.rotateKey))
-	m.Handle("POST /console/keys/{kid}/discard", c.action(authserver.RoleAdmin, c.discardKey))
-	m.Handle("POST /console/keys/{kid}/reactivate", c.action(authserver.RoleAdmin, c.reactivateKey))
-	m.Handle("GET /console/keys/{kid}/delete", c.page(authserver.RoleAdmin, c.deleteKeyPage))
-	m.Handle("POST /console/keys/{kid}/delete", c.action(authserver.RoleAdmin, c.deleteKey))
+	m.Handle("GET /console/keys", c.page(accounts.RoleViewer, c.keysPage))
+	m.Handle("POST /console/keys/rotate", c.action(accounts.RoleAdmin, c.rotateKey))
+	m.Handle("POST /console/keys/{kid}/discard", c.action(accounts.RoleAdmin, c.discardKey))
+	m.Handle("POST /console/keys/{kid}/reactivate", c.action(accounts.RoleAdmin, c.reactivateKey))
+	m.Handle("GET /console/keys/{kid}/delete", c.page(accounts.RoleAdmin, c.deleteKeyPage))
+	m.Handle("POST /console/keys/{kid}/delete", c.action(accounts.RoleAdmin, c.deleteKey))
 
-	m.Handle("GET /console/audit", c.page(authserver.RoleViewer, c.auditPage))
+	m.Handle("GET /console/audit", c.page(accounts.RoleViewer, c.auditPage))
 
-	m.Handle("GET /console/token", c.page(authserver.RoleAdmin, c.tokenPage))
-	m.Handle("POST /console/token", c.action(authserver.RoleAdmin, c.testToken))
+	m.Handle("GET /console/token", c.page(accounts.RoleAdmin, c.tokenPage))
+	m.Handle("POST /console/token", c.action(accounts.RoleAdmin, c.testToken))
 
 	m.HandleFunc("/console", redirectHome)
 	m.HandleFunc("/console/{$}", redirectHome)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
 )
 
 // contentSecurityPolicy allows the console's own script and stylesheet
@@ -133,7 +134,7 @@ func (c *Console) page(role string, h func(*request)) http.Handler {
 			return
 		}
 		q := &request{w: w, r: r, sid: sid, sess: s, actor: actor}
-		if !authserver.RoleAllows(actor.Role, role) {
+		if !accounts.RoleAllows(actor.Role, role) {
 			c.forbidden(q, "Your account key's role ("+actor.Role+") does not allow this page.")
 			return
 		}
@@ -161,7 +162,7 @@ func (c *Console) action(role string, h func(*request)) http.Handler {
 			c.forbidden(q, "The form's security token is missing or out of date. Reload the page and try again.")
 			return
 		}
-		if !authserver.RoleAllows(actor.Role, role) {
+		if !accounts.RoleAllows(actor.Role, role) {
 			c.o.Audit.Fail(actor, "admin.request", r.Pattern, r.PathValue("id"), "forbidden")
 			c.forbidden(q, "Your account key's role ("+actor.Role+") does not allow this action.")
 			return

@@ -5,13 +5,13 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/storage"
 )
 
 // keysData is the data of keys.html.
 type keysData struct {
-	Listing  authserver.KeyListing
+	Listing  signingkeys.Listing
 	Timeline timeline
 	// NextRotation is when the next rotation happens (zero: none) and
 	// NextWhat what happens then.
@@ -22,13 +22,13 @@ type keysData struct {
 
 // keyRow is a signing key with the actions its state allows; NoDiscard
 // and NoReactivate say why not ("": allowed). They are hints for the
-// buttons: the domain decides (authserver/keyset.go).
+// buttons: the domain decides (authserver/signingkeys/keyset.go).
 type keyRow struct {
-	authserver.SigningKeyView
+	signingkeys.KeyView
 	NoDiscard, NoReactivate string
 }
 
-func keyRows(keys []authserver.SigningKeyView) []keyRow {
+func keyRows(keys []signingkeys.KeyView) []keyRow {
 	inactive, next := false, false
 	for _, k := range keys {
 		inactive = inactive || k.State == storage.KeyInactive
@@ -36,7 +36,7 @@ func keyRows(keys []authserver.SigningKeyView) []keyRow {
 	}
 	rows := make([]keyRow, 0, len(keys))
 	for _, k := range keys {
-		r := keyRow{SigningKeyView: k}
+		r := keyRow{KeyView: k}
 		switch {
 		case k.State == storage.KeyInactive && k.PriorState == storage.KeyNext && next:
 			r.NoReactivate = "another key is next now"
@@ -49,8 +49,8 @@ func keyRows(keys []authserver.SigningKeyView) []keyRow {
 }
 
 // keysPage shows the signing keys: the timeline, the schedule and a row
-// per key with the actions its state allows (DESIGN.md "Signing keys and
-// the JWKS").
+// per key with the actions its state allows (docs/architecture.md,
+// "Signing-key rotation").
 func (c *Console) keysPage(q *request) {
 	l, err := c.o.Keys.ListKeys(q.r.Context())
 	if err != nil {

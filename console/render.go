@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
 )
 
 //go:embed templates/*.html
@@ -92,7 +93,7 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, v view)
 func (c *Console) show(q *request, status int, name, title, section string, data any) {
 	c.render(q.w, status, name, view{
 		Title: title, Section: section, Actor: q.actor,
-		CanWrite: authserver.RoleAllows(q.actor.Role, authserver.RoleAdmin),
+		CanWrite: accounts.RoleAllows(q.actor.Role, accounts.RoleAdmin),
 		CSRF:     q.sess.csrf, Flash: c.sessions.takeFlash(q.sid), Data: data,
 	})
 }
@@ -117,7 +118,7 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	if _, s, actor, ok := c.session(r); ok {
 		c.render(w, http.StatusNotFound, "error", view{
 			Title: "Not found", Actor: actor, CSRF: s.csrf,
-			CanWrite: authserver.RoleAllows(actor.Role, authserver.RoleAdmin),
+			CanWrite: accounts.RoleAllows(actor.Role, accounts.RoleAdmin),
 			Data:     errorPage{http.StatusNotFound, "Not found", "There is no such page in the console."},
 		})
 		return

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
 )
 
 // createSecret adds a secret to an app and shows it once.
@@ -20,19 +20,20 @@ func (c *Console) createSecret(q *request) {
 }
 
 // graceChoices are the grace periods the rotate form offers, the
-// default first (seed 003: "The previous key remains valid for 24 hours").
+// default first (docs/credentials.md, "Rotation without downtime": 24
+// hours unless the rotation names another period).
 var graceChoices = map[string]time.Duration{"24h": 24 * time.Hour, "1h": time.Hour, "168h": 7 * 24 * time.Hour, "0s": 0}
 
 // rotateSecret creates a secret and gives the current one a grace period
-// (seeds 000, 002: rotation without downtime), then shows the new one
+// (docs/credentials.md, "Rotation without downtime"), then shows the new one
 // once.
 func (c *Console) rotateSecret(q *request) {
 	id := q.r.PathValue("id")
 	grace, ok := graceChoices[q.r.PostFormValue("grace_period")]
 	if !ok {
-		grace = authserver.DefaultGracePeriod
+		grace = apps.DefaultGracePeriod
 	}
-	rotated, err := c.o.Secrets.RotateSecret(q.r.Context(), q.actor, id, authserver.RotateSecret{
+	rotated, err := c.o.Secrets.RotateSecret(q.r.Context(), q.actor, id, apps.RotateSecret{
 		SecretID: q.r.PostFormValue("secret_id"), GracePeriod: &grace, IdempotencyKey: q.r.PostFormValue("idempotency_key"),
 	})
 	if err != nil {
@@ -43,11 +44,11 @@ func (c *Console) rotateSecret(q *request) {
 }
 
 // showSecret renders a new secret's plaintext, this once.
-func (c *Console) showSecret(q *request, appID, heading string, s authserver.CreatedSecret, rotated *authserver.SecretView) {
+func (c *Console) showSecret(q *request, appID, heading string, s apps.CreatedSecret, rotated *apps.SecretView) {
 	app, err := c.o.Apps.Get(q.r.Context(), appID)
 	if err != nil {
 		// The secret exists; say so rather than lose it.
-		app = authserver.AppView{ID: appID, ClientID: appID, Name: appID}
+		app = apps.AppView{ID: appID, ClientID: appID, Name: appID}
 	}
 	c.show(q, http.StatusOK, "secret_shown", heading, "apps", secretShown{
 		Heading: heading + " for " + app.Name, App: app, SecretID: s.ID, Secret: s.Secret, Replay: s.Replay, Rotated: rotated,
@@ -84,7 +85,7 @@ type confirmDelete struct {
 }
 
 // deleteSecretPage asks for the app's name before deleting an inactive
-// secret (seed 002: "Enter the password and click Yes, Delete").
+// secret: deletion is final (docs/credentials.md, "Expiry").
 func (c *Console) deleteSecretPage(q *request) {
 	id, sid := q.r.PathValue("id"), q.r.PathValue("sid")
 	d, ok := c.secretDeletion(q, id, sid)
@@ -102,7 +103,7 @@ func (c *Console) secretDeletion(q *request, id, sid string) (confirmDelete, boo
 		c.failPage(q, err)
 		return confirmDelete{}, false
 	}
-	var sec *authserver.SecretView
+	var sec *apps.SecretView
 	for i := range app.Secrets {
 		if app.Secrets[i].ID == sid {
 			sec = &app.Secrets[i]

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
 )
 
 // fakeClock is a settable clock for session expiry.
@@ -48,8 +49,8 @@ func TestSessionExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 			st := newSessionStore(idle, lifetime, 100, clock.now)
-			id, s := st.create(authserver.Actor{ID: "acck_1", Role: authserver.RoleAdmin})
-			if s.keyID != "acck_1" || s.role != authserver.RoleAdmin || len(s.csrf) != 43 || len(id) != 43 || id == s.csrf {
+			id, s := st.create(authserver.Actor{ID: "acck_1", Role: accounts.RoleAdmin})
+			if s.keyID != "acck_1" || s.role != accounts.RoleAdmin || len(s.csrf) != 43 || len(id) != 43 || id == s.csrf {
 				t.Fatalf("new session %+v, id of %d characters", s, len(id))
 			}
 			for i, d := range tc.steps {
@@ -65,7 +66,7 @@ func TestSessionExpiry(t *testing.T) {
 func TestSessionStoreKeepsNoIDAndForgets(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	st := newSessionStore(time.Hour, 2*time.Hour, 100, clock.now)
-	id, s := st.create(authserver.Actor{ID: "acck_1", Role: authserver.RoleViewer})
+	id, s := st.create(authserver.Actor{ID: "acck_1", Role: accounts.RoleViewer})
 	for h := range st.byHash {
 		if string(h[:]) == id {
 			t.Fatal("the session id itself is a key of the store")
@@ -84,8 +85,8 @@ func TestSessionStoreKeepsNoIDAndForgets(t *testing.T) {
 	if f := st.takeFlash(id); f != nil {
 		t.Fatal("a flash shows twice")
 	}
-	st.setRole(id, authserver.RoleAdmin)
-	if got, _ := st.get(id); got.role != authserver.RoleAdmin || got.csrf != s.csrf {
+	st.setRole(id, accounts.RoleAdmin)
+	if got, _ := st.get(id); got.role != accounts.RoleAdmin || got.csrf != s.csrf {
 		t.Fatalf("after setRole: %+v", got)
 	}
 	st.delete(id)

@@ -46,7 +46,8 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 	}})
 }
 
-// signIn checks an account key (seed 000: account-scoped credentials) and
+// signIn checks an account key (docs/credentials.md, "Scopes of a
+// credential": account-scoped credentials) and
 // starts a session that records the key's id and role, never the key.
 // A wrong key is counted in the audit log as the admin API counts one;
 // the answer does not say what was wrong with it.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -85,11 +85,11 @@ type schedule struct {
 // key signs at its activate_at; without one, the active key is replaced
 // rotation_period after it started signing (the scheduler publishes the
 // successor publish_ahead before that).
-func scheduleOf(l authserver.KeyListing) schedule {
+func scheduleOf(l signingkeys.Listing) schedule {
 	var s schedule
 	s.period, _ = time.ParseDuration(l.RotationPeriod)
 	s.retention, _ = time.ParseDuration(l.Retention)
-	var active *authserver.SigningKeyView
+	var active *signingkeys.KeyView
 	for i, k := range l.Items {
 		switch k.State {
 		case storage.KeyNext:
@@ -109,7 +109,7 @@ func scheduleOf(l authserver.KeyListing) schedule {
 
 // keyWindows are the bars of key k: what happened, then (dashed) what the
 // schedule plans. A discarded key's past windows end at its discard.
-func keyWindows(k authserver.SigningKeyView, now time.Time, s schedule) []window {
+func keyWindows(k signingkeys.KeyView, now time.Time, s schedule) []window {
 	pub, act, ret := derefTime(k.PublishedAt), derefTime(k.ActivatedAt), derefTime(k.RetiredAt)
 	rem, disc, actAt := derefTime(k.RemoveAt), derefTime(k.DiscardedAt), derefTime(k.ActivateAt)
 	if pub.IsZero() {
@@ -182,7 +182,7 @@ func keyWindows(k authserver.SigningKeyView, now time.Time, s schedule) []window
 }
 
 // buildTimeline lays the keys of l out on one time axis around now.
-func buildTimeline(l authserver.KeyListing, now time.Time) timeline {
+func buildTimeline(l signingkeys.Listing, now time.Time) timeline {
 	s := scheduleOf(l)
 	windows := make([][]window, len(l.Items))
 	lo, hi := now, now
@@ -276,7 +276,7 @@ func shortKID(kid string) string {
 
 // describeKeys says in a sentence or two what the timeline shows, for
 // screen readers (and anyone without the picture).
-func describeKeys(l authserver.KeyListing, s schedule, now time.Time) string {
+func describeKeys(l signingkeys.Listing, s schedule, now time.Time) string {
 	var parts []string
 	for _, k := range l.Items {
 		switch k.State {

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/signingkeys"
 )
 
 func at(t time.Time) *time.Time { return &t }
@@ -13,19 +14,19 @@ func at(t time.Time) *time.Time { return &t }
 func TestTimeline(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
-	listing := func(keys ...authserver.SigningKeyView) authserver.KeyListing {
-		return authserver.KeyListing{Items: keys, RotationPeriod: "720h0m0s", PublishAhead: "24h0m0s", Retention: "48h0m0s"}
+	listing := func(keys ...signingkeys.KeyView) signingkeys.Listing {
+		return signingkeys.Listing{Items: keys, RotationPeriod: "720h0m0s", PublishAhead: "24h0m0s", Retention: "48h0m0s"}
 	}
-	active := authserver.SigningKeyView{KID: "active-key", State: "active", PublishedAt: at(now.Add(-10 * day)), ActivatedAt: at(now.Add(-9 * day))}
-	next := authserver.SigningKeyView{KID: "next-key", State: "next", PublishedAt: at(now.Add(-time.Hour)), ActivateAt: at(now.Add(23 * time.Hour))}
-	retired := authserver.SigningKeyView{KID: "retired-key", State: "retired", PublishedAt: at(now.Add(-40 * day)), ActivatedAt: at(now.Add(-39 * day)),
+	active := signingkeys.KeyView{KID: "active-key", State: "active", PublishedAt: at(now.Add(-10 * day)), ActivatedAt: at(now.Add(-9 * day))}
+	next := signingkeys.KeyView{KID: "next-key", State: "next", PublishedAt: at(now.Add(-time.Hour)), ActivateAt: at(now.Add(23 * time.Hour))}
+	retired := signingkeys.KeyView{KID: "retired-key", State: "retired", PublishedAt: at(now.Add(-40 * day)), ActivatedAt: at(now.Add(-39 * day)),
 		RetiredAt: at(now.Add(-9 * day)), RemoveAt: at(now.Add(-7 * day))}
-	discarded := authserver.SigningKeyView{KID: "discarded-key", State: "inactive", PriorState: "retired", PublishedAt: at(now.Add(-40 * day)),
+	discarded := signingkeys.KeyView{KID: "discarded-key", State: "inactive", PriorState: "retired", PublishedAt: at(now.Add(-40 * day)),
 		ActivatedAt: at(now.Add(-39 * day)), RetiredAt: at(now.Add(-9 * day)), DiscardedAt: at(now.Add(-8 * day))}
 
 	cases := []struct {
 		name     string
-		l        authserver.KeyListing
+		l        signingkeys.Listing
 		nextRot  time.Time
 		wantBars map[string][]string // kid -> bar classes in order
 	}{
@@ -40,7 +41,7 @@ func TestTimeline(t *testing.T) {
 			"retired-key":   {"published", "signing", "retired"},
 			"discarded-key": {"published", "signing", "retired", "discarded"},
 		}},
-		{"rotation off", authserver.KeyListing{Items: []authserver.SigningKeyView{active}, RotationPeriod: "0s", Retention: "48h0m0s"}, time.Time{}, map[string][]string{
+		{"rotation off", signingkeys.Listing{Items: []signingkeys.KeyView{active}, RotationPeriod: "0s", Retention: "48h0m0s"}, time.Time{}, map[string][]string{
 			"active-key": {"published", "signing", "signing projected"},
 		}},
 	}
@@ -93,27 +94,27 @@ func TestTimeline(t *testing.T) {
 
 func TestSecretRows(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	active := func(id string) authserver.SecretView { return authserver.SecretView{ID: id, Status: "active"} }
-	rotating := func(id string) authserver.SecretView {
-		return authserver.SecretView{ID: id, Status: "active", ExpiresAt: at(now.Add(time.Hour))}
+	active := func(id string) apps.SecretView { return apps.SecretView{ID: id, Status: "active"} }
+	rotating := func(id string) apps.SecretView {
+		return apps.SecretView{ID: id, Status: "active", ExpiresAt: at(now.Add(time.Hour))}
 	}
-	inactive := func(id string, exp *time.Time) authserver.SecretView {
-		return authserver.SecretView{ID: id, Status: "inactive", ExpiresAt: exp}
+	inactive := func(id string, exp *time.Time) apps.SecretView {
+		return apps.SecretView{ID: id, Status: "inactive", ExpiresAt: exp}
 	}
 	cases := []struct {
 		name     string
-		secrets  []authserver.SecretView
+		secrets  []apps.SecretView
 		noCreate bool
 		// refused lists, per secret id, the refused action ("discard",
 		// "reactivate") or "" when its action is allowed.
 		refused map[string]string
 	}{
-		{"one active: it cannot be discarded", []authserver.SecretView{active("a")}, false, map[string]string{"a": "discard"}},
-		{"two active: either may go, no third", []authserver.SecretView{active("a"), active("b")}, true, map[string]string{"a": "", "b": ""}},
-		{"rotating out: the rotated one may go, not the new one", []authserver.SecretView{rotating("a"), active("b")}, true, map[string]string{"a": "", "b": "discard"}},
-		{"one inactive: no second discard", []authserver.SecretView{active("a"), active("b"), inactive("c", nil)}, true, map[string]string{"a": "discard", "b": "discard", "c": "reactivate"}},
-		{"inactive with room to come back", []authserver.SecretView{active("a"), inactive("c", nil)}, false, map[string]string{"a": "discard", "c": ""}},
-		{"inactive past its grace period", []authserver.SecretView{active("a"), inactive("c", at(now.Add(-time.Minute)))}, false, map[string]string{"c": "reactivate"}},
+		{"one active: it cannot be discarded", []apps.SecretView{active("a")}, false, map[string]string{"a": "discard"}},
+		{"two active: either may go, no third", []apps.SecretView{active("a"), active("b")}, true, map[string]string{"a": "", "b": ""}},
+		{"rotating out: the rotated one may go, not the new one", []apps.SecretView{rotating("a"), active("b")}, true, map[string]string{"a": "", "b": "discard"}},
+		{"one inactive: no second discard", []apps.SecretView{active("a"), active("b"), inactive("c", nil)}, true, map[string]string{"a": "discard", "b": "discard", "c": "reactivate"}},
+		{"inactive with room to come back", []apps.SecretView{active("a"), inactive("c", nil)}, false, map[string]string{"a": "discard", "c": ""}},
+		{"inactive past its grace period", []apps.SecretView{active("a"), inactive("c", at(now.Add(-time.Minute)))}, false, map[string]string{"c": "reactivate"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

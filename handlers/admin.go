@@ -11,6 +11,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
 )
 
 // AccountAuthenticator authenticates an account key.
@@ -20,11 +22,11 @@ type AccountAuthenticator interface {
 
 // AppAdmin is the app lifecycle as the admin API uses it.
 type AppAdmin interface {
-	Create(ctx context.Context, actor authserver.Actor, in authserver.NewApp) (authserver.CreatedApp, error)
-	Get(ctx context.Context, id string) (authserver.AppView, error)
-	List(ctx context.Context, namePrefix string, page authserver.Page) ([]authserver.AppView, string, error)
-	Update(ctx context.Context, actor authserver.Actor, id string, u authserver.AppUpdate) (authserver.AppView, error)
-	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (authserver.AppView, error)
+	Create(ctx context.Context, actor authserver.Actor, in apps.NewApp) (apps.CreatedApp, error)
+	Get(ctx context.Context, id string) (apps.AppView, error)
+	List(ctx context.Context, namePrefix string, page authserver.Page) ([]apps.AppView, string, error)
+	Update(ctx context.Context, actor authserver.Actor, id string, u apps.AppUpdate) (apps.AppView, error)
+	SetEnabled(ctx context.Context, actor authserver.Actor, id string, enabled bool) (apps.AppView, error)
 }
 
 // FailureCounter counts refused admin requests for the audit log (one
@@ -94,7 +96,7 @@ func clientHost(addr string) string {
 func require(role string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor := actorOf(r)
-		if !authserver.RoleAllows(actor.Role, role) {
+		if !accounts.RoleAllows(actor.Role, role) {
 			if fails, ok := r.Context().Value(failKey).(FailureCounter); ok {
 				target := r.Method + " " + r.URL.Path
 				if rt := mux.CurrentRoute(r); rt != nil {
@@ -191,7 +193,7 @@ func (h *appsHandler) create(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, r, http.StatusBadRequest, "invalid_lifetime", `lifetimes are durations such as "15m" or "1h"`)
 		return
 	}
-	created, err := h.apps.Create(r.Context(), actorOf(r), authserver.NewApp{
+	created, err := h.apps.Create(r.Context(), actorOf(r), apps.NewApp{
 		Name: req.Name, Environment: req.Environment, Scopes: req.Scopes, Audiences: req.Audiences,
 		Origins: req.Origins, AccessTokenLifetime: at, UserTokenLifetime: ut,
 		IdempotencyKey: r.Header.Get(idempotencyKeyHeader),
@@ -209,12 +211,12 @@ func (h *appsHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, r, http.StatusBadRequest, "invalid_limit", "limit must be 1 to 500")
 		return
 	}
-	apps, next, err := h.apps.List(r.Context(), r.URL.Query().Get("name"), page)
+	rows, next, err := h.apps.List(r.Context(), r.URL.Query().Get("name"), page)
 	if err != nil {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.AppView]{Items: apps, NextAfter: next})
+	writeJSON(w, http.StatusOK, list[apps.AppView]{Items: rows, NextAfter: next})
 }
 
 func (h *appsHandler) get(w http.ResponseWriter, r *http.Request) {

@@ -11,30 +11,33 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/audit"
 )
 
 // SecretAdmin is the secret lifecycle of an app as the admin API uses it
-// (seeds 000, 002, 003).
+// (docs/admin-api.md, "Secrets: the rules").
 type SecretAdmin interface {
-	ListSecrets(ctx context.Context, appID string) ([]authserver.SecretView, error)
-	GetSecret(ctx context.Context, appID, secretID string) (authserver.SecretView, error)
-	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (authserver.CreatedSecret, error)
-	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req authserver.RotateSecret) (authserver.RotatedSecret, error)
-	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (authserver.SecretView, error)
-	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (authserver.SecretView, error)
+	ListSecrets(ctx context.Context, appID string) ([]apps.SecretView, error)
+	GetSecret(ctx context.Context, appID, secretID string) (apps.SecretView, error)
+	CreateSecret(ctx context.Context, actor authserver.Actor, appID, idempotencyKey string) (apps.CreatedSecret, error)
+	RotateSecret(ctx context.Context, actor authserver.Actor, appID string, req apps.RotateSecret) (apps.RotatedSecret, error)
+	DiscardSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
+	ReactivateSecret(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)
 	DeleteSecret(ctx context.Context, actor authserver.Actor, appID, secretID, confirm string) error
 }
 
 // AccountKeyAdmin manages account keys (owners only).
 type AccountKeyAdmin interface {
-	CreateKey(ctx context.Context, actor authserver.Actor, in authserver.NewAccountKeyRequest) (authserver.CreatedAccountKey, error)
-	ListKeys(ctx context.Context, actor authserver.Actor) ([]authserver.AccountKeyView, error)
+	CreateKey(ctx context.Context, actor authserver.Actor, in accounts.NewKeyRequest) (accounts.CreatedKey, error)
+	ListKeys(ctx context.Context, actor authserver.Actor) ([]accounts.KeyView, error)
 	DeleteKey(ctx context.Context, actor authserver.Actor, id string) error
 }
 
 // AuditReader lists the audit log.
 type AuditReader interface {
-	ListEvents(ctx context.Context, q authserver.AuditQuery) ([]authserver.AuditEventView, string, error)
+	ListEvents(ctx context.Context, q audit.Query) ([]audit.EventView, string, error)
 }
 
 // AuditLog is the audit log as the admin API uses it: it counts refused
@@ -96,7 +99,7 @@ func (h *appsHandler) update(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	u := authserver.AppUpdate{Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Origins: req.Origins}
+	u := apps.AppUpdate{Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Origins: req.Origins}
 	for _, l := range []struct {
 		in  *string
 		out **time.Duration
@@ -148,7 +151,7 @@ func (h *secretsHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.SecretView]{Items: secrets})
+	writeJSON(w, http.StatusOK, list[apps.SecretView]{Items: secrets})
 }
 
 func (h *secretsHandler) get(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +194,7 @@ func (h *secretsHandler) rotate(w http.ResponseWriter, r *http.Request) {
 	if !decodeOptionalJSON(w, r, &req) {
 		return
 	}
-	in := authserver.RotateSecret{SecretID: req.SecretID, IdempotencyKey: r.Header.Get(idempotencyKeyHeader)}
+	in := apps.RotateSecret{SecretID: req.SecretID, IdempotencyKey: r.Header.Get(idempotencyKeyHeader)}
 	if req.GracePeriod != nil {
 		d, err := time.ParseDuration(*req.GracePeriod)
 		if err != nil {
@@ -217,7 +220,7 @@ func (h *secretsHandler) reactivate(w http.ResponseWriter, r *http.Request) {
 	h.transition(w, r, h.secrets.ReactivateSecret)
 }
 
-func (h *secretsHandler) transition(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, actor authserver.Actor, appID, secretID string) (authserver.SecretView, error)) {
+func (h *secretsHandler) transition(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, actor authserver.Actor, appID, secretID string) (apps.SecretView, error)) {
 	var none struct{}
 	if !decodeOptionalJSON(w, r, &none) {
 		return
@@ -247,7 +250,7 @@ type accountKeysHandler struct {
 }
 
 func (h *accountKeysHandler) create(w http.ResponseWriter, r *http.Request) {
-	var req authserver.NewAccountKeyRequest
+	var req accounts.NewKeyRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
@@ -266,7 +269,7 @@ func (h *accountKeysHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.AccountKeyView]{Items: keys})
+	writeJSON(w, http.StatusOK, list[accounts.KeyView]{Items: keys})
 }
 
 func (h *accountKeysHandler) del(w http.ResponseWriter, r *http.Request) {
@@ -291,7 +294,7 @@ func (h *auditHandler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	events, next, err := h.audit.ListEvents(r.Context(), authserver.AuditQuery{
+	events, next, err := h.audit.ListEvents(r.Context(), audit.Query{
 		AppID: strings.TrimSpace(q.Get("app")), Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
 		After: page.After, Limit: page.Limit,
 	})
@@ -299,5 +302,5 @@ func (h *auditHandler) list(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.AuditEventView]{Items: events, NextAfter: next})
+	writeJSON(w, http.StatusOK, list[audit.EventView]{Items: events, NextAfter: next})
 }

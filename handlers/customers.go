@@ -6,16 +6,19 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/verifier"
 )
 
-// OriginPolicy decides which browser origins may read responses (seed 000).
+// OriginPolicy decides which browser origins may read responses
+// (docs/credentials.md, "Browsers").
 type OriginPolicy interface {
 	// AppAllows reports whether the app lets origin read its users'
 	// responses.
@@ -27,7 +30,7 @@ type OriginPolicy interface {
 
 // ProfileSource is the data of the reference resource.
 type ProfileSource interface {
-	Profile(ctx context.Context, appID, subject string) (authserver.Profile, bool, error)
+	Profile(ctx context.Context, appID, subject string) (users.Profile, bool, error)
 }
 
 // TokenCookie describes the cookie of /customer_authenticate's cookie mode.
@@ -51,10 +54,10 @@ type Users struct {
 }
 
 // mountUsers adds the end-user routes.
-func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer SigningKeySource) {
+func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer SigningKeySource, trustedProxies []netip.Prefix) {
 	ca := &customerAuthHandler{
-		token: tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return authserver.NewSession() },
-			instruments: instruments, signer: signer},
+		token: tokenHandler{provider: u.Provider, newSession: func() fosite.Session { return tokens.NewSession() },
+			instruments: instruments, signer: signer, trustedProxies: trustedProxies},
 		origins: u.Origins,
 		cookie:  u.Cookie,
 	}
@@ -81,10 +84,11 @@ func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer Signing
 	r.Handle("/getprofile", profile).Methods(http.MethodPost, http.MethodOptions)
 }
 
-// customerAuthHandler is POST /customer_authenticate (seed 001): fosite
+// customerAuthHandler is POST /customer_authenticate (docs/credentials.md,
+// "Test users" and "Secure mode"): fosite
 // with the customer grants, so that it answers exactly like the token
 // endpoint. A request may leave grant_type out; it is inferred from the
-// parameters (authserver.InferCustomerGrant). With response_mode=cookie the
+// parameters (tokens.InferCustomerGrant). With response_mode=cookie the
 // token comes as an HttpOnly cookie instead of in the body. Browsers get
 // CORS headers, credentials included, only from origins the named app
 // allows.
@@ -101,7 +105,7 @@ const (
 )
 
 func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := withSource(r, h.token.trustedProxies)
 	if r.Method == http.MethodOptions {
 		verifier.CORS{
 			AllowPreflight:   h.origins.AnyAppAllows,
@@ -120,7 +124,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if len(r.PostForm) > 0 && len(r.PostForm["grant_type"]) == 0 {
-		if g := authserver.InferCustomerGrant(r.PostForm.Has); g != "" {
+		if g := tokens.InferCustomerGrant(r.PostForm.Has); g != "" {
 			r.PostForm.Set("grant_type", g)
 		}
 	}
@@ -150,7 +154,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	}
 	body := resp.ToMap()
 	delete(body, "access_token")
-	expiresIn := req.GetSession().GetExpiresAt(fosite.AccessToken).Sub(req.GetSession().(*authserver.Session).Claims.IssuedAt)
+	expiresIn := req.GetSession().GetExpiresAt(fosite.AccessToken).Sub(req.GetSession().(*tokens.Session).Claims.IssuedAt)
 	http.SetCookie(w, &http.Cookie{
 		Name: h.cookie.Name, Value: resp.GetAccessToken(), Path: "/",
 		MaxAge: int(expiresIn / time.Second), HttpOnly: true, Secure: h.cookie.Secure, SameSite: h.cookie.SameSite,
@@ -179,7 +183,7 @@ func (h *customerAuthHandler) cors(w http.ResponseWriter, r *http.Request, req f
 }
 
 // profileHandler is POST /getprofile, the reference protected resource
-// (seed 001), behind verifier.Middleware: it needs the bearer token and
+// (docs/architecture.md, "End-user tokens"), behind verifier.Middleware: it needs the bearer token and
 // the app's API key (X-API-Key: the App ID), which must be the token's
 // app. An appUser token, whatever its aud, reads only its own profile; an
 // app token, for tokens.default_audience only, reads any user of its own

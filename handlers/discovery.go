@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // jwksHandler serves the JWKS (RFC 7517 §5) with a strong ETag, answering
@@ -52,7 +52,7 @@ func etagMatches(header, etag string) bool {
 }
 
 // metadataHandler serves the RFC 8414 metadata, rendered once.
-func metadataHandler(m authserver.Metadata) http.Handler {
+func metadataHandler(m tokens.Metadata) http.Handler {
 	body, err := json.Marshal(m)
 	if err != nil {
 		panic("render metadata: " + err.Error()) // a fixed struct of strings always marshals

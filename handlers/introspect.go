@@ -3,16 +3,18 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/ory/fosite"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/limits"
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // Introspector answers token introspection (RFC 7662).
 type Introspector interface {
-	Introspect(ctx context.Context, token string) (authserver.Introspection, error)
+	Introspect(ctx context.Context, token string) (tokens.Introspection, error)
 }
 
 // Revoker revokes access tokens (RFC 7009).
@@ -25,7 +27,7 @@ type Revoker interface {
 // It does not go through fosite's NewIntrospectionRequest, though fosite
 // has one, because that function decides things we must decide otherwise:
 // it authenticates the caller with HTTP Basic only, through its own
-// store look-up and secret hasher rather than our ClientAuthenticator (no
+// store look-up and secret hasher rather than our clientauth.Authenticator (no
 // client_secret_post, no rate limit, no single answer for every failure);
 // it also accepts any valid access token as the caller's credential; it
 // turns every error of a TokenIntrospector, an unreachable database
@@ -33,17 +35,18 @@ type Revoker interface {
 // learn that no answer could be given; and its response writer drops
 // iss, jti, token_type and our credential_scope. What is left of it, a
 // form parse and a JSON write, is these few lines; the decisions live in
-// authserver.Introspector.
+// tokens.Introspector.
 type introspectHandler struct {
-	authenticate authserver.ClientAuthenticationStrategy
-	introspector Introspector
+	authenticate   fosite.ClientAuthenticationStrategy
+	trustedProxies []netip.Prefix
+	introspector   Introspector
 }
 
 func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Any authenticated client may ask: the claims are in the JWT
 	// anyway, and what introspection adds (whether it is still active)
 	// is what a resource server holding the token needs.
-	_, token, ok := authenticatedTokenRequest(w, r, h.authenticate)
+	_, token, ok := authenticatedTokenRequest(w, r, h.authenticate, h.trustedProxies)
 	if !ok {
 		return
 	}
@@ -61,12 +64,13 @@ func (h *introspectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (§2.2); token_type_hint is only a hint and every token is looked at as
 // an access token, the only kind this server issues.
 type revokeHandler struct {
-	authenticate authserver.ClientAuthenticationStrategy
-	revoker      Revoker
+	authenticate   fosite.ClientAuthenticationStrategy
+	trustedProxies []netip.Prefix
+	revoker        Revoker
 }
 
 func (h *revokeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	client, token, ok := authenticatedTokenRequest(w, r, h.authenticate)
+	client, token, ok := authenticatedTokenRequest(w, r, h.authenticate, h.trustedProxies)
 	if !ok {
 		return
 	}
@@ -85,10 +89,11 @@ var tokenParams = []string{"token", "token_type_hint"}
 
 // authenticatedTokenRequest reads an introspection or revocation request:
 // a form-encoded POST body (RFC 7662 §2.1, RFC 7009 §2.1) with one token
-// parameter, from an authenticated client. On failure it writes the RFC
+// parameter, from an authenticated client (whose failures count against
+// r's source, clientSource with trusted). On failure it writes the RFC
 // 6749 §5.2 error and reports false. Query parameters are ignored: a
 // credential or token in a URL ends up in logs.
-func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate authserver.ClientAuthenticationStrategy) (fosite.Client, string, bool) {
+func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authenticate fosite.ClientAuthenticationStrategy, trusted []netip.Prefix) (fosite.Client, string, bool) {
 	if !readForm(w, r) {
 		return nil, "", false
 	}
@@ -99,7 +104,7 @@ func authenticatedTokenRequest(w http.ResponseWriter, r *http.Request, authentic
 			return nil, "", false
 		}
 	}
-	client, err := authenticate(r.Context(), r, form)
+	client, err := authenticate(withSource(r, trusted), r, form)
 	if err != nil {
 		writeFositeError(w, r, err)
 		return nil, "", false
@@ -127,7 +132,7 @@ func setErrorHeaders(w http.ResponseWriter, status int, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		secs, ok := authserver.RetryAfter(err)
+		secs, ok := limits.RetryAfter(err)
 		if !ok {
 			secs = 5
 		}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // TokenProvider is the part of fosite's provider the token endpoint uses.
@@ -34,7 +36,7 @@ type Pinger interface {
 type Public struct {
 	Provider TokenProvider
 	Keys     KeySource
-	Metadata authserver.Metadata
+	Metadata tokens.Metadata
 	Store    Pinger
 	Log      *slog.Logger
 	// MaxBodyBytes bounds every request body (default 64 KiB).
@@ -46,9 +48,13 @@ type Public struct {
 	Users *Users
 	// Authenticate authenticates the clients of introspection and
 	// revocation: the token endpoint's strategy, rate limit included.
-	Authenticate authserver.ClientAuthenticationStrategy
-	Introspector Introspector
-	Revoker      Revoker
+	Authenticate fosite.ClientAuthenticationStrategy
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For names the client's address; empty trusts none. The
+	// source so computed is what the failure limiters count.
+	TrustedProxies []netip.Prefix
+	Introspector   Introspector
+	Revoker        Revoker
 	// Signer names the signing algorithm counted with each token issued.
 	Signer SigningKeySource
 	// Instruments receives per-route and per-token measurements; nil
@@ -95,8 +101,8 @@ const defaultMaxBody = 64 << 10
 // NewPublicRouter mounts every public route.
 func NewPublicRouter(p Public) http.Handler {
 	r := mux.NewRouter()
-	token := &tokenHandler{provider: p.Provider, newSession: func() fosite.Session { return authserver.NewSession() },
-		instruments: instrumentsOrNone(p.Instruments), signer: p.Signer}
+	token := &tokenHandler{provider: p.Provider, newSession: func() fosite.Session { return tokens.NewSession() },
+		instruments: instrumentsOrNone(p.Instruments), signer: p.Signer, trustedProxies: p.TrustedProxies}
 	r.Handle("/oauth2/token", token).Methods(http.MethodPost)
 	r.Handle("/access_token", token).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", jwksHandler(p.Keys, p.JWKSMaxAge)).Methods(http.MethodGet, http.MethodHead)
@@ -109,10 +115,10 @@ func NewPublicRouter(p Public) http.Handler {
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(p.Store)).Methods(http.MethodGet, http.MethodHead)
 	if p.Users != nil {
-		mountUsers(r, p.Users, instrumentsOrNone(p.Instruments), p.Signer)
+		mountUsers(r, p.Users, instrumentsOrNone(p.Instruments), p.Signer, p.TrustedProxies)
 	}
-	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, introspector: p.Introspector}).Methods(http.MethodPost)
-	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, revoker: p.Revoker}).Methods(http.MethodPost)
+	r.Handle("/oauth2/introspect", &introspectHandler{authenticate: p.Authenticate, trustedProxies: p.TrustedProxies, introspector: p.Introspector}).Methods(http.MethodPost)
+	r.Handle("/oauth2/revoke", &revokeHandler{authenticate: p.Authenticate, trustedProxies: p.TrustedProxies, revoker: p.Revoker}).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	l := &listener{name: "public", maxBody: p.MaxBodyBytes, concurrency: p.MaxConcurrent, instruments: p.Instruments, writeError: writeOAuthError}
@@ -134,34 +140,34 @@ func NewAdminRouter(a Admin) http.Handler {
 	api := r.PathPrefix("/admin/v1").Subrouter()
 	api.Use(authenticate(a.Accounts, a.Audit))
 	apps := &appsHandler{apps: a.Apps}
-	api.Handle("/apps", require(authserver.RoleAdmin, apps.create)).Methods(http.MethodPost)
-	api.Handle("/apps", require(authserver.RoleViewer, apps.list)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}", require(authserver.RoleViewer, apps.get)).Methods(http.MethodGet)
+	api.Handle("/apps", require(accounts.RoleAdmin, apps.create)).Methods(http.MethodPost)
+	api.Handle("/apps", require(accounts.RoleViewer, apps.list)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}", require(accounts.RoleViewer, apps.get)).Methods(http.MethodGet)
 	keys := &signingKeysHandler{keys: a.SigningKeys}
-	api.Handle("/signing-keys", require(authserver.RoleViewer, keys.list)).Methods(http.MethodGet)
-	api.Handle("/signing-keys/rotate", require(authserver.RoleAdmin, keys.rotate)).Methods(http.MethodPost)
-	api.Handle("/signing-keys/{kid}/discard", require(authserver.RoleAdmin, keys.discard)).Methods(http.MethodPost)
-	api.Handle("/signing-keys/{kid}/reactivate", require(authserver.RoleAdmin, keys.reactivate)).Methods(http.MethodPost)
-	api.Handle("/signing-keys/{kid}", require(authserver.RoleAdmin, keys.remove)).Methods(http.MethodDelete)
-	api.Handle("/kek", require(authserver.RoleViewer, keys.kekStatus)).Methods(http.MethodGet)
-	api.Handle("/kek/rotate", require(authserver.RoleAdmin, keys.rotateKEK)).Methods(http.MethodPost)
-	api.Handle("/apps/{id}", require(authserver.RoleAdmin, apps.update)).Methods(http.MethodPatch)
-	api.Handle("/apps/{id}/disable", require(authserver.RoleAdmin, apps.setEnabled(false))).Methods(http.MethodPost)
-	api.Handle("/apps/{id}/enable", require(authserver.RoleAdmin, apps.setEnabled(true))).Methods(http.MethodPost)
+	api.Handle("/signing-keys", require(accounts.RoleViewer, keys.list)).Methods(http.MethodGet)
+	api.Handle("/signing-keys/rotate", require(accounts.RoleAdmin, keys.rotate)).Methods(http.MethodPost)
+	api.Handle("/signing-keys/{kid}/discard", require(accounts.RoleAdmin, keys.discard)).Methods(http.MethodPost)
+	api.Handle("/signing-keys/{kid}/reactivate", require(accounts.RoleAdmin, keys.reactivate)).Methods(http.MethodPost)
+	api.Handle("/signing-keys/{kid}", require(accounts.RoleAdmin, keys.remove)).Methods(http.MethodDelete)
+	api.Handle("/kek", require(accounts.RoleViewer, keys.kekStatus)).Methods(http.MethodGet)
+	api.Handle("/kek/rotate", require(accounts.RoleAdmin, keys.rotateKEK)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}", require(accounts.RoleAdmin, apps.update)).Methods(http.MethodPatch)
+	api.Handle("/apps/{id}/disable", require(accounts.RoleAdmin, apps.setEnabled(false))).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/enable", require(accounts.RoleAdmin, apps.setEnabled(true))).Methods(http.MethodPost)
 	secrets := &secretsHandler{secrets: a.Secrets}
-	api.Handle("/apps/{id}/secrets", require(authserver.RoleViewer, secrets.list)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}/secrets", require(authserver.RoleAdmin, secrets.create)).Methods(http.MethodPost)
-	api.Handle("/apps/{id}/secrets/rotate", require(authserver.RoleAdmin, secrets.rotate)).Methods(http.MethodPost)
-	api.Handle("/apps/{id}/secrets/{sid}", require(authserver.RoleViewer, secrets.get)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}/secrets/{sid}", require(authserver.RoleAdmin, secrets.del)).Methods(http.MethodDelete)
-	api.Handle("/apps/{id}/secrets/{sid}/discard", require(authserver.RoleAdmin, secrets.discard)).Methods(http.MethodPost)
-	api.Handle("/apps/{id}/secrets/{sid}/reactivate", require(authserver.RoleAdmin, secrets.reactivate)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets", require(accounts.RoleViewer, secrets.list)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/secrets", require(accounts.RoleAdmin, secrets.create)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets/rotate", require(accounts.RoleAdmin, secrets.rotate)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets/{sid}", require(accounts.RoleViewer, secrets.get)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/secrets/{sid}", require(accounts.RoleAdmin, secrets.del)).Methods(http.MethodDelete)
+	api.Handle("/apps/{id}/secrets/{sid}/discard", require(accounts.RoleAdmin, secrets.discard)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/secrets/{sid}/reactivate", require(accounts.RoleAdmin, secrets.reactivate)).Methods(http.MethodPost)
 	accountKeys := &accountKeysHandler{keys: a.AccountKeys}
-	api.Handle("/account-keys", require(authserver.RoleOwner, accountKeys.list)).Methods(http.MethodGet)
-	api.Handle("/account-keys", require(authserver.RoleOwner, accountKeys.create)).Methods(http.MethodPost)
-	api.Handle("/account-keys/{id}", require(authserver.RoleOwner, accountKeys.del)).Methods(http.MethodDelete)
+	api.Handle("/account-keys", require(accounts.RoleOwner, accountKeys.list)).Methods(http.MethodGet)
+	api.Handle("/account-keys", require(accounts.RoleOwner, accountKeys.create)).Methods(http.MethodPost)
+	api.Handle("/account-keys/{id}", require(accounts.RoleOwner, accountKeys.del)).Methods(http.MethodDelete)
 	audit := &auditHandler{audit: a.Audit}
-	api.Handle("/audit", require(authserver.RoleViewer, audit.list)).Methods(http.MethodGet)
+	api.Handle("/audit", require(accounts.RoleViewer, audit.list)).Methods(http.MethodGet)
 	if a.Users != nil {
 		mountUserAdmin(api, a.Users)
 	}

@@ -7,21 +7,22 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/signingkeys"
 )
 
 // SigningKeyAdmin is the signing-key lifecycle as the admin API uses it
-// (issue 3, item 5; *authserver.KeyManager implements it).
+// (*signingkeys.KeyManager implements it).
 type SigningKeyAdmin interface {
-	ListKeys(ctx context.Context) (authserver.KeyListing, error)
-	Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (authserver.RotateResult, error)
-	Discard(ctx context.Context, actor authserver.Actor, kid string) (authserver.SigningKeyView, error)
-	Reactivate(ctx context.Context, actor authserver.Actor, kid string) (authserver.SigningKeyView, error)
+	ListKeys(ctx context.Context) (signingkeys.Listing, error)
+	Rotate(ctx context.Context, actor authserver.Actor, immediate bool) (signingkeys.RotateResult, error)
+	Discard(ctx context.Context, actor authserver.Actor, kid string) (signingkeys.KeyView, error)
+	Reactivate(ctx context.Context, actor authserver.Actor, kid string) (signingkeys.KeyView, error)
 	Delete(ctx context.Context, actor authserver.Actor, kid string) error
-	KEKStatus(ctx context.Context) (authserver.KEKStatus, error)
-	RotateKEK(ctx context.Context, actor authserver.Actor) (authserver.KEKStatus, error)
+	KEKStatus(ctx context.Context) (signingkeys.KEKStatus, error)
+	RotateKEK(ctx context.Context, actor authserver.Actor) (signingkeys.KEKStatus, error)
 }
 
-var _ SigningKeyAdmin = (*authserver.KeyManager)(nil)
+var _ SigningKeyAdmin = (*signingkeys.KeyManager)(nil)
 
 type signingKeysHandler struct {
 	keys SigningKeyAdmin
@@ -78,7 +79,7 @@ func (h *signingKeysHandler) reactivate(w http.ResponseWriter, r *http.Request) 
 
 // remove answers DELETE /admin/v1/signing-keys/{kid}?confirm={kid}: the
 // kid repeated in confirm is the explicit confirmation an irreversible
-// deletion needs (seed 002: "Yes, Delete"). 204 on success.
+// deletion needs (docs/admin-api.md, "Routes"). 204 on success.
 func (h *signingKeysHandler) remove(w http.ResponseWriter, r *http.Request) {
 	kid := mux.Vars(r)["kid"]
 	if r.URL.Query().Get("confirm") != kid {

@@ -8,24 +8,27 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/users"
 )
 
-// CustomerAdmin manages test users.
-type CustomerAdmin interface {
-	Create(ctx context.Context, actor authserver.Actor, appID string, in authserver.NewCustomer) (authserver.CustomerView, error)
-	List(ctx context.Context, appID string, page authserver.Page) ([]authserver.CustomerView, string, error)
+// TestUserAdmin manages test users.
+type TestUserAdmin interface {
+	Create(ctx context.Context, actor authserver.Actor, appID string, in users.NewTestUser) (users.TestUserView, error)
+	List(ctx context.Context, appID string, page authserver.Page) ([]users.TestUserView, string, error)
 	Delete(ctx context.Context, actor authserver.Actor, appID, username string) error
 }
 
 // AssertionKeyAdmin manages how apps sign their own JWTs.
 type AssertionKeyAdmin interface {
-	Get(ctx context.Context, appID string) (authserver.AssertionKeysView, error)
-	Set(ctx context.Context, actor authserver.Actor, appID string, in authserver.AssertionKeySettings) (authserver.AssertionKeysView, error)
+	Get(ctx context.Context, appID string) (apps.AssertionKeysView, error)
+	Set(ctx context.Context, actor authserver.Actor, appID string, in apps.AssertionKeySettings) (apps.AssertionKeysView, error)
 }
 
 // UserAdmin is what the end-user admin routes serve.
 type UserAdmin struct {
-	Customers     CustomerAdmin
+	TestUsers     TestUserAdmin
 	AssertionKeys AssertionKeyAdmin
 }
 
@@ -38,11 +41,11 @@ type UserAdmin struct {
 //	PUT    /apps/{id}/assertion-keys    replace them (admin)
 func mountUserAdmin(api *mux.Router, u *UserAdmin) {
 	h := &userAdminHandler{u: u}
-	api.Handle("/apps/{id}/users", require(authserver.RoleAdmin, h.createUser)).Methods(http.MethodPost)
-	api.Handle("/apps/{id}/users", require(authserver.RoleViewer, h.listUsers)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}/users/{username}", require(authserver.RoleAdmin, h.deleteUser)).Methods(http.MethodDelete)
-	api.Handle("/apps/{id}/assertion-keys", require(authserver.RoleViewer, h.getKeys)).Methods(http.MethodGet)
-	api.Handle("/apps/{id}/assertion-keys", require(authserver.RoleAdmin, h.setKeys)).Methods(http.MethodPut)
+	api.Handle("/apps/{id}/users", require(accounts.RoleAdmin, h.createUser)).Methods(http.MethodPost)
+	api.Handle("/apps/{id}/users", require(accounts.RoleViewer, h.listUsers)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/users/{username}", require(accounts.RoleAdmin, h.deleteUser)).Methods(http.MethodDelete)
+	api.Handle("/apps/{id}/assertion-keys", require(accounts.RoleViewer, h.getKeys)).Methods(http.MethodGet)
+	api.Handle("/apps/{id}/assertion-keys", require(accounts.RoleAdmin, h.setKeys)).Methods(http.MethodPut)
 }
 
 type userAdminHandler struct {
@@ -50,12 +53,12 @@ type userAdminHandler struct {
 }
 
 func (h *userAdminHandler) createUser(w http.ResponseWriter, r *http.Request) {
-	var in authserver.NewCustomer
+	var in users.NewTestUser
 	if !decodeJSON(w, r, &in) {
 		return
 	}
 	appID := mux.Vars(r)["id"]
-	created, err := h.u.Customers.Create(r.Context(), actorOf(r), appID, in)
+	created, err := h.u.TestUsers.Create(r.Context(), actorOf(r), appID, in)
 	if err != nil {
 		writeDomainError(w, r, err)
 		return
@@ -70,17 +73,17 @@ func (h *userAdminHandler) listUsers(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, r, http.StatusBadRequest, "invalid_limit", "limit must be 1 to 500")
 		return
 	}
-	users, next, err := h.u.Customers.List(r.Context(), mux.Vars(r)["id"], page)
+	rows, next, err := h.u.TestUsers.List(r.Context(), mux.Vars(r)["id"], page)
 	if err != nil {
 		writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list[authserver.CustomerView]{Items: users, NextAfter: next})
+	writeJSON(w, http.StatusOK, list[users.TestUserView]{Items: rows, NextAfter: next})
 }
 
 func (h *userAdminHandler) deleteUser(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	if err := h.u.Customers.Delete(r.Context(), actorOf(r), v["id"], v["username"]); err != nil {
+	if err := h.u.TestUsers.Delete(r.Context(), actorOf(r), v["id"], v["username"]); err != nil {
 		writeDomainError(w, r, err)
 		return
 	}
@@ -109,7 +112,7 @@ func (h *userAdminHandler) setKeys(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &in) {
 		return
 	}
-	view, err := h.u.AssertionKeys.Set(r.Context(), actorOf(r), mux.Vars(r)["id"], authserver.AssertionKeySettings{
+	view, err := h.u.AssertionKeys.Set(r.Context(), actorOf(r), mux.Vars(r)["id"], apps.AssertionKeySettings{
 		JWKS: in.JWKS, JWKSURI: in.JWKSURI, SecretSigning: in.SecretSigning,
 	})
 	if err != nil {

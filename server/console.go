@@ -9,7 +9,7 @@ import (
 )
 
 // ConsoleConfig is the admin console, served on the admin listener under
-// /console (issue 8). Sessions are kept in memory: a restart signs
+// /console (docs/console.md). Sessions are kept in memory: a restart signs
 // everyone out, and instances behind one address need sticky sessions.
 type ConsoleConfig struct {
 	// Enabled serves the console; false leaves /console unrouted.

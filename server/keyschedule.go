@@ -1,9 +1,12 @@
 package server
 
-import "github.com/authserver/authserver/authserver"
+import (
+	"github.com/authserver/authserver/authserver/signingkeys"
+)
 
 // validateKeySchedule checks that the signing-key schedule can never make
-// a well-behaved verifier fail (issue 3, items 2 and 3): the next key is
+// a well-behaved verifier fail (docs/architecture.md, "Signing-key
+// rotation"): the next key is
 // in every instance's JWKS (ReloadInterval) and every verifier's cache
 // (JWKSMaxAge) before it signs; a retired key stays published until every
 // token it signed has expired, including tokens another instance signed
@@ -20,8 +23,8 @@ func (c *Config) validateKeySchedule(bad func(format string, args ...any)) {
 	if k.RotationPeriod > 0 && k.RotationPeriod < k.PublishAhead {
 		bad("keys.rotation_period (%v) must be at least keys.publish_ahead (%v)", k.RotationPeriod, k.PublishAhead)
 	}
-	if minimum := authserver.MaxTokenLifetime + k.ReloadInterval + authserver.ClockSkewLeeway; k.Retention > 0 && k.Retention < minimum {
+	if minimum := signingkeys.MaxTokenLifetime + k.ReloadInterval + signingkeys.ClockSkewLeeway; k.Retention > 0 && k.Retention < minimum {
 		bad("keys.retention (%v) must be at least the longest token lifetime (%v) + keys.reload_interval + %v leeway = %v",
-			k.Retention, authserver.MaxTokenLifetime, authserver.ClockSkewLeeway, minimum)
+			k.Retention, signingkeys.MaxTokenLifetime, signingkeys.ClockSkewLeeway, minimum)
 	}
 }

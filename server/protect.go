@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/limits"
+	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/metrics"
 )
 
@@ -97,13 +98,12 @@ func (c *Config) validateProtection(bad func(format string, args ...any)) {
 }
 
 // authLimiter builds the client authentication limiter from the config.
-func (s *Server) authLimiter() *authserver.AuthLimiter {
+func (s *Server) authLimiter() *limits.AuthLimiter {
 	l := s.cfg.Limits
-	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
-	return authserver.NewAuthLimiter(authserver.AuthLimitConfig{
+	return limits.NewAuthLimiter(limits.AuthLimitConfig{
 		ClientBurst: l.ClientFailureBurst, ClientInterval: l.ClientFailureInterval,
 		SourceBurst: l.SourceFailureBurst, SourceInterval: l.SourceFailureInterval,
-		Tracked: l.Tracked, TrustedProxies: proxies,
+		Tracked: l.Tracked,
 	}, s.now)
 }
 
@@ -111,18 +111,18 @@ func (s *Server) authLimiter() *authserver.AuthLimiter {
 // introspector, the client authentication limiter and the metrics.
 func (s *Server) initProtection(ctx context.Context) error {
 	cfg := s.cfg
-	s.Revocations = authserver.NewRevocations(s.store, s.Keys, authserver.RevocationConfig{
+	s.Revocations = tokens.NewRevocations(s.store, s.Keys, tokens.RevocationConfig{
 		RefreshInterval: cfg.Revocation.RefreshInterval, SweepInterval: cfg.Revocation.SweepInterval,
 		MaxStaleness: cfg.Cache.MaxStaleness,
 	}, s.now, s.log)
 	if err := s.Revocations.Init(ctx); err != nil {
 		return err
 	}
-	s.Introspector = authserver.NewIntrospector(s.Keys, s.Clients, s.Revocations, cfg.Issuer, s.now)
+	s.Introspector = tokens.NewIntrospector(s.Keys, s.Clients, s.Revocations, cfg.Issuer, s.now)
 	s.Limiter = s.authLimiter()
 	s.Metrics = metrics.New(metrics.Sources{
 		Keys: s.Keys, Monitor: s.monitor, Limiter: s.Limiter, Revocations: s.Revocations,
-		Introspection: s.Introspector, Clients: s.Clients, Passwords: s.users.customers, Logins: s.users.logins,
+		Introspection: s.Introspector, Clients: s.Clients, Passwords: s.users.testUsers, Logins: s.users.logins,
 	})
 	return nil
 }

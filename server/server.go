@@ -14,7 +14,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/clientauth"
+	"github.com/authserver/authserver/authserver/clients"
+	"github.com/authserver/authserver/authserver/idempotency"
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/limits"
+	"github.com/authserver/authserver/authserver/signingkeys"
+	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/handlers"
 	"github.com/authserver/authserver/metrics"
 	"github.com/authserver/authserver/storage"
@@ -47,22 +56,22 @@ type Server struct {
 
 	embedded *storage.Embedded
 	store    *storage.Store
-	keyring  *authserver.Keyring
+	keyring  *kek.Keyring
 
-	Keys     *authserver.KeyManager
-	Clients  *authserver.ClientCache
-	Usage    *authserver.UsageRecorder
-	Accounts *authserver.Accounts
-	Apps     *authserver.Apps
-	Audit    *authserver.Auditor
+	Keys     *signingkeys.KeyManager
+	Clients  *clients.Cache
+	Usage    *clients.UsageRecorder
+	Accounts *accounts.Accounts
+	Apps     *apps.Apps
+	Audit    *audit.Auditor
 	// Idempotency remembers Idempotency-Keys of admin creates.
-	Idempotency *authserver.Idempotency
+	Idempotency *idempotency.Idempotency
 	// users are the end-user services (server/users.go).
 	users userServices
 
-	Revocations  *authserver.Revocations
-	Introspector *authserver.Introspector
-	Limiter      *authserver.AuthLimiter
+	Revocations  *tokens.Revocations
+	Introspector *tokens.Introspector
+	Limiter      *limits.AuthLimiter
 	Metrics      *metrics.Metrics
 	monitor      *storage.Monitor
 
@@ -165,7 +174,7 @@ func (s *Server) loadKEK() error {
 		b, err := os.ReadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			raw = authserver.NewKEK()
+			raw = kek.New()
 			if err := writeSecretFile(path, raw+"\n"); err != nil {
 				return fmt.Errorf("write key-encryption key: %w", err)
 			}
@@ -176,19 +185,19 @@ func (s *Server) loadKEK() error {
 			raw = string(b)
 		}
 	}
-	cur, err := authserver.ParseKEK(raw)
+	cur, err := kek.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("kek: %w", err)
 	}
 	var prev [][]byte
 	for i, p := range s.cfg.KEKPrevious {
-		k, err := authserver.ParseKEK(p)
+		k, err := kek.Parse(p)
 		if err != nil {
 			return fmt.Errorf("kek_previous[%d]: %w", i, err)
 		}
 		prev = append(prev, k)
 	}
-	s.keyring, err = authserver.NewKeyring(cur, prev...)
+	s.keyring, err = kek.NewKeyring(cur, prev...)
 	return err
 }
 
@@ -225,27 +234,27 @@ func writeSecretFile(path, content string) error {
 
 func (s *Server) initServices(ctx context.Context) error {
 	cfg := s.cfg
-	s.Audit = authserver.NewAuditor(s.store, s.now, s.log)
-	s.Idempotency = authserver.NewIdempotency(s.store, s.now, s.log)
-	s.Keys = authserver.NewKeyManager(s.store, s.keyring, s.Audit, authserver.KeyConfig{
+	s.Audit = audit.NewAuditor(s.store, s.now, s.log)
+	s.Idempotency = idempotency.NewIdempotency(s.store, s.now, s.log)
+	s.Keys = signingkeys.NewKeyManager(s.store, s.keyring, s.Audit, signingkeys.Config{
 		Algorithm: cfg.Tokens.Algorithm, RSABits: cfg.Tokens.RSABits, ReloadInterval: cfg.Keys.ReloadInterval,
 		RotationPeriod: cfg.Keys.RotationPeriod, PublishAhead: cfg.Keys.PublishAhead, Retention: cfg.Keys.Retention,
 	}, s.now, s.log)
 	if err := s.Keys.Init(ctx); err != nil {
 		return err
 	}
-	s.Clients = authserver.NewClientCache(s.store, authserver.ClientCacheConfig{
+	s.Clients = clients.NewCache(s.store, clients.CacheConfig{
 		Size: cfg.Cache.Apps, RefreshInterval: cfg.Cache.RefreshInterval, MaxStaleness: cfg.Cache.MaxStaleness,
 	}, s.now, s.log)
 	if err := s.Clients.Init(ctx); err != nil {
 		return err
 	}
-	s.Usage = authserver.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
-	s.Accounts = authserver.NewAccounts(s.store, s.Audit, s.Idempotency, cfg.Cache.RefreshInterval, s.now, s.log)
+	s.Usage = clients.NewUsageRecorder(s.store, cfg.Cache.UsageFlushInterval, s.log)
+	s.Accounts = accounts.NewAccounts(s.store, s.Audit, s.Idempotency, cfg.Cache.RefreshInterval, s.now, s.log)
 	if err := s.bootstrapOwner(ctx); err != nil {
 		return err
 	}
-	s.Apps = authserver.NewApps(s.store, s.Clients, s.Usage, s.Audit, s.keyring, s.Idempotency, s.now)
+	s.Apps = apps.NewApps(s.store, s.Clients, s.Audit, s.keyring, s.Idempotency, s.now)
 	s.initUsers()
 	return s.initProtection(ctx)
 }
@@ -291,29 +300,30 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 	if defaultAud == "" {
 		defaultAud = cfg.Issuer
 	}
-	policy := &authserver.TokenPolicy{
+	policy := &tokens.TokenPolicy{
 		Issuer: cfg.Issuer, DefaultAudience: defaultAud,
 		AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime, UserTokenLifetime: cfg.Tokens.UserTokenLifetime,
 		Now: s.now,
 	}
-	strategy := authserver.NewAccessTokenStrategy(s.Keys, cfg.Issuer)
-	auth := authserver.NewClientAuthenticator(s.Clients, s.Usage, s.now)
+	strategy := tokens.NewAccessTokenStrategy(s.Keys, cfg.Issuer)
+	auth := clientauth.NewAuthenticator(s.Clients, s.Usage, s.now)
 	auth.UseAssertions(s.users.assertions)
-	metadata := authserver.NewMetadata(cfg.Issuer)
-	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
+	metadata := tokens.NewMetadata(cfg.Issuer)
+	provider := tokens.NewProvider(tokens.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
-		&authserver.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
+		&tokens.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
 		s.users.jwtBearer(s.users.userTokens(policy, strategy)),
-		&authserver.UnsupportedGrant{Supported: metadata.GrantTypesSupported},
+		&tokens.UnsupportedGrant{Supported: metadata.GrantTypesSupported},
 	)
 	users, err := s.usersPublic(policy, strategy, auth)
 	if err != nil {
 		return err
 	}
+	proxies, _ := parseCIDRs(cfg.Limits.TrustedProxies) // validated
 	public := handlers.NewPublicRouter(handlers.Public{
 		Provider: provider, Keys: s.Keys, Metadata: metadata, Store: s.store, Log: s.log,
 		MaxBodyBytes: cfg.Public.MaxBodyBytes, JWKSMaxAge: cfg.Keys.JWKSMaxAge, Users: users,
-		Authenticate: s.Limiter.Wrap(auth.Authenticate), Introspector: s.Introspector, Revoker: s.Revocations,
+		Authenticate: s.Limiter.Wrap(auth.Authenticate), TrustedProxies: proxies, Introspector: s.Introspector, Revoker: s.Revocations,
 		Signer: s.Keys, Instruments: s.Metrics, MaxConcurrent: cfg.Public.MaxConcurrentRequests,
 	})
 	cons, err := s.newConsole(public)

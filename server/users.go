@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/ory/fosite/handler/oauth2"
-
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/assertion"
+	"github.com/authserver/authserver/authserver/clientauth"
+	"github.com/authserver/authserver/authserver/clients"
+	"github.com/authserver/authserver/authserver/limits"
+	"github.com/authserver/authserver/authserver/tokens"
+	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/handlers"
 	"github.com/authserver/authserver/verifier"
 )
@@ -14,12 +18,12 @@ import (
 // userServices are the end-user parts: test users and their login
 // limiter, customer identifiers, app-signed assertions, CORS origins.
 type userServices struct {
-	subjects      *authserver.Subjects
-	customers     *authserver.Customers
-	assertionKeys *authserver.AssertionKeys
-	assertions    *authserver.Assertions
-	origins       *authserver.Origins
-	logins        *authserver.LoginLimiter
+	subjects      *users.Subjects
+	testUsers     *users.TestUsers
+	assertionKeys *apps.AssertionKeys
+	assertions    *assertion.Verifier
+	origins       *clients.Origins
+	logins        *limits.LoginLimiter
 }
 
 // initUsers builds the end-user services; the Apps and caches exist by now.
@@ -27,55 +31,54 @@ func (s *Server) initUsers() {
 	cfg := s.cfg
 	a := cfg.Assertions
 	u := &s.users
-	u.subjects = authserver.NewSubjects(s.store, s.Clients, s.keyring)
-	u.customers = authserver.NewCustomers(s.store, u.subjects, s.Audit, s.now)
+	u.subjects = users.NewSubjects(s.store, s.Clients, s.keyring)
+	u.testUsers = users.NewTestUsers(s.store, u.subjects, s.Audit, s.now)
 	l := cfg.Limits
-	proxies, _ := parseCIDRs(l.TrustedProxies) // validated
-	u.logins = authserver.NewLoginLimiter(authserver.LoginLimitConfig{
+	u.logins = limits.NewLoginLimiter(limits.LoginLimitConfig{
 		UserBurst: l.LoginUserFailureBurst, UserInterval: l.LoginUserFailureInterval,
 		SourceBurst: l.LoginSourceFailureBurst, SourceInterval: l.LoginSourceFailureInterval,
-		Tracked: l.Tracked, TrustedProxies: proxies,
+		Tracked: l.Tracked,
 	}, s.now)
-	u.assertionKeys = authserver.NewAssertionKeys(s.store, s.Clients, s.Audit, a.JWKSAllowLoopback, s.now)
-	jwks := authserver.NewAppJWKS(authserver.AppJWKSConfig{
+	u.assertionKeys = apps.NewAssertionKeys(s.store, s.Clients, s.Audit, a.JWKSAllowLoopback, s.now)
+	jwks := assertion.NewAppJWKS(assertion.AppJWKSConfig{
 		Timeout: a.JWKSTimeout, MaxBytes: a.JWKSMaxBytes, DefaultTTL: a.JWKSCacheTTL,
 		AllowLoopback: a.JWKSAllowLoopback, Now: s.now,
 	})
-	metadata := authserver.NewMetadata(cfg.Issuer)
-	u.assertions = authserver.NewAssertions(authserver.AssertionConfig{
+	metadata := tokens.NewMetadata(cfg.Issuer)
+	u.assertions = assertion.NewVerifier(assertion.Config{
 		Audiences:   []string{cfg.Issuer, metadata.TokenEndpoint, cfg.Issuer + "/access_token", metadata.CustomerAuthenticateEndpoint},
 		ClockSkew:   a.ClockSkew,
 		MaxLifetime: a.MaxLifetime, SweepInterval: a.SweepInterval, Now: s.now,
 	}, s.Clients, s.keyring, jwks, s.store, s.Usage, s.log)
-	u.origins = authserver.NewOrigins(s.Clients, s.store, cfg.Cache.RefreshInterval, s.now, s.log)
+	u.origins = clients.NewOrigins(s.Clients, s.store, cfg.Cache.RefreshInterval, s.now, s.log)
 }
 
 // jwtBearer is the JWT bearer grant handler, served by the token endpoint
 // and /customer_authenticate alike.
-func (u *userServices) jwtBearer(users *authserver.UserTokens) *authserver.JWTBearerGrant {
-	return &authserver.JWTBearerGrant{Users: users, Assertions: u.assertions}
+func (u *userServices) jwtBearer(users *tokens.UserTokens) *tokens.JWTBearerGrant {
+	return &tokens.JWTBearerGrant{Users: users, Assertions: u.assertions}
 }
 
 // userTokens decides appUser tokens.
-func (u *userServices) userTokens(policy *authserver.TokenPolicy, strategy oauth2.AccessTokenStrategy) *authserver.UserTokens {
-	return &authserver.UserTokens{Policy: policy, Strategy: strategy, Subjects: u.subjects}
+func (u *userServices) userTokens(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy) *tokens.UserTokens {
+	return &tokens.UserTokens{Policy: policy, Strategy: strategy, Subjects: u.subjects}
 }
 
 // usersPublic returns the public end-user routes: /customer_authenticate runs
 // its own fosite provider with the customer grants (and the same client
 // authentication as the token endpoint); /getprofile verifies tokens
 // through the public JWKS URL with the verifier package.
-func (s *Server) usersPublic(policy *authserver.TokenPolicy, strategy oauth2.AccessTokenStrategy, auth *authserver.ClientAuthenticator) (*handlers.Users, error) {
+func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, auth *clientauth.Authenticator) (*handlers.Users, error) {
 	u := &s.users
 	cfg := s.cfg
-	metadata := authserver.NewMetadata(cfg.Issuer)
+	metadata := tokens.NewMetadata(cfg.Issuer)
 	users := u.userTokens(policy, strategy)
-	provider := authserver.NewProvider(authserver.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
+	provider := tokens.NewProvider(tokens.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
-		&authserver.TestUserGrant{Users: users, Customers: u.customers, Clients: s.Clients, Limiter: u.logins},
-		&authserver.DelegatedGrant{Users: users},
+		&tokens.TestUserGrant{Users: users, TestUsers: u.testUsers, Clients: s.Clients, Limiter: u.logins},
+		&tokens.DelegatedGrant{Users: users},
 		u.jwtBearer(users),
-		&authserver.UnsupportedGrant{Supported: authserver.CustomerGrantTypes},
+		&tokens.UnsupportedGrant{Supported: tokens.CustomerGrantTypes},
 	)
 	v, err := verifier.New(verifier.Config{
 		Issuer: cfg.Issuer, Audience: policy.DefaultAudience, JWKSURL: metadata.JWKSURI, Now: s.now,
@@ -88,14 +91,14 @@ func (s *Server) usersPublic(policy *authserver.TokenPolicy, strategy oauth2.Acc
 		Provider: provider,
 		Origins:  u.origins,
 		Cookie: handlers.TokenCookie{
-			Name: authserver.UserTokenCookie(cfg.Issuer), Secure: authserver.CookieSecure(cfg.Issuer), SameSite: sameSite,
+			Name: handlers.UserTokenCookie(cfg.Issuer), Secure: handlers.CookieSecure(cfg.Issuer), SameSite: sameSite,
 		},
 		Verifier: v,
-		Profiles: u.customers,
+		Profiles: u.testUsers,
 	}, nil
 }
 
 // usersAdmin returns the end-user admin routes.
 func (s *Server) usersAdmin() *handlers.UserAdmin {
-	return &handlers.UserAdmin{Customers: s.users.customers, AssertionKeys: s.users.assertionKeys}
+	return &handlers.UserAdmin{TestUsers: s.users.testUsers, AssertionKeys: s.users.assertionKeys}
 }

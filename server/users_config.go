@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/handlers"
 )
 
 // AssertionsConfig governs the JWTs apps sign themselves (RFC 7523):
 // client assertions (private_key_jwt, client_secret_jwt) and the user
-// assertions of secure mode (seeds 002 and 004).
+// assertions of secure mode (docs/credentials.md, "Secure mode").
 type AssertionsConfig struct {
 	// ClockSkew is tolerated on an assertion's exp, iat and nbf.
 	ClockSkew time.Duration `koanf:"clock_skew"`
-	// MaxLifetime bounds how far ahead an assertion's exp may be (seed
-	// 002: at most 60 minutes).
+	// MaxLifetime bounds how far ahead an assertion's exp may be
+	// (docs/credentials.md, "Secure mode": at most 60 minutes).
 	MaxLifetime time.Duration `koanf:"max_lifetime"`
 	// SweepInterval is how often expired jti records are deleted; expiry
 	// itself is enforced by every look-up.
@@ -31,7 +31,8 @@ type AssertionsConfig struct {
 	JWKSAllowLoopback bool `koanf:"jwks_allow_loopback"`
 }
 
-// CustomersConfig shapes POST /customer_authenticate (seed 001).
+// CustomersConfig shapes POST /customer_authenticate (docs/credentials.md,
+// "Test users" and "Secure mode").
 type CustomersConfig struct {
 	// CookieSameSite is the SameSite attribute of the token cookie of
 	// cookie mode: strict, lax or none (none needs an https issuer).
@@ -74,7 +75,7 @@ func (c *Config) validateUsers() []error {
 	switch c.Customers.CookieSameSite {
 	case "strict", "lax":
 	case "none":
-		if !authserver.CookieSecure(c.Issuer) {
+		if !handlers.CookieSecure(c.Issuer) {
 			bad("customers.cookie_same_site none needs a Secure cookie, so an https issuer")
 		}
 	default:

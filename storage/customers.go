@@ -11,14 +11,15 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Customer is a test user registered under an app (seed 001: test
-// harnesses fetch a user's token by logging in as one). The unique index
+// Customer is a test user registered under an app (docs/credentials.md,
+// "Test users": test harnesses fetch a user's token by logging in as one). The unique index
 // on (app_id, username) makes a username unique within its app.
 type Customer struct {
 	ID       string `bson:"_id"`
 	AppID    string `bson:"app_id"`
 	Username string `bson:"username"`
-	// Subject is the user's opaque customer identifier (seed 001), the
+	// Subject is the user's opaque customer identifier
+	// (docs/credentials.md, "Customer identifiers"), the
 	// "sub" of its tokens. The app's own user id it was derived from is
 	// not stored.
 	Subject string `bson:"subject"`

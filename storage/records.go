@@ -17,7 +17,7 @@ type App struct {
 	// (RFC 8707, RFC 9068 §3).
 	Audiences []string `bson:"audiences"`
 	// Origins are the browser origins allowed to receive CORS headers for the
-	// app's appUser tokens (seed 000).
+	// app's appUser tokens (docs/credentials.md, "Browsers").
 	Origins []string `bson:"origins,omitempty"`
 	// AccessTokenLifetime overrides the server default for client
 	// credentials tokens; zero means the default.
@@ -36,7 +36,7 @@ type App struct {
 	// secrets; its secrets are then also kept encrypted (Secret.Sealed).
 	SecretSigning bool `bson:"secret_signing,omitempty"`
 	// CustomerKey is the sealed per-app HMAC key of customer identifiers
-	// (seed 001).
+	// (docs/credentials.md, "Customer identifiers").
 	CustomerKey *Sealed `bson:"customer_key,omitempty"`
 
 	Version   int64     `bson:"version"`
@@ -52,7 +52,8 @@ const (
 	SecretInactive = "inactive"
 )
 
-// Secret is one secret key of an App (seed 003). The plaintext is never
+// Secret is one secret key of an App (docs/credentials.md, "Secret
+// keys"). The plaintext is never
 // stored: Digest is its SHA-256.
 type Secret struct {
 	ID     string `bson:"id"`
@@ -86,7 +87,7 @@ type SecretUsage struct {
 	LastUsedAt time.Time `bson:"last_used_at"`
 }
 
-// Signing key states (DESIGN.md "Signing keys and the JWKS").
+// Signing key states (docs/architecture.md, "Signing-key rotation").
 const (
 	KeyNext     = "next"
 	KeyActive   = "active"
@@ -134,7 +135,8 @@ type SigningKey struct {
 // AccountID is the _id of the account document.
 const AccountID = "default"
 
-// Account holds the account keys (seed 000: account-scoped credentials) in
+// Account holds the account keys (docs/credentials.md, "Scopes of a
+// credential": account-scoped credentials) in
 // one document, so that rules over all keys (an owner always remains) are
 // one compare-and-swap.
 type Account struct {

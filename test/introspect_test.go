@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
@@ -97,7 +97,7 @@ func TestIntrospectionInactive(t *testing.T) {
 	// rotateAway makes a new key active and gives the old one state.
 	rotateAway := func(t *testing.T, state string) string {
 		oldKID, _ := in.Server.Keys.ActiveKey()
-		key, err := in.Server.Keys.NewKey(authserver.RS256)
+		key, err := in.Server.Keys.NewKey(signingkeys.RS256)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
@@ -29,7 +30,7 @@ func fastKeys(c *server.Config) {
 	c.Keys.JWKSMaxAge = time.Minute
 	c.Keys.PublishAhead = 3 * time.Minute
 	c.Keys.RotationPeriod = 10 * time.Minute
-	c.Keys.Retention = authserver.MaxTokenLifetime + c.Keys.ReloadInterval + authserver.ClockSkewLeeway
+	c.Keys.Retention = signingkeys.MaxTokenLifetime + c.Keys.ReloadInterval + signingkeys.ClockSkewLeeway
 	// The client cache measures its staleness on the same clock, which
 	// here jumps minutes while the cache refreshes every 200 ms of real
 	// time: without this, it would think the database had been
@@ -38,9 +39,9 @@ func fastKeys(c *server.Config) {
 }
 
 // keyListing reads GET /admin/v1/signing-keys.
-func keyListing(t testing.TB, in *testserver.Instance) authserver.KeyListing {
+func keyListing(t testing.TB, in *testserver.Instance) signingkeys.Listing {
 	t.Helper()
-	var l authserver.KeyListing
+	var l signingkeys.Listing
 	if status := in.Admin(t, "", http.MethodGet, "/admin/v1/signing-keys", nil, &l); status != http.StatusOK {
 		t.Fatalf("list signing keys: status %d", status)
 	}
@@ -50,7 +51,7 @@ func keyListing(t testing.TB, in *testserver.Instance) authserver.KeyListing {
 // checkInvariants asserts issue 3's item 1 on a listing: exactly one
 // active key, at most one next, at most one inactive, and a JWKS that is
 // exactly the published keys.
-func checkInvariants(t testing.TB, l authserver.KeyListing, in *testserver.Instance) {
+func checkInvariants(t testing.TB, l signingkeys.Listing, in *testserver.Instance) {
 	t.Helper()
 	count := map[string]int{}
 	published := map[string]bool{}
@@ -185,7 +186,7 @@ func TestAutomaticRotationWithCachingVerifier(t *testing.T) {
 			}
 		}
 	}
-	if seen[authserver.ActionKeyActivate] < 3 || seen[authserver.ActionKeyPublish] < 3 || seen[authserver.ActionKeyRetire] < 3 || seen[authserver.ActionKeyRemove] < 1 {
+	if seen[signingkeys.ActionKeyActivate] < 3 || seen[signingkeys.ActionKeyPublish] < 3 || seen[signingkeys.ActionKeyRetire] < 3 || seen[signingkeys.ActionKeyRemove] < 1 {
 		t.Fatalf("scheduler audit events %v", seen)
 	}
 }
@@ -214,7 +215,7 @@ func TestAlgorithmChangeRollsOver(t *testing.T) {
 	verifier.jwksURL = second.PublicURL + "/.well-known/jwks.json"
 	cc := tokenSource(second, app)
 	l := keyListing(t, second)
-	var next authserver.SigningKeyView
+	var next signingkeys.KeyView
 	for _, k := range l.Items {
 		if k.State == "next" {
 			next = k
@@ -277,7 +278,7 @@ func TestDiscardReactivateDelete(t *testing.T) {
 	}
 	compromised := oldTok.kid
 
-	var rot authserver.RotateResult
+	var rot signingkeys.RotateResult
 	if status := in.Admin(t, "", http.MethodPost, "/admin/v1/signing-keys/rotate", map[string]bool{"immediate": true}, &rot); status != http.StatusOK {
 		t.Fatalf("rotate: status %d", status)
 	}
@@ -295,7 +296,7 @@ func TestDiscardReactivateDelete(t *testing.T) {
 		t.Fatalf("the retired key's token before the discard: %v", err)
 	}
 
-	var v authserver.SigningKeyView
+	var v signingkeys.KeyView
 	if status := in.Admin(t, "", http.MethodPost, "/admin/v1/signing-keys/"+compromised+"/discard", nil, &v); status != http.StatusOK || v.State != "inactive" || v.Published {
 		t.Fatalf("discard: %d %+v", status, v)
 	}
@@ -436,7 +437,7 @@ const pairIssuer = "http://pair.test"
 // both on one clock.
 func startPair(t *testing.T, opts ...testserver.Option) (first, second *testserver.Instance) {
 	t.Helper()
-	kek := authserver.NewKEK()
+	kek := kek.New()
 	clock := testserver.NewClock()
 	withKEK := func(c *server.Config) { c.KEK, c.Issuer = kek, pairIssuer }
 	first = testserver.StartWith(t, testserver.Config(t.TempDir()), clock, append(opts, withKEK)...)
@@ -466,7 +467,7 @@ func TestTwoInstancesRotateTogether(t *testing.T) {
 		t.Fatalf("the instances start with different keys %s and %s", oldKid, kid)
 	}
 
-	var rot authserver.RotateResult
+	var rot signingkeys.RotateResult
 	if status := first.Admin(t, "", http.MethodPost, "/admin/v1/signing-keys/rotate", nil, &rot); status != http.StatusOK || rot.NextKID == "" {
 		t.Fatalf("rotate: %d %+v", status, rot)
 	}
@@ -515,7 +516,7 @@ func TestTwoInstancesRotateTogether(t *testing.T) {
 	}
 	// A discard through the second leaves the first's JWKS after its
 	// next reload.
-	var v authserver.SigningKeyView
+	var v signingkeys.KeyView
 	if status := second.Admin(t, "", http.MethodPost, "/admin/v1/signing-keys/"+oldKid+"/discard", nil, &v); status != http.StatusOK {
 		t.Fatalf("discard: %d", status)
 	}
@@ -623,7 +624,7 @@ func TestConcurrentRotationsKeepInvariants(t *testing.T) {
 	}
 	checkInvariants(t, keyListing(t, second), second)
 	// Each kid was activated at most once, by audit.
-	ev, err := first.Server.Audit.List(context.Background(), storage.AuditFilter{Action: authserver.ActionKeyActivate, Limit: 500})
+	ev, err := first.Server.Audit.List(context.Background(), storage.AuditFilter{Action: signingkeys.ActionKeyActivate, Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,7 +644,7 @@ func TestConcurrentRotationsKeepInvariants(t *testing.T) {
 func TestKEKRotation(t *testing.T) {
 	dir := t.TempDir()
 	clock := testserver.NewClock()
-	oldKEK, newKEK := authserver.NewKEK(), authserver.NewKEK()
+	oldKEK, newKEK := kek.New(), kek.New()
 	issuer := func(c *server.Config) { c.Issuer = "http://issuer.test" }
 	first := testserver.StartWith(t, testserver.Config(dir), clock, issuer, func(c *server.Config) { c.KEK = oldKEK })
 	app := first.CreateApp(t, map[string]any{"name": "kek", "scopes": []string{"read"}, "audiences": []string{api}})
@@ -659,18 +660,18 @@ func TestKEKRotation(t *testing.T) {
 		c.KEK, c.KEKPrevious = newKEK, []string{oldKEK}
 	})
 	second.AdminKey = first.AdminKey
-	var st authserver.KEKStatus
+	var st signingkeys.KEKStatus
 	if status := second.Admin(t, "", http.MethodGet, "/admin/v1/kek", nil, &st); status != http.StatusOK {
 		t.Fatalf("kek status: %d", status)
 	}
 	oldID := func() string {
-		k, _ := authserver.ParseKEK(oldKEK)
-		return authserver.KEKID(k)
+		k, _ := kek.Parse(oldKEK)
+		return kek.ID(k)
 	}()
 	if st.SigningKeys[oldID] != 2 || st.CurrentKEKID == oldID {
 		t.Fatalf("before the re-seal: %+v", st)
 	}
-	st = authserver.KEKStatus{}
+	st = signingkeys.KEKStatus{}
 	if status := second.Admin(t, "", http.MethodPost, "/admin/v1/kek/rotate", nil, &st); status != http.StatusOK || st.Resealed != 2 || st.SigningKeys[st.CurrentKEKID] != 2 || len(st.SigningKeys) != 1 {
 		t.Fatalf("kek rotate: %d %+v", status, st)
 	}

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/test/testserver"
 )
@@ -30,7 +31,7 @@ func TestOwnerKeyFile(t *testing.T) {
 		}
 		return path
 	}
-	ownerKey := authserver.NewAccountKey()
+	ownerKey := credential.NewAccountKey()
 	first := testserver.StartWith(t, testserver.Config(filepath.Join(dir, "first")), testserver.NewClock(), func(c *server.Config) {
 		c.OwnerKeyFile = writeKey(t, ownerKey)
 	})
@@ -48,7 +49,7 @@ func TestOwnerKeyFile(t *testing.T) {
 	if status := first.Admin(t, ownerKey, http.MethodGet, "/admin/v1/account-keys", nil, &keys); status != http.StatusOK {
 		t.Fatalf("the owner key from the file: status %d", status)
 	}
-	if len(keys.Items) != 1 || keys.Items[0].Role != authserver.RoleOwner {
+	if len(keys.Items) != 1 || keys.Items[0].Role != accounts.RoleOwner {
 		t.Fatalf("account keys %+v, want one owner key", keys.Items)
 	}
 
@@ -58,7 +59,7 @@ func TestOwnerKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey := authserver.NewAccountKey()
+	otherKey := credential.NewAccountKey()
 	second := testserver.StartWith(t, testserver.Config(filepath.Join(dir, "second")), first.Clock, func(c *server.Config) {
 		c.MongoDB.URI = first.Server.StoreURI()
 		c.KEK = strings.TrimSpace(string(kek))
@@ -80,7 +81,7 @@ func TestOwnerKeyFile(t *testing.T) {
 		"empty":         "",
 		"not a key":     "correct horse battery staple",
 		"bad checksum":  flipLast(ownerKey),
-		"an app secret": authserver.NewSecret(authserver.EnvLive),
+		"an app secret": credential.NewSecret(credential.EnvLive),
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testserver.Config(t.TempDir())

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/audit"
+	"github.com/authserver/authserver/authserver/kek"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/test/testserver"
 )
@@ -160,7 +163,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	kek := authserver.NewKEK()
+	kek := kek.New()
 	const issuer = "http://authserver.test" // one issuer: the processes stand behind one name
 	const rotationPeriod = 3 * time.Second
 	// publish_ahead must cover jwks_max_age + reload_interval, the longest
@@ -237,7 +240,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 	// schedulers racing made one transition each.
 	audited := func(action string) map[string][]string {
 		var page struct {
-			Items []authserver.AuditEventView `json:"items"`
+			Items []audit.EventView `json:"items"`
 		}
 		mustAdmin(t, procs[2].instance, http.StatusOK, http.MethodGet, "/admin/v1/audit?limit=500&action="+action, nil, &page)
 		actors := map[string][]string{}
@@ -246,7 +249,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 		}
 		return actors
 	}
-	activated, published := audited(authserver.ActionKeyActivate), audited(authserver.ActionKeyPublish)
+	activated, published := audited(signingkeys.ActionKeyActivate), audited(signingkeys.ActionKeyPublish)
 	for kid := range kids {
 		want := 1
 		if a := activated[kid]; len(a) == 1 && a[0] == authserver.ActorSystem.ID {

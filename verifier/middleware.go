@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// CORS answers cross-origin requests by credential scope (seed 000): a
+// CORS answers cross-origin requests by credential scope
+// (docs/credentials.md, "Browsers"): a
 // response carries Access-Control-Allow-Origin only when the request's
 // token is appUser-scoped and its app allows the origin. App and account
 // tokens never get CORS headers, so using one from a browser fails the

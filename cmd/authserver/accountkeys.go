@@ -10,7 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authserver/authserver/adminapi/client"
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/credential"
 )
 
 func newAccountKeysCommand() *cobra.Command {
@@ -39,7 +40,7 @@ creates the account with it: put it in the file named by owner_key_file
 database. Keep it in your secret manager; the server stores only its digest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), authserver.NewAccountKey())
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), credential.NewAccountKey())
 			return err
 		},
 	}
@@ -62,7 +63,7 @@ func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "what or whom the key is for (required)")
-	cmd.Flags().StringVar(&role, "role", authserver.RoleViewer, "owner, admin or viewer")
+	cmd.Flags().StringVar(&role, "role", accounts.RoleViewer, "owner, admin or viewer")
 	_ = cmd.MarkFlagRequired("name")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd

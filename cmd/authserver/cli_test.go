@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/audit"
 	"github.com/authserver/authserver/test/testserver"
 )
 
@@ -51,19 +53,19 @@ func apiCode(err error) string {
 // real server, in both output formats.
 func TestCLICredentialLifecycle(t *testing.T) {
 	in := testserver.Start(t)
-	var created authserver.CreatedApp
+	var created apps.CreatedApp
 	cliJSON(t, in, &created, "apps", "create", "--name", "cli", "--scope", "read", "--idempotency-key", "cli-1")
 	if created.ClientSecret == "" || created.SecretID == "" || !strings.HasPrefix(created.ID, "app_live_") {
 		t.Fatalf("apps create: %+v", created)
 	}
 	app, s0 := created.ID, created.SecretID
-	var replay authserver.CreatedApp
+	var replay apps.CreatedApp
 	cliJSON(t, in, &replay, "apps", "create", "--name", "cli", "--scope", "read", "--idempotency-key", "cli-1")
 	if replay.ID != app || replay.ClientSecret != "" || replay.Replay == nil {
 		t.Fatalf("retried apps create: %+v", replay)
 	}
 
-	var s1 authserver.CreatedSecret
+	var s1 apps.CreatedSecret
 	cliJSON(t, in, &s1, "apps", "secrets", "create", app)
 	if s1.Secret == "" || s1.Status != "active" {
 		t.Fatalf("secrets create: %+v", s1)
@@ -71,7 +73,7 @@ func TestCLICredentialLifecycle(t *testing.T) {
 	if _, err := cli(t, in, in.AdminKey, "apps", "secrets", "rotate", app); apiCode(err) != "too_many_active_secrets" {
 		t.Fatalf("rotate with two active secrets: %v", err)
 	}
-	var discarded authserver.SecretView
+	var discarded apps.SecretView
 	cliJSON(t, in, &discarded, "apps", "secrets", "discard", app, s0)
 	if discarded.ID != s0 || discarded.Status != "inactive" {
 		t.Fatalf("discard: %+v", discarded)
@@ -83,7 +85,7 @@ func TestCLICredentialLifecycle(t *testing.T) {
 	if err != nil || !strings.Contains(out, "deleted "+s0) {
 		t.Fatalf("delete --yes: %v %s", err, out)
 	}
-	var rotated authserver.RotatedSecret
+	var rotated apps.RotatedSecret
 	cliJSON(t, in, &rotated, "apps", "secrets", "rotate", app, s1.ID, "--grace-period", "1h")
 	if rotated.Secret == "" || rotated.Rotated == nil || rotated.Rotated.ID != s1.ID || rotated.Rotated.ExpiresAt == nil ||
 		rotated.Rotated.ExpiresAt.Sub(in.Clock.Now()).Round(time.Second) != time.Hour {
@@ -94,12 +96,12 @@ func TestCLICredentialLifecycle(t *testing.T) {
 		t.Fatalf("secrets list: %v\n%s", err, out)
 	}
 
-	var updated authserver.AppView
+	var updated apps.AppView
 	cliJSON(t, in, &updated, "apps", "update", app, "--name", "renamed", "--scope=", "--access-token-lifetime", "30m")
 	if updated.Name != "renamed" || len(updated.Scopes) != 0 || updated.AccessTokenLifetime != "30m0s" {
 		t.Fatalf("update: %+v", updated)
 	}
-	var disabled authserver.AppView
+	var disabled apps.AppView
 	cliJSON(t, in, &disabled, "apps", "disable", app)
 	if disabled.Enabled {
 		t.Fatal("apps disable left the app enabled")
@@ -113,7 +115,7 @@ func TestCLICredentialLifecycle(t *testing.T) {
 		t.Fatalf("apps list: %v\n%s", err, out)
 	}
 
-	var key authserver.CreatedAccountKey
+	var key accounts.CreatedKey
 	cliJSON(t, in, &key, "account-keys", "create", "--name", "dashboard", "--role", "viewer")
 	if key.Key == "" || key.Role != "viewer" {
 		t.Fatalf("account-keys create: %+v", key)
@@ -133,7 +135,7 @@ func TestCLICredentialLifecycle(t *testing.T) {
 	}
 
 	var events struct {
-		Items []authserver.AuditEventView `json:"items"`
+		Items []audit.EventView `json:"items"`
 	}
 	cliJSON(t, in, &events, "audit", "list", "--app", app)
 	var actions []string
@@ -149,8 +151,8 @@ func TestCLICredentialLifecycle(t *testing.T) {
 		t.Fatalf("audit list --action: %v\n%s", err, out)
 	}
 	var page struct {
-		Items     []authserver.AuditEventView `json:"items"`
-		NextAfter string                      `json:"next_after"`
+		Items     []audit.EventView `json:"items"`
+		NextAfter string            `json:"next_after"`
 	}
 	cliJSON(t, in, &page, "audit", "list", "--app", app, "--limit", "2")
 	if len(page.Items) != 2 || page.NextAfter != page.Items[1].ID {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/signingkeys"
 	"github.com/authserver/authserver/test/testserver"
 )
 
@@ -44,19 +44,19 @@ func TestKeysCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l authserver.KeyListing
+	var l signingkeys.Listing
 	if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Items) != 1 || l.Items[0].State != "active" {
 		t.Fatalf("keys list: %v %q", err, out)
 	}
 	first := l.Items[0].KID
 
 	out, err = runCLI(t, in, "keys", "rotate", "--immediate", "-o", "json")
-	var rot authserver.RotateResult
+	var rot signingkeys.RotateResult
 	if err != nil || json.Unmarshal([]byte(out), &rot) != nil || rot.ActiveKID == first || !rot.Immediate {
 		t.Fatalf("keys rotate: %v %q", err, out)
 	}
 	out, err = runCLI(t, in, "keys", "discard", "-o", "json", "--", first)
-	var v authserver.SigningKeyView
+	var v signingkeys.KeyView
 	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.State != "inactive" {
 		t.Fatalf("keys discard: %v %q", err, out)
 	}
@@ -87,7 +87,7 @@ func TestKeysCommands(t *testing.T) {
 	}
 
 	out, err = runCLI(t, in, "kek", "rotate", "-o", "json")
-	var st authserver.KEKStatus
+	var st signingkeys.KEKStatus
 	if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.CurrentKEKID == "" || st.Resealed != 0 || st.SigningKeys[st.CurrentKEKID] != 1 {
 		t.Fatalf("kek rotate: %v %q", err, out)
 	}

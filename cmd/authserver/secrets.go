@@ -10,11 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authserver/authserver/adminapi/client"
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/apps"
 )
 
 // newSecretsCommand is "authserver apps secrets": the secret lifecycle of
-// one app (seeds 000, 002, 003).
+// one app (docs/admin-api.md, "Secrets: the rules").
 func newSecretsCommand(cf *clientFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secrets",
@@ -102,7 +102,7 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 			}, func(r *client.RotateSecretResponse) *client.RotatedSecret { return cmp.Or(r.JSON201, r.JSON200) }, printRotatedSecret)
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "grace-period", authserver.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
+	cmd.Flags().DurationVar(&grace, "grace-period", apps.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
 }

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
 )
 
@@ -38,11 +38,11 @@ func seedApps(ctx context.Context, dataDir string, m, keep int) ([]client, time.
 	for base := 0; base < m; base += chunk {
 		apps := make([]storage.App, 0, chunk)
 		for i := base; i < min(base+chunk, m); i++ {
-			id := authserver.NewAppID(authserver.EnvLive)
-			secret := authserver.NewSecret(authserver.EnvLive)
-			d := authserver.Digest(secret)
+			id := credential.NewAppID(credential.EnvLive)
+			secret := credential.NewSecret(credential.EnvLive)
+			d := credential.Digest(secret)
 			apps = append(apps, storage.App{
-				ID: id, Name: fmt.Sprintf("seeded-%06d", i), Environment: authserver.EnvLive, Enabled: true,
+				ID: id, Name: fmt.Sprintf("seeded-%06d", i), Environment: credential.EnvLive, Enabled: true,
 				Scopes: []string{"read", "write"}, Audiences: []string{audience},
 				Secrets: []storage.Secret{{
 					ID: "sec_" + rand.Text()[:17], Digest: d[:], Prefix: "sk_live_", Last4: secret[len(secret)-4:],

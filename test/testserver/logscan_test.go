@@ -3,16 +3,16 @@ package testserver
 import (
 	"testing"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/authserver/credential"
 )
 
 // The log check recognises every credential the server issues, and not
 // the ids and masked forms that logs and audit events may carry.
 func TestCredentialShapes(t *testing.T) {
 	for name, s := range map[string]string{
-		"live secret": authserver.NewSecret(authserver.EnvLive),
-		"test secret": authserver.NewSecret(authserver.EnvTest),
-		"account key": authserver.NewAccountKey(),
+		"live secret": credential.NewSecret(credential.EnvLive),
+		"test secret": credential.NewSecret(credential.EnvTest),
+		"account key": credential.NewAccountKey(),
 		"JWT":         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhcHAifQ.c2lnbmF0dXJl",
 	} {
 		if !credentialShapes.MatchString(`level=INFO msg=x value=` + s + ` other=1`) {
