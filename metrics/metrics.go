@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // KeySource is what the metrics read of the signing-key manager.
@@ -54,7 +55,7 @@ type CacheSource interface {
 // left out.
 type Sources struct {
 	Keys          KeySource
-	Monitor       *storage.Monitor
+	Monitor       *mongodb.Monitor
 	Limiter       LimiterSource
 	Logins        LimiterSource
 	Revocations   RevocationSource

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/authserver"
-	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
 	"github.com/authserver/authserver/test/testserver"
 )
 
@@ -155,7 +155,7 @@ func TestThreeProcessesOneDatabase(t *testing.T) {
 		t.Skip("builds the server and runs three processes")
 	}
 	bin := buildServer(t)
-	db, err := storage.StartEmbedded(t.TempDir(), "", nil)
+	db, err := embedded.Start(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

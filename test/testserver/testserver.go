@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/server"
-	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // Clock is a controllable clock, safe for concurrent use. It starts at the
@@ -57,7 +57,7 @@ type Instance struct {
 	// AdminKey is the owner account key written at first start ("" when
 	// the instance joined an existing database).
 	AdminKey string
-	Monitor  *storage.Monitor
+	Monitor  *mongodb.Monitor
 	Logs     *SyncBuffer
 
 	done chan error
@@ -123,7 +123,7 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	monitor := storage.NewMonitor()
+	monitor := mongodb.NewMonitor()
 	// The issuer must name the public listener, whose port is known only
 	// once bound.
 	publicLn, err := net.Listen("tcp", cfg.Public.Addr)
