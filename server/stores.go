@@ -3,7 +3,9 @@ package server
 import (
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/handlers"
+	"github.com/authserver/authserver/metrics"
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // The server hands one storage.Store to every service; each declares the
@@ -24,4 +26,6 @@ var (
 	_ authserver.SubjectStore      = storage.Store(nil)
 	_ authserver.UsageStore        = storage.Store(nil)
 	_ handlers.Pinger              = storage.Store(nil)
+
+	_ metrics.StoreMonitor = (*mongodb.Monitor)(nil)
 )
