@@ -151,6 +151,9 @@ func (p *process) stop(t *testing.T) {
 // discarded through one process is refused by the other two within the
 // cache bound; SIGTERM stops each one cleanly.
 func TestThreeProcessesOneDatabase(t *testing.T) {
+	// Not parallel: it bounds real elapsed time (keys rotate on the
+	// processes' own clocks, a discard must reach them within the cache
+	// bound), so it runs while no other test of the package does.
 	if testing.Short() {
 		t.Skip("builds the server and runs three processes")
 	}
