@@ -1,8 +1,3 @@
-// Package storagetest is the conformance suite of the storage contract:
-// Run exercises a storage.Store the way authserver relies on it
-// (compare-and-swap updates, uniqueness, change polling by server time,
-// expiry). Every implementation's test calls Run; Embedded and External
-// give tests a real store. It is never imported by the server binary.
 package storagetest
 
 import (
