@@ -129,6 +129,8 @@ func NewAdminRouter(a Admin) http.Handler {
 	if a.Metrics != nil {
 		r.Handle("/metrics", a.Metrics).Methods(http.MethodGet)
 	}
+	// Before the subrouter, whose routes all need an account key.
+	r.Handle("/admin/v1/openapi.json", openAPIDocument()).Methods(http.MethodGet)
 	api := r.PathPrefix("/admin/v1").Subrouter()
 	api.Use(authenticate(a.Accounts, a.Audit))
 	apps := &appsHandler{apps: a.Apps}

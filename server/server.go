@@ -35,6 +35,10 @@ type Options struct {
 	// listening on the configured addresses (tests bind first to learn the
 	// port the issuer must name).
 	PublicListener, AdminListener net.Listener
+	// AdminMiddleware, if set, wraps the admin listener's handler: the
+	// end-to-end tests check every admin exchange against the admin API's
+	// OpenAPI document with it.
+	AdminMiddleware func(http.Handler) http.Handler
 }
 
 // Server is a running authserver: its database, services and listeners.
@@ -69,9 +73,16 @@ type Server struct {
 	debug             *debugServer   // pprof, only when configured (debug.go)
 	metrics           *metricsServer // only when metrics.addr is set (metrics.go)
 
-	stopLoops context.CancelFunc
-	loops     sync.WaitGroup
-	closeOnce sync.Once
+	// The background loops run on loopsCtx, made in New. Serve starts
+	// them under loopsMu unless Shutdown came first, so that a Shutdown
+	// racing a Serve that has only just begun either waits for every loop
+	// or finds none started.
+	loopsMu      sync.Mutex
+	loopsStopped bool
+	loopsCtx     context.Context
+	stopLoops    context.CancelFunc
+	loops        sync.WaitGroup
+	closeOnce    sync.Once
 }
 
 // New opens the database, prepares every service and binds both listeners,
@@ -81,6 +92,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
+	s.loopsCtx, s.stopLoops = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -106,7 +118,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.publicLn, s.adminLn = opts.PublicListener, opts.AdminListener
-	if err := s.listen(); err != nil {
+	if err := s.listen(opts.AdminMiddleware); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -275,7 +287,7 @@ func (s *Server) bootstrapOwner(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) listen() error {
+func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 	cfg := s.cfg
 	defaultAud := cfg.Tokens.DefaultAudience
 	if defaultAud == "" {
@@ -329,6 +341,9 @@ func (s *Server) listen() error {
 		}
 	}
 	s.public = httpServer(cfg.Public, public, s.log)
+	if adminMiddleware != nil {
+		admin = adminMiddleware(admin)
+	}
 	s.admin = httpServer(cfg.Admin, admin, s.log)
 	if err := s.listenMetrics(); err != nil {
 		return err
@@ -370,8 +385,12 @@ func (s *Server) Embedded() *embedded.DB { return s.embedded }
 // Serve runs the background loops and both listeners until Shutdown. It
 // returns nil after a clean shutdown.
 func (s *Server) Serve() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stopLoops = cancel
+	s.loopsMu.Lock()
+	if s.loopsStopped {
+		s.loopsMu.Unlock()
+		return nil // Shutdown came first
+	}
+	ctx := s.loopsCtx
 	for _, run := range []func(context.Context){s.Keys.Run, s.Clients.Run, s.Usage.Run, s.Accounts.Run, s.users.assertions.Run, s.Revocations.Run} {
 		s.loops.Add(1)
 		go func() {
@@ -388,6 +407,7 @@ func (s *Server) Serve() error {
 			run(ctx)
 		}()
 	}
+	s.loopsMu.Unlock()
 	metricsAt := "admin"
 	if s.metrics != nil {
 		metricsAt = s.MetricsAddr()
@@ -416,9 +436,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
 		err = errors.Join(s.public.Shutdown(ctx), s.admin.Shutdown(ctx))
-		if s.stopLoops != nil {
-			s.stopLoops()
-		}
+		s.loopsMu.Lock()
+		s.loopsStopped = true
+		s.loopsMu.Unlock()
+		s.stopLoops()
 		s.loops.Wait()
 		s.closeResources(ctx)
 		s.log.Info("stopped")

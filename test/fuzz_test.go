@@ -118,7 +118,9 @@ func validHeaderValue(v string) bool {
 // FuzzAdminCreateApp sends arbitrary bodies and content types to POST
 // /admin/v1/apps. Whatever the input: no 5xx; an error in the admin shape
 // with a 400, 413 or 415; an app created only from a valid JSON object,
-// named as asked, with a well-formed secret shown once.
+// named as asked, with a well-formed secret shown once; and an exchange
+// within the admin API's contract (a body the document refuses is
+// refused, every answer is documented).
 func FuzzAdminCreateApp(f *testing.F) {
 	in := fuzzServer(f)
 	for _, seed := range [][2]string{
@@ -152,6 +154,9 @@ func FuzzAdminCreateApp(f *testing.F) {
 		}
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if v := in.Contract.TakeViolations(); len(v) > 0 {
+			t.Fatalf("the exchange broke the admin API's contract: %s", v[0])
+		}
 		switch resp.StatusCode {
 		case http.StatusCreated:
 			var in struct {

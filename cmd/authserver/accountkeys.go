@@ -1,14 +1,15 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/authserver/authserver/adminapi/client"
 	"github.com/authserver/authserver/authserver"
 )
 
@@ -45,21 +46,23 @@ database. Keep it in your secret manager; the server stores only its digest.`,
 }
 
 func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
-	var req struct {
-		Name string `json:"name"`
-		Role string `json:"role"`
-	}
-	var idemKey string
+	var req client.NewAccountKey
+	var role, idemKey string
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --role owner|admin|viewer",
 		Short: "Create an account key; prints it once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/account-keys", req, printCreatedAccountKey, idempotencyHeader(idemKey)...)
+			req.Role = client.Role(role)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateAccountKeyResponse, error) {
+				return c.CreateAccountKeyWithResponse(ctx, &client.CreateAccountKeyParams{IdempotencyKey: optional(idemKey)}, req)
+			}, func(r *client.CreateAccountKeyResponse) *client.CreatedAccountKey {
+				return cmp.Or(r.JSON201, r.JSON200)
+			}, printCreatedAccountKey)
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "what or whom the key is for (required)")
-	cmd.Flags().StringVar(&req.Role, "role", authserver.RoleViewer, "owner, admin or viewer")
+	cmd.Flags().StringVar(&role, "role", authserver.RoleViewer, "owner, admin or viewer")
 	_ = cmd.MarkFlagRequired("name")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
@@ -67,12 +70,12 @@ func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
 
 // printCreatedAccountKey prints a new account key, once, or the replay
 // notice when the request repeated an earlier one.
-func printCreatedAccountKey(out io.Writer, k authserver.CreatedAccountKey) error {
-	fields := [][2]string{{"key_id", k.ID}, {"name", k.Name}, {"role", k.Role}}
+func printCreatedAccountKey(out io.Writer, k client.CreatedAccountKey) error {
+	fields := [][2]string{{"key_id", k.KeyID}, {"name", k.Name}, {"role", string(k.Role)}}
 	if k.Replay != nil {
-		fields = append(fields, [2]string{"key", k.Masked}, [2]string{"replayed", k.Replay.Code + ": " + k.Replay.Message})
+		fields = append(fields, [2]string{"key", k.Masked}, [2]string{"replayed", string(k.Replay.Code) + ": " + k.Replay.Message})
 	} else {
-		fields = append(fields, [2]string{"key", k.Key}, [2]string{"note", "the key is shown only once; store it now"})
+		fields = append(fields, [2]string{"key", deref(k.Key)}, [2]string{"note", "the key is shown only once; store it now"})
 	}
 	return printFields(out, fields)
 }
@@ -83,11 +86,13 @@ func newAccountKeysListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List account keys, masked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return listPage(cmd, cf, "/admin/v1/account-keys",
-				[]string{"KEY_ID", "NAME", "ROLE", "KEY", "CREATED", "CREATED_BY"},
-				func(k authserver.AccountKeyView) []string {
-					return []string{k.ID, k.Name, k.Role, k.Masked, k.CreatedAt.Format(time.RFC3339), orDash(k.CreatedBy)}
-				})
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListAccountKeysResponse, error) {
+				return c.ListAccountKeysWithResponse(ctx)
+			}, func(r *client.ListAccountKeysResponse) *client.AccountKeyList { return r.JSON200 }, func(out io.Writer, l client.AccountKeyList) error {
+				return pageTable([]string{"KEY_ID", "NAME", "ROLE", "KEY", "CREATED", "CREATED_BY"}, func(k client.AccountKey) []string {
+					return []string{k.KeyID, k.Name, string(k.Role), k.Masked, k.CreatedAt.Format(time.RFC3339), orDash(deref(k.CreatedBy))}
+				}, l.Items, nil)(out)
+			})
 		},
 	}
 }
@@ -98,8 +103,9 @@ func newAccountKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete an account key (the last owner key cannot be deleted)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return deleteAndReport(cmd, cf, "/admin/v1/account-keys/"+url.PathEscape(args[0]),
-				map[string]string{"deleted": args[0]}, "deleted "+args[0])
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteAccountKeyResponse, error) {
+				return c.DeleteAccountKeyWithResponse(ctx, args[0])
+			}, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		},
 	}
 }

@@ -1,21 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/authserver/authserver/adminapi/client"
 )
 
 // clientFlags are the flags every admin command shares.
@@ -46,11 +45,11 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	return f
 }
 
-// adminClient calls the admin API with an account key.
+// adminClient is the admin API's client generated from its OpenAPI
+// document (adminapi/client), with the base URL it calls.
 type adminClient struct {
+	*client.ClientWithResponses
 	base string
-	key  string
-	http *http.Client
 }
 
 func (f *clientFlags) client() (*adminClient, error) {
@@ -68,7 +67,17 @@ func (f *clientFlags) client() (*adminClient, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	return &adminClient{base: strings.TrimSuffix(f.adminURL, "/"), key: key, http: &http.Client{Timeout: 30 * time.Second}}, nil
+	base := strings.TrimSuffix(f.adminURL, "/")
+	c, err := client.NewClientWithResponses(base,
+		client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+key)
+			return nil
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("--admin-url %q: %w", f.adminURL, err)
+	}
+	return &adminClient{ClientWithResponses: c, base: base}, nil
 }
 
 // apiError is an admin API error response.
@@ -82,63 +91,78 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
-// do sends a request with body encoded as JSON (if not nil) and decodes the
-// response into out (if not nil). headers are extra request headers.
-func (c *adminClient) do(ctx context.Context, method, path string, body, out any, headers ...string) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
+// answer is what every generated response has.
+type answer interface {
+	StatusCode() int
+	GetBody() []byte
+}
+
+// errUnexpected is the error of an answer the document does not describe.
+var errUnexpected = errors.New("admin API returned an unexpected response")
+
+// check turns a call's outcome into an error: err, the transport's or
+// the decoder's, or the admin API error an answer of 300 or more holds.
+func (c *adminClient) check(r answer, err error) error {
+	if err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syntax) || errors.As(err, &typ) {
+			return errUnexpected
 		}
-		rd = bytes.NewReader(b)
+		return fmt.Errorf("admin API at %s: %w", c.base, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if r.StatusCode() < 300 {
+		return nil
+	}
+	var e client.Error
+	if json.Unmarshal(r.GetBody(), &e) != nil || e.Error.Code == "" {
+		return &apiError{Status: r.StatusCode(), Code: "http_error", Message: strings.TrimSpace(string(r.GetBody()))}
+	}
+	return &apiError{Status: r.StatusCode(), Code: e.Error.Code, Message: e.Error.Message}
+}
+
+// call is one admin API operation through the generated client.
+type call[R answer] func(ctx context.Context, c *adminClient) (R, error)
+
+// show makes call with the command's client flags and prints its answer:
+// the admin API's JSON as it came with -o json, otherwise pick's value of
+// the decoded answer with table.
+func show[R answer, T any](cmd *cobra.Command, cf *clientFlags, do call[R], pick func(R) *T, table func(io.Writer, T) error) error {
+	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	r, err := do(cmd.Context(), c)
+	if err := c.check(r, err); err != nil {
+		return err
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+	out := cmd.OutOrStdout()
+	if cf.output == "json" {
+		return printRawJSON(out, r.GetBody())
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin API at %s: %w", c.base, err)
+	v := pick(r)
+	if v == nil {
+		return errUnexpected
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read response: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &e) != nil || e.Error.Code == "" {
-			return &apiError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(data))}
-		}
-		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return errors.New("admin API returned an unexpected response")
-	}
-	return nil
+	return table(out, *v)
 }
 
-// page is one page of an admin API listing: its items and, when more
-// follow, the cursor to pass as --after for the next one.
-type page[T any] struct {
-	Items     []T    `json:"items"`
-	NextAfter string `json:"next_after,omitempty"`
+// remove makes call, a DELETE, with the command's client flags and
+// reports it done: as asJSON with -o json, otherwise as the line text.
+func remove[R answer](cmd *cobra.Command, cf *clientFlags, do call[R], asJSON any, text string) error {
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	r, err := do(cmd.Context(), c)
+	if err := c.check(r, err); err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return printJSON(cmd.OutOrStdout(), asJSON)
+	}
+	_, err = fmt.Fprintln(cmd.OutOrStdout(), text)
+	return err
 }
 
 // pageFlags are the --after and --limit flags of a listing command.
@@ -154,80 +178,34 @@ func (p *pageFlags) define(cmd *cobra.Command, afterUsage string) {
 	cmd.Flags().IntVar(&p.limit, "limit", 0, "page size, 1 to 500 (default 100)")
 }
 
-// query encodes the query of a listing request: the filters that are not
-// empty, the after cursor if set and the page size if positive (0 leaves
-// the server's default).
-func (p *pageFlags) query(filters map[string]string) string {
-	q := url.Values{}
-	for k, v := range filters {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if p.after != "" {
-		q.Set("after", p.after)
-	}
+// params returns the listing's after and limit parameters: nil when not
+// set, so the server's defaults apply.
+func (p *pageFlags) params() (after *string, limit *int) {
 	if p.limit > 0 {
-		q.Set("limit", strconv.Itoa(p.limit))
+		limit = &p.limit
 	}
-	return q.Encode()
+	return optional(p.after), limit
 }
 
-// fetchAndPrint sends one admin API request with the command's client
-// flags, decodes the response as a T and prints it: as JSON with -o json,
-// otherwise with table. headers are extra request headers, as for do.
-func fetchAndPrint[T any](cmd *cobra.Command, cf *clientFlags, method, path string, body any, table func(io.Writer, T) error, headers ...string) error {
-	c, err := cf.client()
-	if err != nil {
-		return err
+// optional is s as an optional parameter: nil when empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
 	}
-	var v T
-	if err := c.do(cmd.Context(), method, path, body, &v, headers...); err != nil {
-		return err
-	}
-	return printAs(cmd, cf, v, table)
+	return &s
 }
 
-// deleteAndReport sends an admin API DELETE to path with the command's
-// client flags and reports it done: as asJSON with -o json, otherwise as
-// the line text.
-func deleteAndReport(cmd *cobra.Command, cf *clientFlags, path string, asJSON any, text string) error {
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
-		return err
-	}
-	if cf.output == "json" {
-		return printJSON(cmd.OutOrStdout(), asJSON)
-	}
-	_, err = fmt.Fprintln(cmd.OutOrStdout(), text)
-	return err
-}
-
-// printAs prints v on the command's output: as JSON with -o json,
-// otherwise with table.
-func printAs[T any](cmd *cobra.Command, cf *clientFlags, v T, table func(io.Writer, T) error) error {
-	out := cmd.OutOrStdout()
-	if cf.output == "json" {
-		return printJSON(out, v)
-	}
-	return table(out, v)
-}
-
-// listPage fetches one page of a listing at path (query included) and
-// prints it: as JSON with -o json, otherwise as a table of header and one
-// row per item, followed by the cursor of the next page if there is one.
-func listPage[T any](cmd *cobra.Command, cf *clientFlags, path string, header []string, row func(T) []string) error {
-	return fetchAndPrint(cmd, cf, http.MethodGet, path, nil, func(out io.Writer, p page[T]) error {
-		if err := printTable(out, header, rowsOf(p.Items, row)); err != nil {
+// pageTable prints a page of a listing: a table of header and one row
+// per item, followed by the cursor of the next page if there is one.
+func pageTable[T any](header []string, row func(T) []string, items []T, next *string) func(io.Writer) error {
+	return func(out io.Writer) error {
+		if err := printTable(out, header, rowsOf(items, row)); err != nil {
 			return err
 		}
-		if p.NextAfter != "" {
-			_, err := io.WriteString(out, "more: --after "+p.NextAfter+"\n")
+		if next != nil && *next != "" {
+			_, err := io.WriteString(out, "more: --after "+*next+"\n")
 			return err
 		}
 		return nil
-	})
+	}
 }

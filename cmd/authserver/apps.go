@@ -1,15 +1,15 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/adminapi/client"
 )
 
 func newAppsCommand() *cobra.Command {
@@ -22,54 +22,68 @@ func newAppsCommand() *cobra.Command {
 }
 
 func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
-	var req struct {
-		Name                string   `json:"name"`
-		Environment         string   `json:"environment"`
-		Scopes              []string `json:"scopes"`
-		Audiences           []string `json:"audiences"`
-		Origins             []string `json:"origins,omitempty"`
-		AccessTokenLifetime string   `json:"access_token_lifetime,omitempty"`
-		UserTokenLifetime   string   `json:"user_token_lifetime,omitempty"`
-	}
-	var idemKey string
+	var req client.NewApp
+	var environment, accessLifetime, userLifetime, idemKey string
+	var scopes, audiences, origins []string
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [--scope SCOPE]... [--audience AUD]...",
 		Short: "Register an app; prints its client_id and client_secret (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/apps", req, printCreatedApp, idempotencyHeader(idemKey)...)
+			env := client.NewAppEnvironment(environment)
+			req.Environment, req.Scopes, req.Audiences, req.Origins = &env, optionalList(scopes), optionalList(audiences), optionalList(origins)
+			req.AccessTokenLifetime, req.UserTokenLifetime = optional(accessLifetime), optional(userLifetime)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateAppResponse, error) {
+				return c.CreateAppWithResponse(ctx, &client.CreateAppParams{IdempotencyKey: optional(idemKey)}, req)
+			}, func(r *client.CreateAppResponse) *client.CreatedApp { return cmp.Or(r.JSON201, r.JSON200) }, printCreatedApp)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Name, "name", "", "app name (required)")
-	f.StringVar(&req.Environment, "environment", "live", "live or test")
-	f.StringArrayVar(&req.Scopes, "scope", nil, "a scope the app may request (repeatable)")
-	f.StringArrayVar(&req.Audiences, "audience", nil, "an audience (resource) the app may request (repeatable)")
-	f.StringArrayVar(&req.Origins, "origin", nil, "a browser origin allowed for the app's user tokens (repeatable)")
-	f.StringVar(&req.AccessTokenLifetime, "access-token-lifetime", "", "lifetime of the app's tokens, e.g. 30m (default: server's)")
-	f.StringVar(&req.UserTokenLifetime, "user-token-lifetime", "", "lifetime of the app's user tokens (default: server's)")
+	f.StringVar(&environment, "environment", "live", "live or test")
+	f.StringArrayVar(&scopes, "scope", nil, "a scope the app may request (repeatable)")
+	f.StringArrayVar(&audiences, "audience", nil, "an audience (resource) the app may request (repeatable)")
+	f.StringArrayVar(&origins, "origin", nil, "a browser origin allowed for the app's user tokens (repeatable)")
+	f.StringVar(&accessLifetime, "access-token-lifetime", "", "lifetime of the app's tokens, e.g. 30m (default: server's)")
+	f.StringVar(&userLifetime, "user-token-lifetime", "", "lifetime of the app's user tokens (default: server's)")
 	_ = cmd.MarkFlagRequired("name")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
 }
 
+// optionalList is l as an optional list: nil when empty.
+func optionalList(l []string) *[]string {
+	if len(l) == 0 {
+		return nil
+	}
+	return &l
+}
+
 // printCreatedApp prints a new app with its secret, once, or the replay
 // notice when the request repeated an earlier one.
-func printCreatedApp(out io.Writer, created authserver.CreatedApp) error {
-	secret, note := [2]string{"client_secret", created.ClientSecret}, [2]string{"note", "the client_secret is shown only once; store it now"}
+func printCreatedApp(out io.Writer, created client.CreatedApp) error {
+	secret, note := [2]string{"client_secret", deref(created.ClientSecret)}, [2]string{"note", "the client_secret is shown only once; store it now"}
 	if created.Replay != nil {
-		secret, note = [2]string{"replayed", created.Replay.Code}, [2]string{"note", created.Replay.Message}
+		secret, note = [2]string{"replayed", string(created.Replay.Code)}, [2]string{"note", created.Replay.Message}
 	}
 	return printFields(out, [][2]string{
-		{"app_id", created.ID},
+		{"app_id", created.AppID},
 		{"client_id", created.ClientID},
 		secret,
 		{"secret_id", created.SecretID},
-		{"environment", created.Environment},
+		{"environment", string(created.Environment)},
 		{"scopes", strings.Join(created.Scopes, " ")},
 		{"audiences", strings.Join(created.Audiences, " ")},
 		note,
 	})
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func newAppsListCommand(cf *clientFlags) *cobra.Command {
@@ -80,8 +94,13 @@ func newAppsListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List apps, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return listPage(cmd, cf, "/admin/v1/apps?"+pf.query(map[string]string{"name": name}),
-				[]string{"APP_ID", "NAME", "ENV", "ENABLED", "SCOPES", "ACTIVE_SECRETS"}, appRow)
+			p := client.ListAppsParams{Name: optional(name)}
+			p.After, p.Limit = pf.params()
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListAppsResponse, error) {
+				return c.ListAppsWithResponse(ctx, &p)
+			}, func(r *client.ListAppsResponse) *client.AppList { return r.JSON200 }, func(out io.Writer, l client.AppList) error {
+				return pageTable([]string{"APP_ID", "NAME", "ENV", "ENABLED", "SCOPES", "ACTIVE_SECRETS"}, appRow, l.Items, l.NextAfter)(out)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "only apps whose name starts with this")
@@ -90,14 +109,14 @@ func newAppsListCommand(cf *clientFlags) *cobra.Command {
 }
 
 // appRow is an app's line in "apps list", with its count of active secrets.
-func appRow(a authserver.AppView) []string {
+func appRow(a client.App) []string {
 	active := 0
 	for _, s := range a.Secrets {
-		if s.Status == authserver.StatusActive {
+		if s.Status == client.SecretFieldsStatusActive {
 			active++
 		}
 	}
-	return []string{a.ID, a.Name, a.Environment, strconv.FormatBool(a.Enabled), strings.Join(a.Scopes, " "), strconv.Itoa(active)}
+	return []string{a.AppID, a.Name, string(a.Environment), strconv.FormatBool(a.Enabled), strings.Join(a.Scopes, " "), strconv.Itoa(active)}
 }
 
 func newAppsGetCommand(cf *clientFlags) *cobra.Command {
@@ -106,18 +125,20 @@ func newAppsGetCommand(cf *clientFlags) *cobra.Command {
 		Short: "Show an app and its masked secrets",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0]), nil, printApp)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.GetAppResponse, error) {
+				return c.GetAppWithResponse(ctx, args[0])
+			}, func(r *client.GetAppResponse) *client.App { return r.JSON200 }, printApp)
 		},
 	}
 }
 
 // printApp prints an app with its masked secrets.
-func printApp(out io.Writer, app authserver.AppView) error {
+func printApp(out io.Writer, app client.App) error {
 	if err := printFields(out, [][2]string{
-		{"app_id", app.ID}, {"name", app.Name}, {"environment", app.Environment},
+		{"app_id", app.AppID}, {"name", app.Name}, {"environment", string(app.Environment)},
 		{"enabled", strconv.FormatBool(app.Enabled)}, {"scopes", strings.Join(app.Scopes, " ")},
 		{"audiences", strings.Join(app.Audiences, " ")}, {"origins", strings.Join(app.Origins, " ")},
-		{"access_token_lifetime", orDash(app.AccessTokenLifetime)}, {"user_token_lifetime", orDash(app.UserTokenLifetime)},
+		{"access_token_lifetime", orDash(deref(app.AccessTokenLifetime))}, {"user_token_lifetime", orDash(deref(app.UserTokenLifetime))},
 	}); err != nil {
 		return err
 	}
@@ -135,30 +156,37 @@ once with an empty value (--scope=) to clear it. A lifetime of "" returns
 to the server default.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := map[string]any{}
+			var req client.AppUpdate
 			f := cmd.Flags()
 			if f.Changed("name") {
-				req["name"] = name
+				req.Name = &name
 			}
-			for flag, l := range map[string][]string{"scope": scopes, "audience": audiences, "origin": origins} {
+			for flag, l := range map[string]struct {
+				in  []string
+				out **[]string
+			}{
+				"scope": {scopes, &req.Scopes}, "audience": {audiences, &req.Audiences}, "origin": {origins, &req.Origins},
+			} {
 				if !f.Changed(flag) {
 					continue
 				}
 				vals := []string{}
-				for _, v := range l {
+				for _, v := range l.in {
 					if v != "" {
 						vals = append(vals, v)
 					}
 				}
-				req[flag+"s"] = vals
+				*l.out = &vals
 			}
 			if f.Changed("access-token-lifetime") {
-				req["access_token_lifetime"] = accessLifetime
+				req.AccessTokenLifetime = &accessLifetime
 			}
 			if f.Changed("user-token-lifetime") {
-				req["user_token_lifetime"] = userLifetime
+				req.UserTokenLifetime = &userLifetime
 			}
-			return fetchAndPrint(cmd, cf, http.MethodPatch, "/admin/v1/apps/"+url.PathEscape(args[0]), req, printApp)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.UpdateAppResponse, error) {
+				return c.UpdateAppWithResponse(ctx, args[0], req)
+			}, func(r *client.UpdateAppResponse) *client.App { return r.JSON200 }, printApp)
 		},
 	}
 	f := cmd.Flags()
@@ -182,13 +210,20 @@ func newAppsEnabledCommand(cf *clientFlags, enable bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/apps/"+url.PathEscape(args[0])+"/"+verb, struct{}{}, printApp)
+			if enable {
+				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.EnableAppResponse, error) {
+					return c.EnableAppWithResponse(ctx, args[0], client.EnableAppJSONRequestBody{})
+				}, func(r *client.EnableAppResponse) *client.App { return r.JSON200 }, printApp)
+			}
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DisableAppResponse, error) {
+				return c.DisableAppWithResponse(ctx, args[0], client.DisableAppJSONRequestBody{})
+			}, func(r *client.DisableAppResponse) *client.App { return r.JSON200 }, printApp)
 		},
 	}
 }
 
 // printSecretsTable prints masked secrets, one row each.
-func printSecretsTable(out io.Writer, secrets []authserver.SecretView) error {
+func printSecretsTable(out io.Writer, secrets []client.Secret) error {
 	return printTable(out, secretsHeader, rowsOf(secrets, secretRow))
 }
 
@@ -197,7 +232,7 @@ func printSecretsTable(out io.Writer, secrets []authserver.SecretView) error {
 var secretsHeader = []string{"SECRET_ID", "SECRET", "STATUS", "CREATED", "LAST_USED", "EXPIRES"}
 
 // secretRow is a masked secret's line under secretsHeader.
-func secretRow(s authserver.SecretView) []string {
+func secretRow(s client.Secret) []string {
 	exp, used := "-", "-"
 	if s.ExpiresAt != nil {
 		exp = s.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")
@@ -205,5 +240,5 @@ func secretRow(s authserver.SecretView) []string {
 	if s.LastUsedAt != nil {
 		used = s.LastUsedAt.Format("2006-01-02T15:04:05Z07:00")
 	}
-	return []string{s.ID, s.Masked, s.Status, s.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), used, exp}
+	return []string{s.SecretID, s.Masked, string(s.Status), s.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), used, exp}
 }

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"context"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/adminapi/client"
 )
 
 func newAuditCommand() *cobra.Command {
@@ -26,13 +28,16 @@ authentications are counted: one event per distinct failure and minute,
 with its count in the detail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := pf.query(map[string]string{"app": app, "actor": actor, "action": action})
-			return listPage(cmd, cf, "/admin/v1/audit?"+q,
-				[]string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"},
-				func(e authserver.AuditEventView) []string {
-					return []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(e.Target), orDash(e.AppID),
-						orDash(e.Source), e.Outcome, formatDetail(e.Detail)}
-				})
+			p := client.ListAuditEventsParams{App: optional(app), Actor: optional(actor), Action: optional(action)}
+			p.After, p.Limit = pf.params()
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListAuditEventsResponse, error) {
+				return c.ListAuditEventsWithResponse(ctx, &p)
+			}, func(r *client.ListAuditEventsResponse) *client.AuditEventList { return r.JSON200 }, func(out io.Writer, l client.AuditEventList) error {
+				return pageTable([]string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"}, func(e client.AuditEvent) []string {
+					return []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(deref(e.Target)), orDash(deref(e.AppID)),
+						orDash(deref(e.Source)), e.Outcome, formatDetail(e.Detail)}
+				}, l.Items, l.NextAfter)(out)
+			})
 		},
 	}
 	f := list.Flags()
@@ -44,10 +49,11 @@ with its count in the detail.`,
 	return cmd
 }
 
-func formatDetail(d map[string]string) string {
-	if len(d) == 0 {
+func formatDetail(detail *map[string]string) string {
+	if detail == nil || len(*detail) == 0 {
 		return "-"
 	}
+	d := *detail
 	keys := make([]string, 0, len(d))
 	for k := range d {
 		keys = append(keys, k)

@@ -1,17 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/adminapi/client"
 )
 
 func newKeysCommand() *cobra.Command {
@@ -39,7 +38,9 @@ func newKeysListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List the signing keys and their states (never private material)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodGet, "/admin/v1/signing-keys", nil, func(out io.Writer, l authserver.KeyListing) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListSigningKeysResponse, error) {
+				return c.ListSigningKeysWithResponse(ctx)
+			}, func(r *client.ListSigningKeysResponse) *client.SigningKeyListing { return r.JSON200 }, func(out io.Writer, l client.SigningKeyListing) error {
 				if err := printKeysTable(out, l.Items); err != nil {
 					return err
 				}
@@ -65,8 +66,9 @@ active key retires; verifiers that refetch the JWKS on an unknown kid, as
 they should, keep working. Discard the old key to also reject its tokens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body := map[string]bool{"immediate": immediate}
-			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/signing-keys/rotate", body, printRotateResult)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.RotateSigningKeysResponse, error) {
+				return c.RotateSigningKeysWithResponse(ctx, client.SigningKeyRotation{Immediate: &immediate})
+			}, func(r *client.RotateSigningKeysResponse) *client.SigningKeyRotated { return r.JSON200 }, printRotateResult)
 		},
 	}
 	cmd.Flags().BoolVar(&immediate, "immediate", false, "sign with a fresh key at once (after a compromise) instead of after the publish-ahead overlap")
@@ -74,10 +76,10 @@ they should, keep working. Discard the old key to also reject its tokens.`,
 }
 
 // printRotateResult prints the key ids a rotation left and every key.
-func printRotateResult(out io.Writer, res authserver.RotateResult) error {
-	fields := [][2]string{{"active_kid", res.ActiveKID}}
-	if res.NextKID != "" {
-		fields = append(fields, [2]string{"next_kid", res.NextKID}, [2]string{"activate_at", fmtTime(res.ActivateAt)})
+func printRotateResult(out io.Writer, res client.SigningKeyRotated) error {
+	fields := [][2]string{{"active_kid", res.ActiveKid}}
+	if res.NextKid != nil && *res.NextKid != "" {
+		fields = append(fields, [2]string{"next_kid", *res.NextKid}, [2]string{"activate_at", fmtTime(res.ActivateAt)})
 	}
 	if err := printFields(out, fields); err != nil {
 		return err
@@ -93,10 +95,15 @@ func newKeyTransitionCommand(cf *clientFlags, verb, short string) *cobra.Command
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodPost, "/admin/v1/signing-keys/"+url.PathEscape(args[0])+"/"+verb, nil,
-				func(out io.Writer, v authserver.SigningKeyView) error {
-					return printKeysTable(out, []authserver.SigningKeyView{v})
-				})
+			table := func(out io.Writer, k client.SigningKey) error { return printKeysTable(out, []client.SigningKey{k}) }
+			if verb == "reactivate" {
+				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ReactivateSigningKeyResponse, error) {
+					return c.ReactivateSigningKeyWithResponse(ctx, args[0])
+				}, func(r *client.ReactivateSigningKeyResponse) *client.SigningKey { return r.JSON200 }, table)
+			}
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DiscardSigningKeyResponse, error) {
+				return c.DiscardSigningKeyWithResponse(ctx, args[0])
+			}, func(r *client.DiscardSigningKeyResponse) *client.SigningKey { return r.JSON200 }, table)
 		},
 	}
 }
@@ -111,9 +118,9 @@ func newKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("deleting signing key %s is irreversible: repeat with --yes to confirm", args[0])
 			}
-			q := url.Values{"confirm": {args[0]}}
-			return deleteAndReport(cmd, cf, "/admin/v1/signing-keys/"+url.PathEscape(args[0])+"?"+q.Encode(),
-				map[string]any{"kid": args[0], "deleted": true}, "deleted signing key "+args[0])
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteSigningKeyResponse, error) {
+				return c.DeleteSigningKeyWithResponse(ctx, args[0], &client.DeleteSigningKeyParams{Confirm: args[0]})
+			}, map[string]any{"kid": args[0], "deleted": true}, "deleted signing key "+args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the irreversible deletion")
@@ -136,7 +143,11 @@ kek_previous.`,
 		Short: "Show the current KEK id and how many signing keys each KEK seals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runKEK(cmd, cf, http.MethodGet, "/admin/v1/kek")
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.GetKEKResponse, error) {
+				return c.GetKEKWithResponse(ctx)
+			}, func(r *client.GetKEKResponse) *client.KEKStatus { return r.JSON200 }, func(out io.Writer, st client.KEKStatus) error {
+				return printKEKStatus(out, st, false)
+			})
 		},
 	}
 	rotate := &cobra.Command{
@@ -144,41 +155,39 @@ kek_previous.`,
 		Short: "Re-seal every private signing key under the current KEK",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runKEK(cmd, cf, http.MethodPost, "/admin/v1/kek/rotate")
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.RotateKEKResponse, error) {
+				return c.RotateKEKWithResponse(ctx)
+			}, func(r *client.RotateKEKResponse) *client.KEKStatus { return r.JSON200 }, func(out io.Writer, st client.KEKStatus) error {
+				return printKEKStatus(out, st, true)
+			})
 		},
 	}
 	cmd.AddCommand(status, rotate)
 	return cmd
 }
 
-func runKEK(cmd *cobra.Command, cf *clientFlags, method, path string) error {
-	return fetchAndPrint(cmd, cf, method, path, nil, func(out io.Writer, st authserver.KEKStatus) error {
-		return printKEKStatus(out, st, method == http.MethodPost)
-	})
-}
-
 // printKEKStatus prints the current KEK id, how many signing keys each KEK
 // seals and, after a rotation, how many were resealed.
-func printKEKStatus(out io.Writer, st authserver.KEKStatus, resealed bool) error {
-	fields := [][2]string{{"current_kek_id", st.CurrentKEKID}}
+func printKEKStatus(out io.Writer, st client.KEKStatus, resealed bool) error {
+	fields := [][2]string{{"current_kek_id", st.CurrentKekID}}
 	if resealed {
 		fields = append(fields, [2]string{"resealed", strconv.Itoa(st.Resealed)})
 	}
 	if err := printFields(out, fields); err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(st.SigningKeys))
-	for id := range st.SigningKeys {
+	ids := make([]string, 0, len(st.SigningKeysByKek))
+	for id := range st.SigningKeysByKek {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	rows := make([][]string, 0, len(ids))
 	for _, id := range ids {
 		note := ""
-		if id != st.CurrentKEKID {
+		if id != st.CurrentKekID {
 			note = "previous: run kek rotate"
 		}
-		rows = append(rows, []string{id, strconv.Itoa(st.SigningKeys[id]), note})
+		rows = append(rows, []string{id, strconv.Itoa(st.SigningKeysByKek[id]), note})
 	}
 	_, _ = io.WriteString(out, "\n")
 	return printTable(out, []string{"KEK_ID", "SIGNING_KEYS", ""}, rows)
@@ -194,21 +203,25 @@ func fmtTime(t *time.Time) string {
 // printKeysTable shows one row per key; WHEN is the time that matters for
 // its state: when a next key signs, when an active key started, when a
 // retired key leaves the JWKS, when an inactive key was discarded.
-func printKeysTable(out io.Writer, keys []authserver.SigningKeyView) error {
+func printKeysTable(out io.Writer, keys []client.SigningKey) error {
 	rows := make([][]string, 0, len(keys))
 	for _, k := range keys {
 		when := "-"
 		switch k.State {
-		case "next":
+		case client.SigningKeyStateNext:
 			when = "signs from " + fmtTime(k.ActivateAt)
-		case "active":
+		case client.SigningKeyStateActive:
 			when = "since " + fmtTime(k.ActivatedAt)
-		case "retired":
+		case client.SigningKeyStateRetired:
 			when = "removed at " + fmtTime(k.RemoveAt)
-		case "inactive":
-			when = "discarded " + fmtTime(k.DiscardedAt) + " (was " + k.PriorState + ")"
+		case client.SigningKeyStateInactive:
+			prior := ""
+			if k.PriorState != nil {
+				prior = string(*k.PriorState)
+			}
+			when = "discarded " + fmtTime(k.DiscardedAt) + " (was " + prior + ")"
 		}
-		rows = append(rows, []string{k.KID, k.Algorithm, k.State, strconv.FormatBool(k.Published), when, k.KEKID})
+		rows = append(rows, []string{k.Kid, string(k.Alg), string(k.State), strconv.FormatBool(k.Published), when, k.KekID})
 	}
 	return printTable(out, []string{"KID", "ALG", "STATE", "PUBLISHED", "WHEN", "KEK_ID"}, rows)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,4 +42,15 @@ func rowsOf[T any](items []T, row func(T) []string) [][]string {
 		rows = append(rows, row(it))
 	}
 	return rows
+}
+
+// printRawJSON writes a JSON answer indented, as it came.
+func printRawJSON(w io.Writer, body []byte) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, bytes.TrimSpace(body), "", "  "); err != nil {
+		return errUnexpected
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
 }

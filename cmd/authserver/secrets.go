@@ -1,14 +1,15 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/authserver/authserver/adminapi/client"
 	"github.com/authserver/authserver/authserver"
 )
 
@@ -31,31 +32,31 @@ deleted. Secrets are shown once, at creation, and masked everywhere else.`,
 	return cmd
 }
 
-func secretsPath(appID string) string {
-	return "/admin/v1/apps/" + url.PathEscape(appID) + "/secrets"
-}
-
 func newSecretsListCommand(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list APP_ID",
 		Short: "List an app's secrets, masked, with status, last use and expiry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return listPage(cmd, cf, secretsPath(args[0]), secretsHeader, secretRow)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListSecretsResponse, error) {
+				return c.ListSecretsWithResponse(ctx, args[0])
+			}, func(r *client.ListSecretsResponse) *client.SecretList { return r.JSON200 }, func(out io.Writer, l client.SecretList) error {
+				return printSecretsTable(out, l.Items)
+			})
 		},
 	}
 }
 
 // printCreatedSecret prints a new secret: its plaintext, once, or the
 // replay notice when the request repeated an earlier one.
-func printCreatedSecret(out io.Writer, s authserver.CreatedSecret, extra ...[2]string) error {
-	fields := [][2]string{{"secret_id", s.ID}}
+func printCreatedSecret(out io.Writer, s client.CreatedSecret, extra ...[2]string) error {
+	fields := [][2]string{{"secret_id", s.SecretID}}
 	if s.Replay != nil {
-		fields = append(fields, [2]string{"secret", s.Masked}, [2]string{"replayed", s.Replay.Code + ": " + s.Replay.Message})
+		fields = append(fields, [2]string{"secret", s.Masked}, [2]string{"replayed", string(s.Replay.Code) + ": " + s.Replay.Message})
 	} else {
-		fields = append(fields, [2]string{"client_secret", s.Secret})
+		fields = append(fields, [2]string{"client_secret", deref(s.ClientSecret)})
 	}
-	fields = append(fields, [2]string{"status", s.Status})
+	fields = append(fields, [2]string{"status", string(s.Status)})
 	fields = append(fields, extra...)
 	if s.Replay == nil {
 		fields = append(fields, [2]string{"note", "the client_secret is shown only once; store it now"})
@@ -70,9 +71,11 @@ func newSecretsCreateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Add an active secret to an app (at most two active); prints it once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodPost, secretsPath(args[0]), struct{}{}, func(out io.Writer, s authserver.CreatedSecret) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateSecretResponse, error) {
+				return c.CreateSecretWithResponse(ctx, args[0], &client.CreateSecretParams{IdempotencyKey: optional(idemKey)}, client.CreateSecretJSONRequestBody{})
+			}, func(r *client.CreateSecretResponse) *client.CreatedSecret { return cmp.Or(r.JSON201, r.JSON200) }, func(out io.Writer, s client.CreatedSecret) error {
 				return printCreatedSecret(out, s)
-			}, idempotencyHeader(idemKey)...)
+			})
 		},
 	}
 	addIdempotencyFlag(cmd, &idemKey)
@@ -87,14 +90,16 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Create a new secret; the current one (or SECRET_ID) keeps working for the grace period",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := map[string]string{}
+			var req client.SecretRotation
 			if len(args) == 2 {
-				req["secret_id"] = args[1]
+				req.SecretID = &args[1]
 			}
 			if cmd.Flags().Changed("grace-period") {
-				req["grace_period"] = grace.String()
+				req.GracePeriod = optional(grace.String())
 			}
-			return fetchAndPrint(cmd, cf, http.MethodPost, secretsPath(args[0])+"/rotate", req, printRotatedSecret, idempotencyHeader(idemKey)...)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.RotateSecretResponse, error) {
+				return c.RotateSecretWithResponse(ctx, args[0], &client.RotateSecretParams{IdempotencyKey: optional(idemKey)}, req)
+			}, func(r *client.RotateSecretResponse) *client.RotatedSecret { return cmp.Or(r.JSON201, r.JSON200) }, printRotatedSecret)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace-period", authserver.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
@@ -104,16 +109,19 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 
 // printRotatedSecret prints the new secret of a rotation and the id and
 // expiry of the secret it rotated.
-func printRotatedSecret(out io.Writer, r authserver.RotatedSecret) error {
+func printRotatedSecret(out io.Writer, r client.RotatedSecret) error {
 	var extra [][2]string
 	if r.Rotated != nil {
 		exp := "-"
 		if r.Rotated.ExpiresAt != nil {
 			exp = r.Rotated.ExpiresAt.Format(time.RFC3339)
 		}
-		extra = append(extra, [2]string{"rotated_secret_id", r.Rotated.ID}, [2]string{"rotated_expires_at", exp})
+		extra = append(extra, [2]string{"rotated_secret_id", r.Rotated.SecretID}, [2]string{"rotated_expires_at", exp})
 	}
-	return printCreatedSecret(out, r.CreatedSecret, extra...)
+	return printCreatedSecret(out, client.CreatedSecret{
+		SecretID: r.SecretID, Masked: r.Masked, Status: client.CreatedSecretStatus(r.Status), CreatedAt: r.CreatedAt,
+		ExpiresAt: r.ExpiresAt, LastUsedAt: r.LastUsedAt, ClientSecret: r.ClientSecret, Replay: r.Replay,
+	}, extra...)
 }
 
 func newSecretTransitionCommand(cf *clientFlags, action, short string) *cobra.Command {
@@ -122,10 +130,15 @@ func newSecretTransitionCommand(cf *clientFlags, action, short string) *cobra.Co
 		Short: short,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodPost, secretsPath(args[0])+"/"+url.PathEscape(args[1])+"/"+action, struct{}{},
-				func(out io.Writer, s authserver.SecretView) error {
-					return printSecretsTable(out, []authserver.SecretView{s})
-				})
+			table := func(out io.Writer, s client.Secret) error { return printSecretsTable(out, []client.Secret{s}) }
+			if action == "reactivate" {
+				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ReactivateSecretResponse, error) {
+					return c.ReactivateSecretWithResponse(ctx, args[0], args[1], client.ReactivateSecretJSONRequestBody{})
+				}, func(r *client.ReactivateSecretResponse) *client.Secret { return r.JSON200 }, table)
+			}
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DiscardSecretResponse, error) {
+				return c.DiscardSecretWithResponse(ctx, args[0], args[1], client.DiscardSecretJSONRequestBody{})
+			}, func(r *client.DiscardSecretResponse) *client.Secret { return r.JSON200 }, table)
 		},
 	}
 }
@@ -140,8 +153,9 @@ func newSecretsDeleteCommand(cf *clientFlags) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("deleting a secret cannot be undone: repeat with --yes to confirm")
 			}
-			path := secretsPath(args[0]) + "/" + url.PathEscape(args[1]) + "?confirm=" + url.QueryEscape(args[1])
-			return deleteAndReport(cmd, cf, path, map[string]string{"deleted": args[1]}, "deleted "+args[1])
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteSecretResponse, error) {
+				return c.DeleteSecretWithResponse(ctx, args[0], args[1], &client.DeleteSecretParams{Confirm: args[1]})
+			}, map[string]string{"deleted": args[1]}, "deleted "+args[1])
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
@@ -152,11 +166,4 @@ func newSecretsDeleteCommand(cf *clientFlags) *cobra.Command {
 // with the same key creates nothing new and shows the first result masked.
 func addIdempotencyFlag(cmd *cobra.Command, key *string) {
 	cmd.Flags().StringVar(key, "idempotency-key", "", "Idempotency-Key header: retrying with the same key (within 24h) creates nothing new")
-}
-
-func idempotencyHeader(key string) []string {
-	if key == "" {
-		return nil
-	}
-	return []string{"Idempotency-Key", key}
 }

@@ -2,14 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/authserver/authserver/authserver"
+	"github.com/authserver/authserver/adminapi/client"
 )
 
 // readSecretInput reads one line from r (a password or secret piped in),
@@ -86,10 +85,14 @@ func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
 			if password == "" {
 				password, generated = randomPassword(), true
 			}
-			in := authserver.NewCustomer{Username: args[0], Password: password, CustomerID: customerID}
-			var created authserver.CustomerView
-			if err := c.do(cmd.Context(), http.MethodPost, "/admin/v1/apps/"+url.PathEscape(appID)+"/users", in, &created); err != nil {
+			in := client.NewTestUser{Username: args[0], Password: password, CustomerID: optional(customerID)}
+			r, err := c.CreateTestUserWithResponse(cmd.Context(), appID, in)
+			if err := c.check(r, err); err != nil {
 				return err
+			}
+			created := r.JSON201
+			if created == nil {
+				return errUnexpected
 			}
 			out := cmd.OutOrStdout()
 			if cf.output == "json" {
@@ -100,7 +103,7 @@ func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
 				return printJSON(out, v)
 			}
 			fields := [][2]string{
-				{"user_id", created.ID}, {"app_id", created.AppID}, {"username", created.Username},
+				{"user_id", created.UserID}, {"app_id", created.AppID}, {"username", created.Username},
 				{"subject", created.Subject},
 			}
 			if generated {
@@ -125,11 +128,15 @@ func newUsersListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List an app's test users, a page at a time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return listPage(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users?"+pf.query(nil),
-				[]string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"},
-				func(u authserver.CustomerView) []string {
-					return []string{u.Username, u.ID, u.Subject, u.CreatedAt.Format(time.RFC3339)}
-				})
+			var p client.ListTestUsersParams
+			p.After, p.Limit = pf.params()
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListTestUsersResponse, error) {
+				return c.ListTestUsersWithResponse(ctx, appID, &p)
+			}, func(r *client.ListTestUsersResponse) *client.TestUserList { return r.JSON200 }, func(out io.Writer, l client.TestUserList) error {
+				return pageTable([]string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"}, func(u client.TestUser) []string {
+					return []string{u.Username, u.UserID, u.Subject, u.CreatedAt.Format(time.RFC3339)}
+				}, l.Items, l.NextAfter)(out)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "the app's App ID (required)")
@@ -145,8 +152,9 @@ func newUsersDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete a test user (tokens already issued stay valid until they expire)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return deleteAndReport(cmd, cf, "/admin/v1/apps/"+url.PathEscape(appID)+"/users/"+url.PathEscape(args[0]),
-				map[string]string{"deleted": args[0]}, "deleted "+args[0])
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteTestUserResponse, error) {
+				return c.DeleteTestUserWithResponse(ctx, appID, args[0])
+			}, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "the app's App ID (required)")
@@ -165,7 +173,9 @@ func newAssertionKeysCommand() *cobra.Command {
 		Short: "Show an app's assertion keys: inline JWKS, jwks_uri, secret signing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fetchAndPrint(cmd, cf, http.MethodGet, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", nil, printAssertionKeys)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.GetAssertionKeysResponse, error) {
+				return c.GetAssertionKeysWithResponse(ctx, args[0])
+			}, func(r *client.GetAssertionKeysResponse) *client.AssertionKeys { return r.JSON200 }, printAssertionKeys)
 		},
 	}
 	var jwksFile, jwksURI string
@@ -182,13 +192,10 @@ func newAssertionKeysCommand() *cobra.Command {
 			"encrypted copy.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			body := map[string]any{"jwks_uri": jwksURI, "secret_signing": secretSigning}
+			body := client.AssertionKeySettings{JwksURI: optional(jwksURI), SecretSigning: &secretSigning}
 			if jwksFile != "" {
 				var data []byte
+				var err error
 				if jwksFile == "-" {
 					data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
 				} else {
@@ -197,16 +204,15 @@ func newAssertionKeysCommand() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("read the JWKS: %w", err)
 				}
-				if !json.Valid(data) {
-					return fmt.Errorf("%s is not JSON", jwksFile)
+				var set client.JWKS
+				if err := json.Unmarshal(data, &set); err != nil {
+					return fmt.Errorf("%s is not a JWK Set: %w", jwksFile, err)
 				}
-				body["jwks"] = json.RawMessage(data)
+				body.Jwks = &set
 			}
-			var v authserver.AssertionKeysView
-			if err := c.do(cmd.Context(), http.MethodPut, "/admin/v1/apps/"+url.PathEscape(args[0])+"/assertion-keys", body, &v); err != nil {
-				return err
-			}
-			return printAs(cmd, cf, v, printAssertionKeys)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.SetAssertionKeysResponse, error) {
+				return c.SetAssertionKeysWithResponse(ctx, args[0], body)
+			}, func(r *client.SetAssertionKeysResponse) *client.AssertionKeys { return r.JSON200 }, printAssertionKeys)
 		},
 	}
 	f := set.Flags()
@@ -220,23 +226,17 @@ func newAssertionKeysCommand() *cobra.Command {
 
 // printAssertionKeys prints an app's assertion-key settings, the inline
 // JWKS as its key ids.
-func printAssertionKeys(out io.Writer, v authserver.AssertionKeysView) error {
+func printAssertionKeys(out io.Writer, v client.AssertionKeys) error {
 	kids := []string{}
-	var set struct {
-		Keys []struct {
-			KID string `json:"kid"`
-			Alg string `json:"alg"`
-		} `json:"keys"`
-	}
-	if len(v.JWKS) > 0 && json.Unmarshal(v.JWKS, &set) == nil {
-		for _, k := range set.Keys {
-			kids = append(kids, k.KID+" ("+k.Alg+")")
+	if v.Jwks != nil {
+		for _, k := range v.Jwks.Keys {
+			kids = append(kids, fmt.Sprint(k["kid"])+" ("+fmt.Sprint(k["alg"])+")")
 		}
 	}
 	return printFields(out, [][2]string{
 		{"app_id", v.AppID},
 		{"jwks", strings.Join(kids, ", ")},
-		{"jwks_uri", v.JWKSURI},
+		{"jwks_uri", deref(v.JwksURI)},
 		{"secret_signing", strconv.FormatBool(v.SecretSigning)},
 		{"signing_secrets", strings.Join(v.SigningSecrets, ", ")},
 	})

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,9 @@ type Instance struct {
 	AdminKey string
 	Monitor  *mongodb.Monitor
 	Logs     *SyncBuffer
+	// Contract checks every admin exchange against the admin API's
+	// document; nil for an instance the test did not start.
+	Contract *Contract
 
 	done chan error
 	once sync.Once
@@ -124,6 +128,7 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	monitor := mongodb.NewMonitor()
+	contract := NewContract(t)
 	// The issuer must name the public listener, whose port is known only
 	// once bound.
 	publicLn, err := net.Listen("tcp", cfg.Public.Addr)
@@ -139,6 +144,7 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 	}
 	srv, err := server.New(context.Background(), cfg, server.Options{
 		Logger: log, Now: clock.Now, Monitor: monitor, PublicListener: publicLn, AdminListener: adminLn,
+		AdminMiddleware: contract.Middleware,
 	})
 	if err != nil {
 		_ = publicLn.Close()
@@ -146,7 +152,7 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 		t.Fatalf("start server: %v\n%s", err, logs)
 	}
 	in := &Instance{
-		Server: srv, Config: cfg, Clock: clock, Monitor: monitor, Logs: logs,
+		Server: srv, Config: cfg, Clock: clock, Monitor: monitor, Logs: logs, Contract: contract,
 		PublicURL: "http://" + srv.PublicAddr(), AdminURL: "http://" + srv.AdminAddr(),
 		done: make(chan error, 1),
 	}
@@ -157,6 +163,7 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 	t.Cleanup(func() {
 		in.Stop(t)
 		in.CheckLogs(t)
+		in.CheckContract(t)
 	})
 	return in
 }
@@ -189,7 +196,8 @@ func (in *Instance) Admin(t testing.TB, key, method, path string, body any, out 
 }
 
 // AdminRequest sends an admin API request with key (the owner key if "",
-// no Authorization header if "-"), body as JSON if it is not nil, and
+// no Authorization header if "-"), body as JSON if it is not nil (a nil
+// map is no body, not JSON null), and
 // extra headers as name, value pairs. It returns the status, the headers
 // and the raw body of the response, for tests that look at more than a
 // decoded success.
@@ -199,12 +207,13 @@ func (in *Instance) AdminRequest(t testing.TB, key, method, path string, body an
 		key = in.AdminKey
 	}
 	var rd io.Reader
-	if body != nil {
+	reqBody := []byte{}
+	if v := reflect.ValueOf(body); body != nil && !(v.Kind() == reflect.Map && v.IsNil()) {
 		b, err := json.Marshal(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
+		rd, reqBody = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequest(method, in.AdminURL+path, rd)
 	if err != nil {
@@ -213,7 +222,7 @@ func (in *Instance) AdminRequest(t testing.TB, key, method, path string, body an
 	if key != "-" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	if body != nil {
+	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -225,6 +234,15 @@ func (in *Instance) AdminRequest(t testing.TB, key, method, path string, body an
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if in.Contract == nil {
+		// A server this test did not start (another process): check the
+		// exchange here.
+		c := NewContract(t)
+		c.Check(req, reqBody, resp.StatusCode, resp.Header, data)
+		if v := c.TakeViolations(); len(v) > 0 {
+			t.Errorf("the admin API broke the contract of adminapi/openapi.yaml: %s", v[0])
+		}
+	}
 	return resp.StatusCode, resp.Header, data
 }
 
