@@ -45,6 +45,15 @@ type IntrospectionSource interface {
 	Counts() (active, inactive uint64)
 }
 
+// StoreMonitor is what the metrics read of the database client's command
+// monitor (mongodb.Monitor): commands started, by command name, failed
+// commands, and failed checks of the database server.
+type StoreMonitor interface {
+	Counts() map[string]int
+	Failures() int
+	HeartbeatFailures() int
+}
+
 // CacheSource is what the metrics read of the client cache.
 type CacheSource interface {
 	Len() int
@@ -54,7 +63,7 @@ type CacheSource interface {
 // left out.
 type Sources struct {
 	Keys          KeySource
-	Monitor       *storage.Monitor
+	Monitor       StoreMonitor
 	Limiter       LimiterSource
 	Logins        LimiterSource
 	Revocations   RevocationSource

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
 )
 
 // Config is every option of the server. Its defaults are DefaultConfig;
@@ -264,7 +264,7 @@ func (c *Config) Validate() error {
 		bad("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
 	if c.MongoDB.EmbeddedAddr != "" {
-		if err := storage.CheckLoopback(c.MongoDB.EmbeddedAddr); err != nil {
+		if err := embedded.CheckLoopback(c.MongoDB.EmbeddedAddr); err != nil {
 			bad("mongodb.embedded_addr: %v", err)
 		}
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/authserver/authserver/handlers"
 	"github.com/authserver/authserver/metrics"
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // Options are the run-time dependencies that are not configuration.
@@ -37,7 +39,7 @@ type Options struct {
 	// controlled one.
 	Now func() time.Time
 	// Monitor, if set, observes every database command.
-	Monitor *storage.Monitor
+	Monitor *mongodb.Monitor
 	// PublicListener and AdminListener, if set, are used instead of
 	// listening on the configured addresses (tests bind first to learn the
 	// port the issuer must name).
@@ -54,8 +56,8 @@ type Server struct {
 	log *slog.Logger
 	now func() time.Time
 
-	embedded *storage.Embedded
-	store    *storage.Store
+	embedded *embedded.DB
+	store    storage.Store
 	keyring  *kek.Keyring
 
 	Keys     *signingkeys.KeyManager
@@ -73,7 +75,7 @@ type Server struct {
 	Introspector *tokens.Introspector
 	Limiter      *limits.AuthLimiter
 	Metrics      *metrics.Metrics
-	monitor      *storage.Monitor
+	monitor      *mongodb.Monitor
 
 	publicLn, adminLn net.Listener
 	public, admin     *http.Server
@@ -131,15 +133,15 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error {
+func (s *Server) openStore(ctx context.Context, monitor *mongodb.Monitor) error {
 	if monitor == nil {
-		monitor = storage.NewMonitor() // the metrics read it
+		monitor = mongodb.NewMonitor() // the metrics read it
 	}
 	s.monitor = monitor
 	uri := s.cfg.MongoDB.URI
 	if uri == "" {
 		dir := filepath.Join(s.cfg.DataDir, "db")
-		e, err := storage.StartEmbedded(dir, s.cfg.MongoDB.EmbeddedAddr, nil)
+		e, err := embedded.Start(dir, s.cfg.MongoDB.EmbeddedAddr, nil)
 		if err != nil {
 			return err
 		}
@@ -149,7 +151,7 @@ func (s *Server) openStore(ctx context.Context, monitor *storage.Monitor) error 
 			s.log.Warn("the embedded database also listens on TCP, without authentication: every local user can read and change it", "addr", addr)
 		}
 	}
-	st, err := storage.Open(ctx, storage.Options{URI: uri, Database: s.cfg.MongoDB.Database, Timeout: s.cfg.MongoDB.Timeout, Monitor: monitor})
+	st, err := mongodb.Open(ctx, mongodb.Options{URI: uri, Database: s.cfg.MongoDB.Database, Timeout: s.cfg.MongoDB.Timeout, Monitor: monitor})
 	if err != nil {
 		return err
 	}
@@ -388,7 +390,7 @@ func (s *Server) StoreURI() string {
 
 // Embedded is the embedded database, nil with an external MongoDB. Tests
 // stop and restart it under a running server.
-func (s *Server) Embedded() *storage.Embedded { return s.embedded }
+func (s *Server) Embedded() *embedded.DB { return s.embedded }
 
 // Serve runs the background loops and both listeners until Shutdown. It
 // returns nil after a clean shutdown.

@@ -1,13 +1,13 @@
-// Package storage is the MongoDB adapter of authserver: the record types it
-// persists, a Store on go.mongodb.org/mongo-driver/v2 and an embedded
-// FerretDB that speaks the same wire protocol when no MongoDB URI is
-// configured.
+// Package storage is the contract between authserver and its database: the
+// records it persists and Store, every operation the server's packages need
+// of a database, with the errors they return.
 //
-// Storage holds no rules. Every invariant (at most two active secrets, one
-// active signing key, ...) is decided by the caller inside an updater closure;
-// the Store only guarantees that the closure's result is written atomically
-// against the version it read. It uses neither multi-document transactions nor
-// TTL indexes, which FerretDB v1 lacks: each update is a single-document
-// compare-and-swap on a version field, and expiry is enforced by queries and a
-// sweep.
+// It holds no rules and no database code. Every invariant (at most two
+// active secrets, one active signing key, ...) is decided by the caller
+// inside an updater closure; a Store only guarantees that the closure's
+// result is written atomically against the version it read. The MongoDB
+// implementation is storage/mongodb, the embedded FerretDB it runs on by
+// default storage/embedded, and storage/storagetest the conformance suite
+// every implementation must pass. This package must not import a database
+// driver: the records' bson tags name their MongoDB fields, nothing more.
 package storage

@@ -53,8 +53,7 @@ const (
 )
 
 // Secret is one secret key of an App (docs/credentials.md, "Secret
-// keys"). The plaintext is never
-// stored: Digest is its SHA-256.
+// keys"). The plaintext is never stored: Digest is its SHA-256.
 type Secret struct {
 	ID     string `bson:"id"`
 	Digest []byte `bson:"digest"`
@@ -135,10 +134,9 @@ type SigningKey struct {
 // AccountID is the _id of the account document.
 const AccountID = "default"
 
-// Account holds the account keys (docs/credentials.md, "Scopes of a
-// credential": account-scoped credentials) in
-// one document, so that rules over all keys (an owner always remains) are
-// one compare-and-swap.
+// Account holds the account keys (account-scoped credentials,
+// docs/credentials.md, "Scopes of a credential") in one document, so that
+// rules over all keys (an owner always remains) are one compare-and-swap.
 type Account struct {
 	ID        string       `bson:"_id"`
 	Version   int64        `bson:"version"`
@@ -195,4 +193,127 @@ type AuditFilter struct {
 type Page struct {
 	After string
 	Limit int
+}
+
+// AppFilter selects apps for ListApps.
+type AppFilter struct {
+	// NamePrefix matches apps whose name starts with it (case-sensitive).
+	NamePrefix string
+	Page
+}
+
+// AppChange records that an app was written: the change log that caches on
+// every instance poll. It is kept apart from the apps so that a poll reads
+// only recent changes, whatever the number of apps (FerretDB v1 cannot push
+// a range query on apps.updated_at down to an index: polling the apps
+// themselves read all 100,000 of them every interval).
+type AppChange struct {
+	ID string `bson:"_id"`
+	// AppID is the app written, or "" for a batch of ImportApps: new
+	// apps, not listed, so that an import of 100,000 apps adds 100 records
+	// for every poll to read rather than 100,000.
+	AppID string `bson:"app_id"`
+	// At is the database server's clock when the change was recorded,
+	// just before the app itself was written.
+	At time.Time `bson:"at"`
+}
+
+// AssertionJTI records that an app-signed JWT (an RFC 7523 client assertion
+// or authorization grant) was used, until its exp (RFC 7523 §3: "maintaining
+// the set of used jti values for the length of time for which the JWT would
+// be considered valid based on the applicable exp instant"). The unique _id
+// is what makes "first use wins" atomic.
+type AssertionJTI struct {
+	// ID is derived from the issuing app and the jti by the caller.
+	ID    string    `bson:"_id"`
+	AppID string    `bson:"app_id"`
+	Exp   time.Time `bson:"exp"`
+	// ExpTTL duplicates Exp for the housekeeping TTL index where the
+	// server has one; queries and SweepAssertionJTIs never rely on it.
+	ExpTTL    time.Time `bson:"exp_ttl"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// Customer is a test user registered under an app (docs/credentials.md,
+// "Test users": test harnesses fetch a user's token by logging in as one).
+// A username is unique within its app.
+type Customer struct {
+	ID       string `bson:"_id"`
+	AppID    string `bson:"app_id"`
+	Username string `bson:"username"`
+	// Subject is the user's opaque customer identifier (docs/credentials.md,
+	// "Customer identifiers"), the "sub" of its tokens. The app's own user id it was derived from is
+	// not stored.
+	Subject string `bson:"subject"`
+	// PasswordHash is an argon2id hash in PHC string format; never the
+	// password.
+	PasswordHash string    `bson:"password_hash"`
+	CreatedAt    time.Time `bson:"created_at"`
+}
+
+// CustomerPage selects a slice of an app's test users ordered by username:
+// those after After, at most Limit (default 100).
+type CustomerPage struct {
+	AppID string
+	Page
+}
+
+// IdempotencyRecord remembers one create request made with an
+// Idempotency-Key header, so that a retry of it never creates a second
+// resource. It holds the ids the request creates, assigned before the
+// request runs, and never the plaintext of a secret: a replay shows the
+// resource masked.
+type IdempotencyRecord struct {
+	// ID is the actor's id and a digest of the key: keys are per actor.
+	ID      string `bson:"_id"`
+	Version int64  `bson:"version"`
+	Actor   string `bson:"actor"`
+	// Operation is the audit action of the request, e.g. "secret.create".
+	Operation string `bson:"operation"`
+	// Fingerprint is a digest of the operation, its target and its input:
+	// the same key sent with another request is refused.
+	Fingerprint []byte `bson:"fingerprint"`
+	// AppID, SecretID and KeyID are the ids the request creates (or acts
+	// on): pre-assigned, so that running it twice finds the first run's
+	// resource instead of making another.
+	AppID    string `bson:"app_id,omitempty"`
+	SecretID string `bson:"secret_id,omitempty"`
+	KeyID    string `bson:"key_id,omitempty"`
+	// Done is set once the request has succeeded; a done record is only
+	// ever replayed.
+	Done      bool      `bson:"done"`
+	CreatedAt time.Time `bson:"created_at"`
+	// Exp ends the record: queries ignore it from then on and Sweep
+	// deletes it.
+	Exp time.Time `bson:"exp"`
+	// ExpTTL repeats Exp for the housekeeping TTL index where the server
+	// has one (MongoDB); it is set by ClaimIdempotency.
+	ExpTTL time.Time `bson:"exp_ttl"`
+}
+
+// Revoked is one entry of the access-token denylist (RFC 7009): the token's
+// jti, kept until the token's own exp, after which the token is dead anyway
+// and the entry is swept.
+type Revoked struct {
+	// JTI is the revoked token's "jti" (RFC 7519 §4.1.7); unique.
+	JTI string `bson:"_id"`
+	// ClientID is the client the token was issued to.
+	ClientID string `bson:"client_id"`
+	// ExpiresAt is the token's "exp"; the entry is useless after it.
+	ExpiresAt time.Time `bson:"exp"`
+	// ExpTTL repeats ExpiresAt for a housekeeping TTL index on databases
+	// that have one; queries never rely on it.
+	ExpTTL time.Time `bson:"exp_ttl"`
+	// CreatedAt is set by the database server when the entry is written,
+	// so that instances with skewed clocks agree on the order in which
+	// they poll entries.
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// RevokedCursor is a position in the denylist ordered by (created_at,
+// _id): entries strictly after it are read next. The zero cursor is before
+// every entry.
+type RevokedCursor struct {
+	CreatedAt time.Time
+	JTI       string
 }

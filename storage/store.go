@@ -3,336 +3,182 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Errors returned by the Store. Callers test them with errors.Is.
+// Errors a Store returns, wrapped with what it was doing. Callers test them
+// with errors.Is.
 var (
-	// ErrNotFound: no document has that id.
+	// ErrNotFound: no record has that id.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrDuplicate: a document with that id or unique key exists already.
+	// ErrDuplicate: a record with that id or unique key exists already.
 	ErrDuplicate = errors.New("storage: duplicate")
-	// ErrConflict: the document kept changing under a compare-and-swap
+	// ErrConflict: the record kept changing under a compare-and-swap
 	// update; nothing was written.
 	ErrConflict = errors.New("storage: concurrent update")
 )
 
-// maxCASAttempts bounds the load-decide-write loop of an update; each
-// losing attempt means another writer succeeded.
-const maxCASAttempts = 8
+// Store is everything the server's packages need of a database. Each
+// domain package declares the few methods it uses as an interface of its
+// own; a Store satisfies them all. Implementations are safe for concurrent
+// use, and several server instances may share one database: every
+// guarantee below holds across instances, not only within one.
+//
+// Updates are compare-and-swap through updater closures: UpdateApp,
+// UpdateKeySet, UpdateAccount (and ClaimIdempotency's take-over) load the
+// record, let the closure change it and write the result as Version+1 only
+// if no other writer changed the record in between, retrying a bounded
+// number of times. If the closure returns an error, nothing is written and
+// that error is returned (wrapped); after too many lost races the result is
+// ErrConflict. The closure may run more than once.
+//
+// Times written by the database itself (UpdatedAt, AppChange.At,
+// Revoked.CreatedAt, ServerTime) come from one clock, the database's, so
+// that instances with skewed clocks agree on the order of changes. Expired
+// records (AssertionJTI.Exp, IdempotencyRecord.Exp, Revoked.ExpiresAt) are
+// ignored by every query from their expiry on; the Sweep methods only
+// reclaim their space.
+//
+// The conformance suite in storage/storagetest checks these rules against
+// an implementation.
+type Store interface {
+	// Ping checks that the database answers; it is the readiness probe.
+	Ping(ctx context.Context) error
+	// Close releases the connection to the database.
+	Close(ctx context.Context) error
 
-// Collection names.
-const (
-	colApps         = "apps"
-	colSecretUsage  = "secret_usage"
-	colSigningKeys  = "signing_keys"
-	colAccounts     = "accounts"
-	colAudit        = "audit"
-	colRevoked      = "revoked"
-	colAssertionJTI = "assertion_jti"
-	colCustomers    = "customers"
-	colIdempotency  = "idempotency"
-	colWriteClaims  = "write_claims"
-	colAppChanges   = "app_changes"
-)
+	// InsertApp stores a new app with Version 1 and a database-set
+	// UpdatedAt, announced in the change log. It returns ErrDuplicate if
+	// the id is taken.
+	InsertApp(ctx context.Context, a App) error
+	// GetApp returns the app with that id, or ErrNotFound.
+	GetApp(ctx context.Context, id string) (App, error)
+	// ListApps returns apps ordered by id, after f.After, whose name starts
+	// with f.NamePrefix (case-sensitive), at most f.Limit (default 100).
+	ListApps(ctx context.Context, f AppFilter) ([]App, error)
+	// UpdateApp is the compare-and-swap update of an app (see Store). A
+	// written update is announced in the change log, a refused one is
+	// not. It returns the stored app, ErrNotFound, or ErrConflict.
+	UpdateApp(ctx context.Context, id string, update func(*App) error) (App, error)
+	// ImportApps stores many new apps at once, each with Version 1, for
+	// migrations and load tests; the rules of the app lifecycle are the
+	// caller's to respect. The import is announced in the change log by
+	// records with an empty AppID (the apps are new, so no cache holds
+	// them). If some ids exist already, those apps are left as they were,
+	// the others are still stored, and the error wraps ErrDuplicate.
+	ImportApps(ctx context.Context, apps []App) error
+	// AppAllowsAnyOrigin reports whether some enabled app lists origin
+	// among its browser origins.
+	AppAllowsAnyOrigin(ctx context.Context, origin string) (bool, error)
 
-// Options configure Open.
-type Options struct {
-	// URI is a MongoDB connection string (mongodb:// or mongodb+srv://).
-	URI string
-	// Database is the database name; default "authserver".
-	Database string
-	// Timeout bounds server selection and each operation; default 5s.
-	Timeout time.Duration
-	// Monitor, if set, observes every command sent (tests count writes).
-	Monitor *Monitor
-}
+	// AppChangesSince returns the change-log records stamped at or after
+	// since, oldest first, at most limit of them. Every write of an app
+	// is announced by a record stamped before the write lands.
+	AppChangesSince(ctx context.Context, since time.Time, limit int) ([]AppChange, error)
+	// SweepAppChanges deletes change-log records stamped before before and
+	// returns how many.
+	SweepAppChanges(ctx context.Context, before time.Time) (int64, error)
+	// ServerTime returns the database's current time, the clock of every
+	// database-set time. It is how a cache picks its first change
+	// watermark.
+	ServerTime(ctx context.Context) (time.Time, error)
 
-// Store is the MongoDB implementation of every store authserver needs. It is
-// safe for concurrent use.
-type Store struct {
-	client  *mongo.Client
-	db      *mongo.Database
-	timeout time.Duration
-}
+	// RecordSecretUse stores, for each secret, the later of its stored and
+	// the given last-used time. It never changes an App or its Version.
+	RecordSecretUse(ctx context.Context, uses []SecretUsage) error
+	// SecretUsage returns the last-used times of an app's secrets, by
+	// secret id.
+	SecretUsage(ctx context.Context, appID string) (map[string]time.Time, error)
 
-// Open connects to MongoDB and returns a Store. It does not create indexes;
-// call EnsureIndexes once at start.
-func Open(ctx context.Context, o Options) (*Store, error) {
-	if o.Database == "" {
-		o.Database = "authserver"
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
-	}
-	co := options.Client().ApplyURI(o.URI).
-		SetServerSelectionTimeout(o.Timeout).
-		SetConnectTimeout(o.Timeout).
-		SetTimeout(o.Timeout)
-	if o.Monitor != nil {
-		co.SetMonitor(o.Monitor.commandMonitor())
-		co.SetServerMonitor(o.Monitor.serverMonitor())
-	}
-	client, err := mongo.Connect(co)
-	if err != nil {
-		return nil, fmt.Errorf("connect to mongodb: %w", err)
-	}
-	return &Store{client: client, db: client.Database(o.Database), timeout: o.Timeout}, nil
-}
+	// GetKeySet returns the key set, or ErrNotFound before the first key.
+	GetKeySet(ctx context.Context) (KeySet, error)
+	// KeySetVersion returns only the key set's version, for cheap polling,
+	// or ErrNotFound before the first key.
+	KeySetVersion(ctx context.Context) (int64, error)
+	// CreateKeySet stores the first key set with Version 1. It returns
+	// ErrDuplicate if another instance created it first.
+	CreateKeySet(ctx context.Context, ks KeySet) error
+	// UpdateKeySet is the compare-and-swap update of the key set (see
+	// Store).
+	UpdateKeySet(ctx context.Context, update func(*KeySet) error) (KeySet, error)
 
-// Close disconnects from the database.
-func (s *Store) Close(ctx context.Context) error {
-	return s.client.Disconnect(ctx)
-}
+	// GetAccount returns the account, or ErrNotFound before the first
+	// start.
+	GetAccount(ctx context.Context) (Account, error)
+	// AccountVersion returns only the account's version, for cheap
+	// polling.
+	AccountVersion(ctx context.Context) (int64, error)
+	// CreateAccount stores the account with Version 1. It returns
+	// ErrDuplicate if it exists: only the first instance to start
+	// bootstraps it.
+	CreateAccount(ctx context.Context, a Account) error
+	// UpdateAccount is the compare-and-swap update of the account (see
+	// Store).
+	UpdateAccount(ctx context.Context, update func(*Account) error) (Account, error)
 
-// Ping checks that the database answers; it is the readiness probe.
-func (s *Store) Ping(ctx context.Context) error {
-	return s.client.Ping(ctx, nil)
-}
+	// AppendAudit stores one audit event. e.ID must be unique and sort by
+	// time (the caller uses a time-ordered id).
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns the events matching f, newest first, at most
+	// f.Limit (default 100).
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
-// EnsureIndexes creates the indexes every query relies on. It is
-// idempotent. Unique indexes carry the uniqueness rules; TTL indexes are only
-// housekeeping and are skipped where the server refuses them (FerretDB v1),
-// since expiry is enforced by queries and Sweep.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	idx := []struct {
-		col   string
-		model mongo.IndexModel
-	}{
-		{colApps, mongo.IndexModel{Keys: bson.D{{Key: "updated_at", Value: 1}}}},
-		{colApps, mongo.IndexModel{Keys: bson.D{{Key: "name", Value: 1}}}},
-		{colSecretUsage, mongo.IndexModel{Keys: bson.D{{Key: "app_id", Value: 1}}}},
-		{colAudit, mongo.IndexModel{Keys: bson.D{{Key: "app_id", Value: 1}, {Key: "_id", Value: -1}}}},
-		{colAudit, mongo.IndexModel{Keys: bson.D{{Key: "time", Value: 1}}}},
-		{colRevoked, mongo.IndexModel{Keys: bson.D{{Key: "created_at", Value: 1}}}},
-		{colRevoked, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
-		{colAssertionJTI, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
-		{colCustomers, mongo.IndexModel{
-			Keys:    bson.D{{Key: "app_id", Value: 1}, {Key: "username", Value: 1}},
-			Options: options.Index().SetUnique(true),
-		}},
-		{colCustomers, mongo.IndexModel{Keys: bson.D{{Key: "app_id", Value: 1}, {Key: "subject", Value: 1}}}},
-		{colApps, mongo.IndexModel{Keys: bson.D{{Key: "origins", Value: 1}}}},
-		{colIdempotency, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
-		{colWriteClaims, mongo.IndexModel{Keys: bson.D{{Key: "created_at", Value: 1}}}},
-		{colAppChanges, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}}},
-	}
-	for _, i := range idx {
-		if _, err := s.db.Collection(i.col).Indexes().CreateOne(ctx, i.model); err != nil {
-			return fmt.Errorf("create index on %s: %w", i.col, err)
-		}
-	}
-	// Housekeeping TTL indexes where the server has them.
-	for _, col := range []string{colRevoked, colAssertionJTI, colIdempotency} {
-		m := mongo.IndexModel{
-			Keys:    bson.D{{Key: "exp_ttl", Value: 1}},
-			Options: options.Index().SetExpireAfterSeconds(0),
-		}
-		if _, err := s.db.Collection(col).Indexes().CreateOne(ctx, m); err != nil && !isNotImplemented(err) {
-			return fmt.Errorf("create ttl index on %s: %w", col, err)
-		}
-	}
-	return nil
-}
+	// ClaimIdempotency stores rec unless an unexpired record with its id
+	// exists. It returns (rec, true) when rec was stored, or the existing
+	// record and false. A record whose Exp is at or before now counts as
+	// absent and is replaced; of concurrent claims of one id exactly one
+	// wins.
+	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, now time.Time) (IdempotencyRecord, bool, error)
+	// CompleteIdempotency marks the record done. Should the record have
+	// vanished meanwhile (swept, or released by a failed twin request), it
+	// is stored again, done, so that later retries still replay.
+	CompleteIdempotency(ctx context.Context, rec IdempotencyRecord) error
+	// ReleaseIdempotency deletes the record with id if it is not done, so
+	// that a request that failed and changed nothing leaves the key free.
+	ReleaseIdempotency(ctx context.Context, id string) error
+	// SweepIdempotency deletes the records expired at now and returns how
+	// many.
+	SweepIdempotency(ctx context.Context, now time.Time) (int64, error)
 
-func isNotImplemented(err error) bool {
-	var ce mongo.CommandError
-	if errors.As(err, &ce) {
-		return ce.Code == 238 || ce.Name == "NotImplemented"
-	}
-	return false
-}
+	// InsertCustomer stores a new test user. It returns ErrDuplicate when
+	// the app has a user with that username (or the id is taken).
+	InsertCustomer(ctx context.Context, c Customer) error
+	// GetCustomer returns the test user of appID with username, or
+	// ErrNotFound.
+	GetCustomer(ctx context.Context, appID, username string) (Customer, error)
+	// GetCustomerBySubject returns the test user of appID whose opaque
+	// identifier is subject, or ErrNotFound. A subject of another app
+	// never matches.
+	GetCustomerBySubject(ctx context.Context, appID, subject string) (Customer, error)
+	// ListCustomers returns the test users of p.AppID ordered by username,
+	// after p.After, at most p.Limit (default 100).
+	ListCustomers(ctx context.Context, p CustomerPage) ([]Customer, error)
+	// DeleteCustomer removes the test user of appID with username. It
+	// returns ErrNotFound if there is none.
+	DeleteCustomer(ctx context.Context, appID, username string) error
 
-// mapErr turns driver errors into the Store's sentinels.
-func mapErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return ErrNotFound
-	case mongo.IsDuplicateKeyError(err):
-		return fmt.Errorf("%w: %w", ErrDuplicate, err)
-	default:
-		return err
-	}
-}
+	// AssertionJTISeen reports whether id is recorded with an exp after
+	// now.
+	AssertionJTISeen(ctx context.Context, id string, now time.Time) (bool, error)
+	// ClaimAssertionJTI records r unless a record with its id and an exp
+	// after now exists, in which case it returns ErrDuplicate: of
+	// concurrent claims of one id exactly one succeeds. An expired record
+	// is replaced.
+	ClaimAssertionJTI(ctx context.Context, r AssertionJTI, now time.Time) error
+	// SweepAssertionJTIs deletes the records whose exp is at or before now
+	// and returns how many.
+	SweepAssertionJTIs(ctx context.Context, now time.Time) (int64, error)
 
-// claimTimeout is how long a write claim may stay unapplied before another
-// writer rolls it forward: longer than any plausible single write.
-const claimTimeout = 10 * time.Second
-
-// writeClaim is the record that makes an update atomic. FerretDB v1 applies
-// an update filter by reading and then writing the document, so a version
-// precondition in the filter does not stop two writers that read the same
-// version. Inserting a claim whose _id names the new version does: the
-// unique _id lets exactly one writer have each version, on MongoDB and
-// FerretDB alike. The claim carries the new document so that, should its
-// writer die between claim and write, the next writer applies it.
-type writeClaim struct {
-	ID        string    `bson:"_id"` // collection/id/version
-	CreatedAt time.Time `bson:"created_at"`
-	Body      bson.Raw  `bson:"body"`
-}
-
-// casUpdate loads the document with id, lets update change it and writes
-// the result as version+1 only if no other writer has taken version+1,
-// retrying up to maxCASAttempts times. An error from update aborts with
-// nothing written.
-// beforeWrite, if not nil, runs right before the document is written (by
-// this writer or a roll-forward); an error from it aborts the write.
-func casUpdate[T any](ctx context.Context, s *Store, col, id string, version func(*T) *int64, update func(*T) error, beforeWrite func(context.Context) error) (T, error) {
-	var zero T
-	claims := s.db.Collection(colWriteClaims)
-	for attempt := range maxCASAttempts {
-		var doc T
-		if err := s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
-			return zero, mapErr(err)
-		}
-		old := *version(&doc)
-		if err := update(&doc); err != nil {
-			return zero, err
-		}
-		*version(&doc) = old + 1
-		body, err := bson.Marshal(doc)
-		if err != nil {
-			return zero, fmt.Errorf("encode %s: %w", col, err)
-		}
-		claim := writeClaim{ID: fmt.Sprintf("%s/%s/%d", col, id, old+1), CreatedAt: time.Now().UTC(), Body: body}
-		_, err = claims.InsertOne(ctx, claim)
-		if mongo.IsDuplicateKeyError(err) {
-			if err := s.rollForward(ctx, col, id, old, claim.ID, beforeWrite); err != nil {
-				return zero, err
-			}
-			backoff(ctx, attempt)
-			continue
-		}
-		if err != nil {
-			return zero, mapErr(err)
-		}
-		// This writer owns version old+1. The version filter cannot fail
-		// except when a roll-forward already wrote this very claim.
-		if beforeWrite != nil {
-			if err := beforeWrite(ctx); err != nil {
-				return zero, err
-			}
-		}
-		if _, err := s.casReplace(ctx, col, id, old, bson.Raw(body)); err != nil {
-			return zero, err
-		}
-		return doc, nil
-	}
-	return zero, ErrConflict
-}
-
-// rollForward applies a claim that has stayed unapplied longer than
-// claimTimeout: its writer died between claim and write. A claim that young
-// is left to its writer.
-func (s *Store) rollForward(ctx context.Context, col, id string, old int64, claimID string, beforeWrite func(context.Context) error) error {
-	var c writeClaim
-	err := s.db.Collection(colWriteClaims).FindOne(ctx, bson.D{{Key: "_id", Value: claimID}}).Decode(&c)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil
-	}
-	if err != nil {
-		return mapErr(err)
-	}
-	if time.Since(c.CreatedAt) < claimTimeout {
-		return nil
-	}
-	if beforeWrite != nil {
-		if err := beforeWrite(ctx); err != nil {
-			return err
-		}
-	}
-	_, err = s.casReplace(ctx, col, id, old, c.Body)
-	return err
-}
-
-// backoff waits a little, growing with attempt, before a writer that lost a
-// claim reads again.
-func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(1+rand.IntN(5<<attempt)) * time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// casReplace writes doc in place of the document with id whose version is
-// still oldVersion, and lets the server set updated_at. It reports whether it
-// matched. doc must marshal to a document with "version" set to the new
-// version.
-func (s *Store) casReplace(ctx context.Context, col string, id any, oldVersion int64, doc any) (bool, error) {
-	raw, err := bson.Marshal(doc)
-	if err != nil {
-		return false, fmt.Errorf("encode %s: %w", col, err)
-	}
-	var fields bson.D
-	if err := bson.Unmarshal(raw, &fields); err != nil {
-		return false, fmt.Errorf("decode %s: %w", col, err)
-	}
-	set := make(bson.D, 0, len(fields))
-	for _, f := range fields {
-		if f.Key == "_id" || f.Key == "updated_at" {
-			continue
-		}
-		set = append(set, f)
-	}
-	res, err := s.db.Collection(col).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "version", Value: oldVersion}},
-		bson.D{
-			{Key: "$set", Value: set},
-			{Key: "$currentDate", Value: bson.D{{Key: "updated_at", Value: true}}},
-		})
-	if err != nil {
-		return false, mapErr(err)
-	}
-	return res.MatchedCount == 1, nil
-}
-
-// insertStamped inserts doc and has the server set its updated_at, in one
-// command: an upsert whose filter no stored document matches (every stored
-// document has updated_at), so that the unique _id turns a second insert
-// into ErrDuplicate. An insert followed by a separate stamp could leave a
-// document without updated_at, invisible to every cache's change poll, if
-// the database went away in between.
-func (s *Store) insertStamped(ctx context.Context, col string, id any, doc any) error {
-	raw, err := bson.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", col, err)
-	}
-	var fields bson.D
-	if err := bson.Unmarshal(raw, &fields); err != nil {
-		return fmt.Errorf("decode %s: %w", col, err)
-	}
-	set := make(bson.D, 0, len(fields))
-	for _, f := range fields {
-		if f.Key != "_id" && f.Key != "updated_at" {
-			set = append(set, f)
-		}
-	}
-	res, err := s.db.Collection(col).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "updated_at", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{
-			{Key: "$setOnInsert", Value: set},
-			{Key: "$currentDate", Value: bson.D{{Key: "updated_at", Value: true}}},
-		},
-		options.UpdateOne().SetUpsert(true))
-	if err != nil {
-		return mapErr(err)
-	}
-	if res.UpsertedCount != 1 {
-		// Only a document left without updated_at by an older version
-		// matches; it has now been stamped, and it exists.
-		return fmt.Errorf("%w: %s %v exists", ErrDuplicate, col, id)
-	}
-	return nil
+	// Revoke puts r on the denylist, keyed by its jti, with a
+	// database-set CreatedAt. Revoking one jti twice, concurrently or
+	// not, leaves one entry, the first; Revoke reports whether this call
+	// created it.
+	Revoke(ctx context.Context, r Revoked) (created bool, err error)
+	// RevokedAfter returns the denylist entries after cursor c whose exp
+	// is after now, ordered by (CreatedAt, JTI), at most limit of them.
+	// Callers page by passing the last entry's cursor.
+	RevokedAfter(ctx context.Context, c RevokedCursor, now time.Time, limit int) ([]Revoked, error)
+	// SweepRevoked deletes the entries whose exp is at or before now and
+	// returns how many.
+	SweepRevoked(ctx context.Context, now time.Time) (int64, error)
 }

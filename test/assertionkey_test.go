@@ -31,6 +31,7 @@ func thumbprint(t testing.TB, k appKey) string {
 // back. A key at a jwks_uri backs its tokens while the app keeps a
 // jwks_uri (introspection does not fetch), and not once it drops it.
 func TestAssertionKeyRemovalEndsItsTokens(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	rs := in.CreateApp(t, map[string]any{"name": "resource server"})
 	isActive := func(t *testing.T, tok string) bool {

@@ -35,6 +35,7 @@ func signTyped(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ stri
 // authenticates no client. A refusal does not use the assertion up: it
 // still works as what it is.
 func TestAssertionKindsApart(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "shop")
 	k := newAppKey(t, jose.RS256, "k1")

@@ -46,6 +46,7 @@ func clientAssertionEndpoints() []assertionEndpoint {
 // afterwards. A request refused before the client is authenticated does
 // not use it up; one refused after it (a scope the app may not have) does.
 func TestClientAssertionReplayAcrossEndpoints(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "backend")
 	k := newAppKey(t, jose.ES256, "ec-1")

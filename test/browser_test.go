@@ -26,6 +26,7 @@ var chromeCrossSite = map[string]string{
 // browser it is refused with invalid_request, writes nothing, and the
 // answer carries no CORS header.
 func TestAppCredentialsFromNodeFetchNotFromBrowsers(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := in.CreateApp(t, map[string]any{"name": "node backend", "scopes": []string{"read"}})
 	auth := basic(app.ClientID, app.ClientSecret)

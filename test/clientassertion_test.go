@@ -37,6 +37,7 @@ func clientCredentials(t testing.TB, in *testserver.Instance, assertion string, 
 // works once, a request refused before the client is authenticated does
 // not use it up, and of concurrent uses exactly one succeeds.
 func TestClientAssertion(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "backend")
 	k := newAppKey(t, jose.PS256, "ps-1")
@@ -119,6 +120,7 @@ func TestClientAssertion(t *testing.T) {
 // Every hostile client assertion is refused with the right error and
 // leaves the store as it was.
 func TestClientAssertionRejects(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "backend")
 	other := createTestApp(t, in, "other")
@@ -176,6 +178,7 @@ func TestClientAssertionRejects(t *testing.T) {
 // The metadata (RFC 8414) advertises JWT client authentication, its
 // algorithms, the JWT bearer grant and the customer_authenticate endpoint.
 func TestEndUserMetadata(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	r := do(t, http.MethodGet, in.PublicURL+"/.well-known/oauth-authorization-server", nil, nil)
 	has := func(field string, want ...string) {

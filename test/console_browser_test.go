@@ -351,6 +351,7 @@ var secretShape = regexp.MustCompile(`^sk_live_[0-9A-Za-z]{49}$`)
 // rotate a signing key and see the timeline change, sign out; and a form
 // posted without the CSRF token is refused.
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	in := testserver.Start(t)
 	b := newBrowser(t, in)
@@ -565,6 +566,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // anyway (with its own valid session and CSRF token) is refused with 403
 // and changes nothing.
 func TestConsoleViewerInBrowser(t *testing.T) {
+	t.Parallel()
 	requireChromium(t)
 	in := testserver.Start(t)
 	b := newBrowser(t, in)

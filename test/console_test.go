@@ -128,6 +128,7 @@ func (c *consoleClient) sessionCookie() string {
 // is plain http on loopback here), holds a random id and never the key,
 // and the pages load nothing from elsewhere.
 func TestConsoleHeadersAndCookie(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	c := newConsoleClient(t, in)
 	for _, path := range []string{"/console/signin", "/console/apps", "/console/nowhere", "/console/static/console.css"} {
@@ -190,6 +191,7 @@ func TestConsoleHeadersAndCookie(t *testing.T) {
 // Sign-in refuses, with nothing stored and no session: a wrong key (401),
 // a form without its token or from another origin (403).
 func TestConsoleSignInRefusals(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	wrongKey := "ak_" + strings.Repeat("A", 55)
 	cases := []struct {
@@ -263,6 +265,7 @@ func TestConsoleSignInRefusals(t *testing.T) {
 // posts without the token or from another origin, are 403 and change
 // nothing; the same post done right goes through.
 func TestConsoleFormsNeedTokenOriginAndRole(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}})
 	second := createSecret(t, in, app.ClientID)
@@ -358,6 +361,7 @@ func TestConsoleFormsNeedTokenOriginAndRole(t *testing.T) {
 // active, at sign-out (the old cookie is then worthless), and when their
 // account key is deleted.
 func TestConsoleSessionsEnd(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) {
 		c.Console.SessionIdleTimeout = 10 * time.Minute
 		c.Console.SessionLifetime = time.Hour
@@ -448,6 +452,7 @@ func TestConsoleSessionsEnd(t *testing.T) {
 // secret or key. A resubmitted create form (reload, double click) makes
 // nothing new and shows no secret (the Idempotency-Key the form carries).
 func TestConsoleRefusalsAndResubmission(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}})
 	kid := keyListing(t, in).Items[0].KID
@@ -536,6 +541,7 @@ func TestConsoleRefusalsAndResubmission(t *testing.T) {
 // The edit form changes what differs, with the rules of the admin API's
 // PATCH; an unchanged form writes nothing, a refused one neither.
 func TestConsoleEditApp(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}, "audiences": []string{api}})
 	c := newConsoleClient(t, in)
@@ -587,6 +593,7 @@ func TestConsoleEditApp(t *testing.T) {
 // a discarded secret and a discarded key reactivated, and the token
 // tester's refusal shown as the token endpoint's error.
 func TestConsoleListingsAndReversals(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	for i := range 23 {
 		in.CreateApp(t, map[string]any{"name": fmt.Sprintf("svc-%02d", i)})

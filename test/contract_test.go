@@ -16,6 +16,7 @@ import (
 // GET /admin/v1/openapi.json answers, without a key, the valid OpenAPI 3.1
 // document every admin exchange of the suite is checked against.
 func TestOpenAPIDocumentServed(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	r := adminCall(t, in, "-", http.MethodGet, "/admin/v1/openapi.json", nil)
 	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" || !bytes.Equal(r.body, adminapi.Document()) {
@@ -39,6 +40,7 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 // operation is in this matrix as soon as it is documented; the contract
 // check sees every answer.
 func TestContractRoles(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	_, adminKey := createAccountKey(t, in, "ops", "admin")
 	_, viewerKey := createAccountKey(t, in, "dashboard", "viewer")

@@ -19,6 +19,7 @@ const shopOrigin = "https://shop.example"
 // gives that user's appUser token; the sub is opaque, stable, and equal to
 // what the delegated mode gives for the same customer id.
 func TestTestUserLogin(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "shop", shopOrigin)
 	const password = "correct horse battery"
@@ -107,6 +108,7 @@ func TestTestUserLogin(t *testing.T) {
 // Test users: admin API rules (test apps only, unique usernames, no
 // password ever shown), listing and deletion.
 func TestTestUserAdmin(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "shop")
 	live := in.CreateApp(t, map[string]any{"name": "live"})
@@ -165,6 +167,7 @@ func TestTestUserAdmin(t *testing.T) {
 // its user. The sub is per app, stable across restarts, and the raw id
 // never appears; a browser can never use the app credential.
 func TestDelegatedLogin(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := testserver.Config(dir)
 	issuer := func(c *server.Config) { c.Issuer = "http://issuer.test" }
@@ -229,6 +232,7 @@ func TestDelegatedLogin(t *testing.T) {
 // Cookie mode: the token comes as an HttpOnly cookie, usable at the
 // reference resource, with credentials allowed only for the app's origins.
 func TestCookieMode(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "shop", shopOrigin)
 	createUser(t, in, app.ClientID, "alice", "password-1", "")
@@ -267,6 +271,7 @@ func TestCookieMode(t *testing.T) {
 
 // Behind an https issuer the cookie is Secure and __Host- prefixed.
 func TestCookieModeSecure(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t, func(c *server.Config) { c.Issuer = "https://auth.example" })
 	app := createTestApp(t, in, "shop")
 	createUser(t, in, app.ClientID, "alice", "password-1", "")
@@ -284,6 +289,7 @@ func TestCookieModeSecure(t *testing.T) {
 // An app with no scopes gets user tokens with no "scope" claim and token
 // responses with no "scope" member, not an empty string.
 func TestNoEmptyScope(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := in.CreateApp(t, map[string]any{"name": "no scopes", "environment": "test"})
 	createUser(t, in, app.ClientID, "alice", "password-a", "")

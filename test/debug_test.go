@@ -47,6 +47,7 @@ func TestPprofListener(t *testing.T) {
 }
 
 func TestPprofAddrValidated(t *testing.T) {
+	t.Parallel()
 	cfg := server.DefaultConfig()
 	cfg.Debug.PprofAddr = "localhost"
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "debug.pprof_addr") {

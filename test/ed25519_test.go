@@ -51,6 +51,7 @@ func edKey(t *testing.T, jwkAlg, kid string) appKey {
 // JWK names either (or no) alg, inline or at a jwks_uri; a JWK that names
 // Ed25519 verifies nothing else, and the metadata lists the name.
 func TestEd25519Assertions(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	tests := []struct {
 		name     string

@@ -103,6 +103,7 @@ func mongoPing(uri string) error {
 // socket in data_dir/db, a 0700 directory, and the socket is 0600; the
 // same client reaches it there, as the user the server runs as.
 func TestServeEmbeddedDatabaseIsPrivate(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the server and runs it")
 	}
@@ -153,6 +154,7 @@ func checkMode(t *testing.T, path string, want fs.FileMode) {
 // only, the embedded database's SQLite files (and their WAL and shared
 // memory) included, and every directory it creates there is 0700.
 func TestDataDirFileModes(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	in.CreateApp(t, map[string]any{"name": "a"}) // a write: the WAL exists
 	dir := in.Config.DataDir
@@ -188,6 +190,7 @@ func TestDataDirFileModes(t *testing.T) {
 // or data_dir/admin.key can be read or written by group or others, naming
 // the file and never its content.
 func TestWarnsOnOpenSecretFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		kek, adm  fs.FileMode

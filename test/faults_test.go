@@ -23,6 +23,7 @@ import (
 //     them writes anything, in part or in whole;
 //   - when the database is back, everything resumes without a restart.
 func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) {
 		c.MongoDB.Timeout = 500 * time.Millisecond // fail fast while it is away
 		c.Cache.UsageFlushInterval = time.Hour     // no bookkeeping writes in the comparison
@@ -118,6 +119,7 @@ func TestDatabaseOutage(t *testing.T) {
 // denylist and the apps can no longer be trusted), until the database is
 // back.
 func TestDatabaseOutageStalenessBound(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) {
 		c.MongoDB.Timeout = 500 * time.Millisecond
 		// Elapsed time, not the test clock; with room for a refresh loop

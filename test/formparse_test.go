@@ -17,6 +17,7 @@ const malformedForm = "malformed application/x-www-form-urlencoded body"
 // parameter of it is half-read (a scope dropped would widen the token to
 // every scope of the app), and the store is exactly as it was.
 func TestMalformedFormBodies(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := in.CreateApp(t, map[string]any{"name": "forms", "scopes": []string{"read", "write"}})
 	testApp := createTestApp(t, in, "forms test")
@@ -92,6 +93,7 @@ func TestMalformedFormBodies(t *testing.T) {
 // A JSON body at /customer_authenticate gets the answer it gets at the
 // token endpoint: 400 invalid_request saying the body must be a form.
 func TestCustomerAuthenticateJSONBody(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := in.CreateApp(t, map[string]any{"name": "json", "scopes": []string{"read"}})
 	auth := basic(app.ClientID, app.ClientSecret)

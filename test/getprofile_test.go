@@ -53,6 +53,7 @@ func tokenClaims(in *testserver.Instance, sub, clientID, scope string) map[strin
 // their own profile, an app any user of its own, nobody another app's
 // users, account tokens nothing.
 func TestGetProfile(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	a := createTestApp(t, in, "a")
 	b := createTestApp(t, in, "b")
@@ -116,6 +117,7 @@ func TestGetProfile(t *testing.T) {
 // change: it verifies offline with the verifier package against the
 // public JWKS.
 func TestGetProfileRejectsTokens(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	foreign := startUsers(t)
 	app := createTestApp(t, in, "a")
@@ -194,6 +196,7 @@ func TestGetProfileRejectsTokens(t *testing.T) {
 
 // CORS by credential scope (seed 000): preflights and actual requests.
 func TestCORSByCredentialScope(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	a := createTestApp(t, in, "a", shopOrigin)
 	createTestApp(t, in, "b", "https://b.example")
@@ -308,6 +311,7 @@ func mustJSON(t testing.TB, v any) []byte {
 // tokens, which reach every user of their app, must still be meant for
 // this server (tokens.default_audience).
 func TestGetProfileForEveryApp(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	billing := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read"}, "audiences": []string{"https://api.example.com"}})
 	shop := in.CreateApp(t, map[string]any{"name": "shop", "environment": "test", "scopes": []string{"profile"},

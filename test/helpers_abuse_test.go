@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/mongodb"
 	"github.com/authserver/authserver/test/testserver"
 )
 
@@ -36,9 +36,9 @@ func startPeer(t testing.TB, first *testserver.Instance, opts ...testserver.Opti
 // openStore opens the instance's database through the real driver, for
 // tests that change what another engineer's admin API will change (a key
 // discarded, a secret deleted) directly in the data model.
-func openStore(t testing.TB, in *testserver.Instance) *storage.Store {
+func openStore(t testing.TB, in *testserver.Instance) *mongodb.Store {
 	t.Helper()
-	s, err := storage.Open(context.Background(), storage.Options{URI: in.Server.StoreURI(), Database: in.Config.MongoDB.Database})
+	s, err := mongodb.Open(context.Background(), mongodb.Options{URI: in.Server.StoreURI(), Database: in.Config.MongoDB.Database})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,7 @@ type hostile struct {
 // expected status and error code, never a 500, and the store is exactly
 // as it was.
 func TestHostileInput(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t) // its limits are out of the way: this test is about answers
 	app := in.CreateApp(t, map[string]any{"name": "a", "scopes": []string{"read"}, "audiences": []string{api}})
 	other := in.CreateApp(t, map[string]any{"name": "b", "scopes": []string{"read"}})

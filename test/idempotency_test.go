@@ -15,6 +15,7 @@ import (
 // request's resource, masked, and the code secret_already_issued, since
 // the plaintext is stored nowhere, not even for a replay.
 func TestIdempotentCreates(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	ctx := context.Background()
 	var shown []string

@@ -23,6 +23,7 @@ import (
 // the token as a resource server decodes them itself (go-jose), plus
 // token_type and the credential scope; asking writes nothing.
 func TestIntrospectionActive(t *testing.T) {
+	t.Parallel()
 	// No last-used flush on a timer: the token request below leaves one
 	// pending, and a tick between the two write counts would be counted.
 	in := testserver.Start(t, func(c *server.Config) { c.Cache.UsageFlushInterval = time.Hour })
@@ -70,6 +71,7 @@ func TestIntrospectionActive(t *testing.T) {
 // and secret lifecycle writes them, so that the checks hold whichever API
 // makes the change.
 func TestIntrospectionInactive(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	store := openStore(t, in)
 	ctx := context.Background()
@@ -254,6 +256,7 @@ func TestIntrospectionInactive(t *testing.T) {
 // What a discard takes away, a reactivation gives back: the checks are
 // made against the current state at every request, not remembered.
 func TestIntrospectionFollowsReactivation(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	store := openStore(t, in)
 	ctx := context.Background()
@@ -280,6 +283,7 @@ func TestIntrospectionFollowsReactivation(t *testing.T) {
 // Only authenticated clients may introspect, with the token endpoint's
 // client authentication and its errors.
 func TestIntrospectionRequiresClientAuthentication(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "a"})
 	other := in.CreateApp(t, map[string]any{"name": "b"})
@@ -310,6 +314,7 @@ func TestIntrospectionRequiresClientAuthentication(t *testing.T) {
 // at once, discarded, reactivated, deleted; the app disabled and enabled.
 // Each applies at once on the instance that made it.
 func TestIntrospectionFollowsTheLifecycleAPIs(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	rs := in.CreateApp(t, map[string]any{"name": "resource server"})
 	app := in.CreateApp(t, map[string]any{"name": "a"})

@@ -19,6 +19,7 @@ import (
 // with an unknown kid and hang up, once per refetch interval, and keep
 // the app's assertions failing.)
 func TestJWKSURIFetchSurvivesHangUp(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "backend")
 	key := newAppKey(t, jose.ES256, "ec-1")

@@ -115,6 +115,7 @@ func issue(t testing.TB, cc *clientcredentials.Config, clock *testserver.Clock) 
 // unknown kid, and retired keys leave the JWKS once every token they
 // signed has expired (issue 3, items 2, 3 and 9).
 func TestAutomaticRotationWithCachingVerifier(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, fastKeys)
 	clock := in.Clock
 	app := in.CreateApp(t, map[string]any{"name": "rot", "scopes": []string{"read"}, "audiences": []string{api}})
@@ -194,6 +195,7 @@ func TestAutomaticRotationWithCachingVerifier(t *testing.T) {
 // Changing tokens.algorithm rolls over to a key of the new algorithm with
 // the same publish-ahead overlap, never a hard switch (issue 3, item 6).
 func TestAlgorithmChangeRollsOver(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	clock := testserver.NewClock()
 	issuer := func(c *server.Config) { c.Issuer = "http://issuer.test" }
@@ -267,6 +269,7 @@ type adminError struct {
 // every forbidden transition is refused with the store unchanged (issue 3,
 // items 1 and 5).
 func TestDiscardReactivateDelete(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, fastKeys, func(c *server.Config) { c.Keys.RotationPeriod = 0 })
 	clock := in.Clock
 	app := in.CreateApp(t, map[string]any{"name": "d", "scopes": []string{"read"}, "audiences": []string{api}})
@@ -412,6 +415,7 @@ func TestDiscardReactivateDelete(t *testing.T) {
 
 // The key listing never shows private material, sealed or not.
 func TestKeyListingHasNoPrivateMaterial(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) { c.Tokens.Algorithm = "EdDSA" })
 	var raw map[string]any
 	if status := in.Admin(t, "", http.MethodGet, "/admin/v1/signing-keys", nil, &raw); status != http.StatusOK {
@@ -452,6 +456,7 @@ func startPair(t *testing.T, opts ...testserver.Option) (first, second *testserv
 // from either verifying against either JWKS throughout, and the other
 // signs with the new key within one reload pass (issue 3, item 4).
 func TestTwoInstancesRotateTogether(t *testing.T) {
+	t.Parallel()
 	first, second := startPair(t, fastKeys, func(c *server.Config) {
 		c.Keys.RotationPeriod = 0
 		c.Keys.ReloadInterval = 200 * time.Millisecond
@@ -537,6 +542,7 @@ func TestTwoInstancesRotateTogether(t *testing.T) {
 // that is exactly the published keys, and both instances converge on the
 // same set (issue 3, items 1, 4 and 9; run with -race).
 func TestConcurrentRotationsKeepInvariants(t *testing.T) {
+	t.Parallel()
 	first, second := startPair(t, func(c *server.Config) {
 		c.Tokens.Algorithm = "ES256" // fast key generation: the race is the point
 		c.Keys.ReloadInterval = 50 * time.Millisecond
@@ -642,6 +648,7 @@ func TestConcurrentRotationsKeepInvariants(t *testing.T) {
 // API, then drop the old KEK; the keys, the JWKS and signing survive
 // (issue 3, item 7).
 func TestKEKRotation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	clock := testserver.NewClock()
 	oldKEK, newKEK := kek.New(), kek.New()
@@ -695,6 +702,7 @@ func TestKEKRotation(t *testing.T) {
 // The schedule options are validated against each other (issue 3, items
 // 2 and 3).
 func TestKeyScheduleValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		set  func(c *server.Config)

@@ -21,6 +21,7 @@ type lifecycleFixture struct {
 // each allowed one changes the store and is audited; each forbidden one
 // answers its error and code and leaves the store exactly as it was.
 func TestSecretLifecycleTransitions(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	secretsPath := func(f *lifecycleFixture, rest string) string {
 		return "/admin/v1/apps/" + f.app + "/secrets" + rest
@@ -221,6 +222,7 @@ func TestSecretLifecycleTransitions(t *testing.T) {
 // discarding the app's two active secrets at once leave one active, and
 // concurrent creates never make a third active secret.
 func TestConcurrentTransitionsKeepTheRules(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	for round := range 3 {
 		app := in.CreateApp(t, map[string]any{"name": "race"})

@@ -20,6 +20,7 @@ import (
 // with 503 temporarily_unavailable and Retry-After, not queued; /healthz
 // still answers; when the slot frees, service resumes.
 func TestConcurrencyCap(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) { c.Public.MaxConcurrentRequests = 1 })
 	// A request whose handler waits for the rest of its body holds the
 	// only slot for as long as the test wants.
@@ -86,6 +87,7 @@ func TestConcurrencyCap(t *testing.T) {
 // connection (slow-loris): the server's read timeouts apply to every
 // listener.
 func TestSlowClientsAreCutOff(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) {
 		for _, l := range []*server.ListenConfig{&c.Public, &c.Admin} {
 			l.ReadHeaderTimeout, l.ReadTimeout = 200*time.Millisecond, 400*time.Millisecond

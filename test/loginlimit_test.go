@@ -47,6 +47,7 @@ func passwordHashes(t testing.TB, in *testserver.Instance) float64 {
 // failed itself it is held to the user's limit too. A source that spreads
 // its guesses over usernames meets its own limit. Buckets refill with time.
 func TestTestUserPasswordGuessingIsLimited(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t, func(c *server.Config) {
 		c.Limits.LoginUserFailureBurst, c.Limits.LoginUserFailureInterval = 3, time.Minute
 		c.Limits.LoginSourceFailureBurst, c.Limits.LoginSourceFailureInterval = 6, time.Minute
@@ -111,6 +112,7 @@ func TestTestUserPasswordGuessingIsLimited(t *testing.T) {
 // argon2id computation per request). A wrong password for a test app
 // does cost a hash: the measure counts.
 func TestLoginOfANonTestAppHashesNothing(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	live := in.CreateApp(t, map[string]any{"name": "live", "environment": "live"})
 	app := createTestApp(t, in, "harness")

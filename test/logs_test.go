@@ -15,6 +15,7 @@ import (
 // nothing the server logged contains any of them, while every request was
 // logged with its request id.
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) { c.Limits.ClientFailureBurst = 2 })
 	app := in.CreateApp(t, map[string]any{"name": "a", "scopes": []string{"read"}})
 	rs := in.CreateApp(t, map[string]any{"name": "rs"})

@@ -33,6 +33,7 @@ func sTwin(t testing.TB, token string) (twin string, wasHigh bool) {
 // introspection and refused by the verifier package, while the token
 // itself is good.
 func TestHighSTwinOfATokenRefused(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) { c.Tokens.Algorithm = "ES256" })
 	app := in.CreateApp(t, map[string]any{"name": "backend"})
 	rs := in.CreateApp(t, map[string]any{"name": "resource server"})

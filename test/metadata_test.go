@@ -69,6 +69,7 @@ func fetchMetadata(t *testing.T, in *testserver.Instance, path string) ([]byte, 
 
 // The metadata document against RFC 8414 §2 and §3, rule by rule.
 func TestMetadataRFC8414(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	_, md := fetchMetadata(t, in, "/.well-known/oauth-authorization-server")
 	strs := map[string][]string{}
@@ -202,6 +203,7 @@ type oidcProviderJSON struct {
 // whose issuer is the issuer exactly and a jwks_uri. It claims nothing of
 // OpenID Connect the server does not do: no ID tokens, no userinfo.
 func TestOpenIDConfiguration(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	oauth, _ := fetchMetadata(t, in, "/.well-known/oauth-authorization-server")
 	oidc, fields := fetchMetadata(t, in, "/.well-known/openid-configuration")

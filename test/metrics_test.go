@@ -70,6 +70,7 @@ func value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 // and server-chosen codes only: tokens by grant and algorithm, errors by
 // code, latency per route, the key set, the store, the limits.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) {
 		c.Tokens.Algorithm = "ES256"
 		c.Limits.ClientFailureBurst, c.Limits.ClientFailureInterval = 1, time.Hour
@@ -155,6 +156,7 @@ func atLeast(min float64) func(float64) bool { return func(v float64) bool { ret
 // per-route refusals, the app cache, the limiter's state) and the public
 // one's are for operators, on the admin listener or metrics.addr.
 func TestPublicListenerServesNoMetrics(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	// Give the admin listener series of its own: a refused request.
 	if status := in.Admin(t, "-", http.MethodGet, "/admin/v1/apps", nil, nil); status != http.StatusUnauthorized {
@@ -185,6 +187,7 @@ func TestPublicListenerServesNoMetrics(t *testing.T) {
 // cannot reach the admin listener: it serves the series of both
 // listeners, and neither of them serves /metrics any more.
 func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) { c.Metrics.Addr = "127.0.0.1:0" })
 	in.Admin(t, "-", http.MethodGet, "/admin/v1/apps", nil, nil)
 	addr := in.Server.MetricsAddr()

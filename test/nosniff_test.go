@@ -13,6 +13,7 @@ import (
 // fosite writes included, carries X-Content-Type-Options: nosniff, so that
 // no browser ever renders one as something else.
 func TestEveryJSONAnswerIsNosniff(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "nosniff")
 	createUser(t, in, app.ClientID, "alice", "password-a", "")

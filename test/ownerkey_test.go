@@ -22,6 +22,7 @@ import (
 // another key file changes nothing, and a malformed key stops the start
 // without echoing the file.
 func TestOwnerKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeKey := func(t *testing.T, key string) string {
 		t.Helper()

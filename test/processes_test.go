@@ -18,7 +18,7 @@ import (
 	"github.com/authserver/authserver/authserver/audit"
 	"github.com/authserver/authserver/authserver/kek"
 	"github.com/authserver/authserver/authserver/signingkeys"
-	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
 	"github.com/authserver/authserver/test/testserver"
 )
 
@@ -154,11 +154,14 @@ func (p *process) stop(t *testing.T) {
 // discarded through one process is refused by the other two within the
 // cache bound; SIGTERM stops each one cleanly.
 func TestThreeProcessesOneDatabase(t *testing.T) {
+	// Not parallel: it bounds real elapsed time (keys rotate on the
+	// processes' own clocks, a discard must reach them within the cache
+	// bound), so it runs while no other test of the package does.
 	if testing.Short() {
 		t.Skip("builds the server and runs three processes")
 	}
 	bin := buildServer(t)
-	db, err := storage.StartEmbedded(t.TempDir(), "", nil)
+	db, err := embedded.Start(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ func postFrom(t testing.TB, client *http.Client, u string, form url.Values, auth
 // credentials included, until its bucket refills (injected clock); the
 // introspection endpoint shares the limits; nothing is written.
 func TestFailedAuthenticationIsRateLimited(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) {
 		c.Limits.ClientFailureBurst, c.Limits.ClientFailureInterval = 3, time.Minute
 		c.Limits.SourceFailureBurst, c.Limits.SourceFailureInterval = 6, time.Minute
@@ -141,6 +142,7 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 // many a source makes, and the app's backend behind the same address keeps
 // getting tokens. A wrong credential still counts.
 func TestRequestsWithoutClientCredentialsAreNotFailures(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t, func(c *server.Config) {
 		c.Limits.ClientFailureBurst, c.Limits.ClientFailureInterval = 3, time.Hour
 		c.Limits.SourceFailureBurst, c.Limits.SourceFailureInterval = 3, time.Hour

@@ -25,6 +25,7 @@ func revoke(t testing.TB, in *testserver.Instance, app testserver.App, tok strin
 // swept; revoking again, or revoking garbage, is a 200 that writes
 // nothing.
 func TestRevocation(t *testing.T) {
+	t.Parallel()
 	// Two replicas of one deployment: one issuer, one database.
 	issuer := func(c *server.Config) { c.Issuer = "http://issuer.test" }
 	in := testserver.Start(t, issuer)
@@ -99,6 +100,7 @@ func TestRevocation(t *testing.T) {
 // Only the client a token was issued to may revoke it (RFC 7009 §2.1);
 // the request needs client authentication and a token.
 func TestRevocationRejects(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "a"})
 	other := in.CreateApp(t, map[string]any{"name": "b"})
@@ -128,6 +130,7 @@ func TestRevocationRejects(t *testing.T) {
 // Two instances revoking the same token at once leave one entry; a
 // restarted instance loads the denylist.
 func TestRevocationConcurrentAndRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	clock := testserver.NewClock()
 	issuer := func(c *server.Config) { c.Issuer = "http://issuer.test" }

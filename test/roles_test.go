@@ -33,6 +33,7 @@ func createAccountKey(t testing.TB, in *testserver.Instance, name, role string) 
 // refusal is 403 (401 without a valid key), changes nothing, and is
 // counted in the audit log.
 func TestAdminRoleMatrix(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	_, adminKey := createAccountKey(t, in, "ops", "admin")
 	_, viewerKey := createAccountKey(t, in, "dashboard", "viewer")
@@ -152,6 +153,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 // Account keys: created with a role and shown once, listed masked,
 // deleted; only owners manage them and an owner always remains.
 func TestAccountKeys(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	ownerID, owner2 := createAccountKey(t, in, "second owner", "owner")
 	viewerID, viewer := createAccountKey(t, in, "viewer", "viewer")

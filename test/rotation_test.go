@@ -38,6 +38,7 @@ func isInvalidClient(err error) bool {
 // secret to the new one; the old secret works until the end of its grace
 // period on the server's clock and fails from then on.
 func TestRotationWithoutDowntime(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	tokenURL := in.PublicURL + "/oauth2/token"
 	app := in.CreateApp(t, map[string]any{"name": "rotating", "scopes": []string{"read"}})
@@ -123,6 +124,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 // database; tokens it minted become inactive for introspection; reactivating
 // it brings it back on both.
 func TestDiscardAppliesOnEveryInstance(t *testing.T) {
+	t.Parallel()
 	first := testserver.Start(t)
 	kek, err := os.ReadFile(filepath.Join(first.Config.DataDir, "kek"))
 	if err != nil {

@@ -92,6 +92,7 @@ func (h *jwksHost) count() int         { h.mu.Lock(); defer h.mu.Unlock(); retur
 // identifier every mode gives the user; an assertion works once; removing
 // the key or the secret stops its assertions at once.
 func TestSecureMode(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	type setup struct {
 		alg    jose.SignatureAlgorithm
@@ -177,6 +178,7 @@ func TestSecureMode(t *testing.T) {
 // Every hostile assertion is refused with invalid_grant (RFC 7523 §3.1) and
 // leaves the store as it was.
 func TestSecureModeRejects(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "shop")
 	other := createTestApp(t, in, "other")
@@ -283,6 +285,7 @@ func mustClaim(t *testing.T, token, name string) any {
 // unknown kid refetches at most once per 30s, and changing the app (here:
 // re-saving its key settings) drops the cached copy.
 func TestJWKSURICache(t *testing.T) {
+	t.Parallel()
 	in := startUsers(t)
 	app := createTestApp(t, in, "shop")
 	k1, k2 := newAppKey(t, jose.RS256, "k1"), newAppKey(t, jose.RS256, "k2")

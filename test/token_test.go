@@ -24,6 +24,7 @@ const api = "https://api.example.com"
 // OAuth 2.0 client, verify it against the JWKS with go-jose, for every
 // signing algorithm and both secret-based authentication methods.
 func TestClientCredentialsEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
@@ -67,6 +68,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 // The same handler answers at /access_token (seed 001), and scope and
 // audience default to everything the app may have.
 func TestAccessTokenAliasAndDefaults(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "a", "scopes": []string{"read", "write"}, "audiences": []string{api, "https://other.example"}})
 	status, body, _ := postForm(t, in.PublicURL+"/access_token", url.Values{
@@ -167,6 +169,7 @@ func (r rejection) post(t testing.TB, u string) (map[string]any, http.Header) {
 // WWW-Authenticate, an unknown client looks exactly like a wrong secret, and
 // the store is unchanged afterwards.
 func TestTokenEndpointRejects(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "a", "scopes": []string{"read"}, "audiences": []string{api}})
 	other := in.CreateApp(t, map[string]any{"name": "b", "scopes": []string{"read"}})
@@ -237,6 +240,7 @@ func TestTokenEndpointRejects(t *testing.T) {
 // Issuing tokens writes nothing to the database; last-used bookkeeping is
 // one bulk write per flush, whatever the number of tokens.
 func TestIssuingTokensWritesNothing(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t, func(c *server.Config) { c.Cache.UsageFlushInterval = time.Hour })
 	app := in.CreateApp(t, map[string]any{"name": "a", "scopes": []string{"read"}})
 	cc := clientcredentials.Config{ClientID: app.ClientID, ClientSecret: app.ClientSecret, TokenURL: in.PublicURL + "/oauth2/token"}
@@ -273,6 +277,7 @@ func TestIssuingTokensWritesNothing(t *testing.T) {
 // a token issued before the restart verifies against the JWKS after it, and
 // the secret still works.
 func TestRestartKeepsAppsAndKeys(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first := testserver.StartWith(t, testserver.Config(dir), testserver.NewClock(), func(c *server.Config) {
 		c.Issuer = "http://issuer.test"
@@ -308,6 +313,7 @@ func TestRestartKeepsAppsAndKeys(t *testing.T) {
 // RFC 8414 metadata names every endpoint, and the JWKS carries only public
 // keys with kid, alg and use, a strong ETag and 304 on If-None-Match.
 func TestDiscovery(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	resp, err := http.Get(in.PublicURL + "/.well-known/oauth-authorization-server")
 	if err != nil {
@@ -373,6 +379,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	in := testserver.Start(t)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if status := get(t, in.PublicURL+path).StatusCode; status != http.StatusOK {

@@ -21,7 +21,7 @@ func idemRecord(id, secretID string, exp time.Time) storage.IdempotencyRecord {
 // get exactly one winner, later claims see the winner's record, done and
 // release behave, and an expired record is taken over by exactly one of
 // several racing claims.
-func testIdempotencyClaim(t *testing.T, s *storage.Store) {
+func testIdempotencyClaim(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	exp := now.Add(24 * time.Hour)
@@ -111,7 +111,7 @@ func testIdempotencyClaim(t *testing.T, s *storage.Store) {
 }
 
 // testIdempotencySweep deletes expired records only.
-func testIdempotencySweep(t *testing.T, s *storage.Store) {
+func testIdempotencySweep(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for i, exp := range []time.Time{now.Add(-time.Second), now, now.Add(time.Second)} {

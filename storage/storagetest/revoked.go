@@ -12,7 +12,7 @@ import (
 
 // testRevokeIdempotent: revoking one jti from many goroutines at once
 // leaves exactly one entry, created by exactly one of them.
-func testRevokeIdempotent(t *testing.T, s *storage.Store) {
+func testRevokeIdempotent(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
 	const n = 8
@@ -59,7 +59,7 @@ func testRevokeIdempotent(t *testing.T, s *storage.Store) {
 // testRevokedPagingAndSweep: paging by (created_at, _id) visits every
 // live entry once, expired entries are never returned, and the sweep
 // removes exactly the expired ones.
-func testRevokedPagingAndSweep(t *testing.T, s *storage.Store) {
+func testRevokedPagingAndSweep(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	want := map[string]bool{}

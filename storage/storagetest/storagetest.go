@@ -1,7 +1,3 @@
-// Package storagetest is the conformance suite of the storage contract:
-// Run exercises a Store the way authserver relies on it (compare-and-swap
-// updates, uniqueness, change polling by server time). Every backend's test
-// calls Run; it is never imported by the server binary.
 package storagetest
 
 import (
@@ -14,13 +10,16 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // Embedded starts an embedded FerretDB in a temporary directory, opens a
-// Store on it with indexes created, and stops both when the test ends.
-func Embedded(t testing.TB) (*storage.Store, *storage.Embedded) {
+// MongoDB store on it with indexes created, and stops both when the test
+// ends.
+func Embedded(t testing.TB) (*mongodb.Store, *embedded.DB) {
 	t.Helper()
-	e, err := storage.StartEmbedded(t.TempDir(), "", nil)
+	e, err := embedded.Start(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatalf("start embedded database: %v", err)
 	}
@@ -32,21 +31,31 @@ func Embedded(t testing.TB) (*storage.Store, *storage.Embedded) {
 	return s, e
 }
 
-// External opens a Store on the MongoDB named by AUTHSERVER_TEST_MONGODB_URI
-// in a database of its own, or skips the test when the variable is unset.
-func External(t testing.TB) *storage.Store {
+// externalEnv names the MongoDB that External connects to.
+const externalEnv = "AUTHSERVER_TEST_MONGODB_URI"
+
+// SkipUnlessExternal skips the test, saying why, unless
+// AUTHSERVER_TEST_MONGODB_URI names a MongoDB to test against.
+func SkipUnlessExternal(t testing.TB) {
 	t.Helper()
-	uri := os.Getenv("AUTHSERVER_TEST_MONGODB_URI")
-	if uri == "" {
-		t.Skip("AUTHSERVER_TEST_MONGODB_URI is not set: skipping the run against a real MongoDB")
+	if os.Getenv(externalEnv) == "" {
+		t.Skip(externalEnv + " is not set: skipping the run against a real MongoDB")
 	}
-	return open(t, uri, fmt.Sprintf("authserver_test_%d", time.Now().UnixNano()))
 }
 
-func open(t testing.TB, uri, db string) *storage.Store {
+// External opens a MongoDB store on the database named by
+// AUTHSERVER_TEST_MONGODB_URI, in a database of its own, or skips the test
+// when the variable is unset.
+func External(t testing.TB) *mongodb.Store {
+	t.Helper()
+	SkipUnlessExternal(t)
+	return open(t, os.Getenv(externalEnv), fmt.Sprintf("authserver_test_%d", time.Now().UnixNano()))
+}
+
+func open(t testing.TB, uri, db string) *mongodb.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := storage.Open(ctx, storage.Options{URI: uri, Database: db})
+	s, err := mongodb.Open(ctx, mongodb.Options{URI: uri, Database: db})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -57,18 +66,20 @@ func open(t testing.TB, uri, db string) *storage.Store {
 	return s
 }
 
-// Run runs the conformance suite against stores made by newStore; each
-// subtest gets a fresh, empty store.
-func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
+// Run runs the conformance suite against stores made by newStore, which
+// must return a fresh, empty store each time it is called (once per
+// subtest) and release it when its test ends.
+func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s *storage.Store)
+		fn   func(t *testing.T, s storage.Store)
 	}{
 		{"AppInsertGetDuplicate", testAppInsertGetDuplicate},
 		{"AppUpdateCAS", testAppUpdateCAS},
 		{"AppUpdateAbortWritesNothing", testAppUpdateAbort},
 		{"AppListPaging", testAppListPaging},
 		{"AppChangeLog", testAppChangeLog},
+		{"AppImport", testAppImport},
 		{"SecretUsageMax", testSecretUsageMax},
 		{"KeySetLifecycle", testKeySet},
 		{"Account", testAccount},
@@ -96,7 +107,7 @@ func testApp(id string) storage.App {
 	}
 }
 
-func testAppInsertGetDuplicate(t *testing.T, s *storage.Store) {
+func testAppInsertGetDuplicate(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	if _, err := s.GetApp(ctx, "app_test_1"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("get missing app: got %v, want ErrNotFound", err)
@@ -125,7 +136,7 @@ func testAppInsertGetDuplicate(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAppUpdateCAS(t *testing.T, s *storage.Store) {
+func testAppUpdateCAS(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	a := testApp("app_test_cas")
 	if err := s.InsertApp(ctx, a); err != nil {
@@ -171,7 +182,7 @@ func testAppUpdateCAS(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAppUpdateAbort(t *testing.T, s *storage.Store) {
+func testAppUpdateAbort(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	a := testApp("app_test_abort")
 	if err := s.InsertApp(ctx, a); err != nil {
@@ -195,7 +206,7 @@ func testAppUpdateAbort(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAppListPaging(t *testing.T, s *storage.Store) {
+func testAppListPaging(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for i := range 5 {
 		if err := s.InsertApp(ctx, testApp(fmt.Sprintf("app_test_%02d", i))); err != nil {
@@ -219,7 +230,7 @@ func testAppListPaging(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAppChangeLog(t *testing.T, s *storage.Store) {
+func testAppChangeLog(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for i := range 3 {
 		if err := s.InsertApp(ctx, testApp(fmt.Sprintf("app_test_c%d", i))); err != nil {
@@ -274,7 +285,70 @@ func testAppChangeLog(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testSecretUsageMax(t *testing.T, s *storage.Store) {
+// testAppImport: an import stores new apps with Version 1 and a
+// database-set updated_at, announces them by change records with no app
+// id, and leaves an app whose id exists as it was while storing the rest.
+func testAppImport(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	existing := testApp("app_test_imp1")
+	existing.Name = "existing"
+	if err := s.InsertApp(ctx, existing); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.GetApp(ctx, existing.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark, err := s.ServerTime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := []storage.App{testApp("app_test_imp0"), testApp("app_test_imp1"), testApp("app_test_imp2")}
+	if err := s.ImportApps(ctx, apps); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("import with one existing id: got %v, want ErrDuplicate", err)
+	}
+	if err := s.ImportApps(ctx, []storage.App{testApp("app_test_imp3")}); err != nil {
+		t.Fatalf("import of a new id: %v", err)
+	}
+	kept, err := s.GetApp(ctx, existing.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Name != "existing" || kept.Version != stored.Version || !kept.UpdatedAt.Equal(stored.UpdatedAt) {
+		t.Fatalf("the existing app changed: %+v, was %+v", kept, stored)
+	}
+	for _, id := range []string{"app_test_imp0", "app_test_imp2", "app_test_imp3"} {
+		got, err := s.GetApp(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if got.Version != 1 || got.UpdatedAt.IsZero() || len(got.Secrets) != 1 || got.Secrets[0].ID != "sec_"+id {
+			t.Fatalf("%s stored as %+v", id, got)
+		}
+	}
+	changes, err := s.AppChangesSince(ctx, mark.Add(-time.Second), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	announced := 0
+	for _, c := range changes {
+		switch c.AppID {
+		case "":
+			announced++
+		case existing.ID: // InsertApp's own record
+		default:
+			t.Fatalf("an import recorded a change of app %s", c.AppID)
+		}
+	}
+	if announced == 0 {
+		t.Fatalf("no change record announces the imports: %+v", changes)
+	}
+}
+
+func testSecretUsageMax(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := s.RecordSecretUse(ctx, []storage.SecretUsage{
@@ -299,7 +373,7 @@ func testSecretUsageMax(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testKeySet(t *testing.T, s *storage.Store) {
+func testKeySet(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	if _, err := s.GetKeySet(ctx); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("empty: got %v, want ErrNotFound", err)
@@ -329,7 +403,7 @@ func testKeySet(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAccount(t *testing.T, s *storage.Store) {
+func testAccount(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	if _, err := s.GetAccount(ctx); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("empty: got %v, want ErrNotFound", err)
@@ -353,7 +427,7 @@ func testAccount(t *testing.T, s *storage.Store) {
 	}
 }
 
-func testAudit(t *testing.T, s *storage.Store) {
+func testAudit(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for i, app := range []string{"a1", "a2", "a1"} {
 		e := storage.AuditEvent{ID: fmt.Sprintf("ev%03d", i), Time: time.Now().UTC(), Actor: "ak1",

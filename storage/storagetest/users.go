@@ -13,7 +13,7 @@ import (
 
 // testCustomers: a username is unique within its app only; look-ups by
 // username and by subject never cross apps; listing pages by username.
-func testCustomers(t *testing.T, s *storage.Store) {
+func testCustomers(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	mk := func(id, app, user string) storage.Customer {
@@ -59,7 +59,7 @@ func testCustomers(t *testing.T, s *storage.Store) {
 // testAssertionJTI: of concurrent claims of one jti exactly one wins; a
 // live record is a replay, an expired one is replaced; the sweep removes
 // only expired records.
-func testAssertionJTI(t *testing.T, s *storage.Store) {
+func testAssertionJTI(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	rec := storage.AssertionJTI{ID: "app_a/j1", AppID: "app_a", Exp: now.Add(time.Minute), CreatedAt: now}
@@ -117,7 +117,7 @@ func testAssertionJTI(t *testing.T, s *storage.Store) {
 }
 
 // testAppOrigins: an origin counts only for enabled apps that list it.
-func testAppOrigins(t *testing.T, s *storage.Store) {
+func testAppOrigins(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	a := testApp("app_test_origin")
 	a.Origins = []string{"https://shop.example", "https://m.shop.example"}

@@ -9,6 +9,7 @@
 // docs/interop.md.
 //
 // It is a module of its own so that the clients' dependencies stay out of
-// the server's go.mod; the root module's "go test ./..." does not reach it.
-// Run it with: cd test/interop && go test -count=1 .
+// the server's go.mod, and outside the repository's go.work, so that the
+// README's test command does not reach it. Run it with:
+// cd test/interop && GOWORK=off go test -count=1 .
 package interop

@@ -131,7 +131,7 @@ func scaleOnce(ctx context.Context, cfg config, opts serverOptions, clients []cl
 }
 
 func (r scaleReport) print(w io.Writer) {
-	fmt.Fprintf(w, "\n== scale: %s, %d apps in the embedded store (seeded with storage.ImportApps in %s); first start (key generation) %s\n",
+	fmt.Fprintf(w, "\n== scale: %s, %d apps in the embedded store (seeded with Store.ImportApps in %s); first start (key generation) %s\n",
 		r.alg, r.apps, r.seedTime.Round(time.Millisecond), r.firstBoot.Round(time.Millisecond))
 	r.run.print(w, "defaults", r.spread)
 }

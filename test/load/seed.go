@@ -9,6 +9,8 @@ import (
 
 	"github.com/authserver/authserver/authserver/credential"
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // seedApps stores m apps straight into the database of dataDir, through
@@ -18,12 +20,12 @@ import (
 // them, spread evenly over the m.
 func seedApps(ctx context.Context, dataDir string, m, keep int) ([]client, time.Duration, error) {
 	start := time.Now()
-	e, err := storage.StartEmbedded(filepath.Join(dataDir, "db"), "", nil)
+	e, err := embedded.Start(filepath.Join(dataDir, "db"), "", nil)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer e.Close()
-	st, err := storage.Open(ctx, storage.Options{URI: e.URI(), Timeout: time.Minute})
+	st, err := mongodb.Open(ctx, mongodb.Options{URI: e.URI(), Timeout: time.Minute})
 	if err != nil {
 		return nil, 0, err
 	}

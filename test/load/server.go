@@ -18,14 +18,21 @@ import (
 )
 
 // buildServer compiles cmd/authserver into dir and returns the binary's
-// path. The load tool runs inside the module, so the package path resolves
-// from any directory of the checkout.
+// path. It builds in the server's own module with GOWORK=off, as the
+// binary ships, whether the load tool runs in the workspace (go.work) or
+// in its own module, whose requirements do not cover the server's command.
 func buildServer(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/authserver/authserver").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the server module: %w", err)
+	}
 	bin := filepath.Join(dir, "authserver")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/authserver/authserver/cmd/authserver")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/authserver")
+	cmd.Dir = strings.TrimSpace(string(out))
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build authserver: %w", err)
+		return "", fmt.Errorf("build authserver in %s: %w", cmd.Dir, err)
 	}
 	return bin, nil
 }

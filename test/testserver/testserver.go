@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/server"
-	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // Clock is a controllable clock, safe for concurrent use. It starts at the
@@ -58,7 +58,7 @@ type Instance struct {
 	// AdminKey is the owner account key written at first start ("" when
 	// the instance joined an existing database).
 	AdminKey string
-	Monitor  *storage.Monitor
+	Monitor  *mongodb.Monitor
 	Logs     *SyncBuffer
 	// Contract checks every admin exchange against the admin API's
 	// document; nil for an instance the test did not start.
@@ -127,7 +127,7 @@ func StartWith(t testing.TB, cfg server.Config, clock *Clock, opts ...Option) *I
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	monitor := storage.NewMonitor()
+	monitor := mongodb.NewMonitor()
 	contract := NewContract(t)
 	// The issuer must name the public listener, whose port is known only
 	// once bound.

@@ -54,14 +54,19 @@ var Rules = map[string][]string{
 	"handlers":     {"adminapi", "authserver/...", "verifier"},
 	"console":      {"authserver/...", "storage"},
 	"metrics":      {"storage"},
-	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "verifier"},
+	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier"},
 	"cmd/...":      {"adminapi/client", "authserver/...", "server"},
 	"adminapi":     nil,
 	"adminapi/...": {"adminapi"},
 
 	// Below the domain.
-	"storage/...":  {"storage/..."},
-	"verifier/...": {"verifier/..."},
+	// The contract imports nothing; of its implementations only the
+	// server may import them (the domain sees the contract alone).
+	"storage":             nil,
+	"storage/mongodb":     {"storage"},
+	"storage/embedded":    nil,
+	"storage/storagetest": {"storage", "storage/embedded", "storage/mongodb"},
+	"verifier/...":        {"verifier/..."},
 
 	// Test and development code.
 	"test/...":  {"..."},

@@ -1,4 +1,4 @@
-package storage
+package mongodb
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 func openEmbedded(t *testing.T) *Store {
 	t.Helper()
-	e, err := StartEmbedded(t.TempDir(), "", nil)
+	e, err := embedded.Start(t.TempDir(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func openEmbedded(t *testing.T) *Store {
 func TestWriteClaimRollForward(t *testing.T) {
 	ctx := context.Background()
 	s := openEmbedded(t)
-	app := App{ID: "app_test_x", Name: "before", Enabled: true, CreatedAt: time.Now().UTC()}
+	app := storage.App{ID: "app_test_x", Name: "before", Enabled: true, CreatedAt: time.Now().UTC()}
 	if err := s.InsertApp(ctx, app); err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +51,8 @@ func TestWriteClaimRollForward(t *testing.T) {
 	if _, err := s.db.Collection(colWriteClaims).InsertOne(ctx, claim); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.UpdateApp(ctx, app.ID, func(a *App) error { a.Name = "after"; return nil })
-	if !errors.Is(err, ErrConflict) {
+	_, err = s.UpdateApp(ctx, app.ID, func(a *storage.App) error { a.Name = "after"; return nil })
+	if !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("update behind a young claim: %v, want ErrConflict", err)
 	}
 	if got, _ := s.GetApp(ctx, app.ID); got.Name != "before" || got.Version != 1 {
@@ -63,7 +65,7 @@ func TestWriteClaimRollForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen string
-	got, err := s.UpdateApp(ctx, app.ID, func(a *App) error { seen = a.Name; a.Name = "after"; return nil })
+	got, err := s.UpdateApp(ctx, app.ID, func(a *storage.App) error { seen = a.Name; a.Name = "after"; return nil })
 	if err != nil {
 		t.Fatalf("update behind an old claim: %v", err)
 	}

@@ -1,4 +1,4 @@
-package storage
+package embedded
 
 import (
 	"context"
@@ -23,11 +23,11 @@ import (
 
 // sqliteCacheSize is the page cache of each SQLite connection of the
 // embedded database, in KiB when negative (SQLite's PRAGMA cache_size).
-// FerretDB keeps up to 100 connections open, one per concurrent command:
-// at SQLite's default of 2 MiB each, 64 concurrent cache misses over
-// 100,000 apps held 150 MB of page cache and took the server past 200 MB
-// of RSS. 512 KiB each keeps recent pages; the kernel's page cache holds
-// the rest of the file.
+// FerretDB keeps up to 100 connections open, one per concurrent command,
+// so SQLite's default of 2 MiB each let concurrent cache misses over many
+// apps grow the server's memory several times over (test/load/README.md,
+// the scale run). 512 KiB each keeps recent pages; the kernel's page cache
+// holds the rest of the file.
 const sqliteCacheSize = "-512"
 
 // socketName is the file name of the embedded database's Unix socket.
@@ -46,7 +46,7 @@ const modeFileName = "filemode"
 // Linux, 103 on macOS).
 var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
 
-// Embedded is an in-process FerretDB (SQLite backend, pure Go). It is the
+// DB is an in-process FerretDB (SQLite backend, pure Go). It is the
 // default database when no MongoDB URI is configured, and what the tests
 // run against. FerretDB has no authentication: the database is reached
 // through a Unix socket in its directory, which is 0700, and the socket is
@@ -55,7 +55,7 @@ var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
 // stopped and started again on the same socket, address and files, which
 // is how the tests take the database away from a running server and give
 // it back.
-type Embedded struct {
+type DB struct {
 	dir    string // absolute
 	logger *slog.Logger
 	socket string // absolute path of the Unix socket
@@ -72,7 +72,7 @@ type Embedded struct {
 	closed  bool
 }
 
-// StartEmbedded starts FerretDB with its files under dir (created with mode
+// Start starts FerretDB with its files under dir (created with mode
 // 0700 if missing, set to 0700 if not), listening on a Unix socket named
 // ferretdb.sock in dir. When that path is longer than a socket address
 // allows (107 bytes on Linux), the socket goes into a new private (0700)
@@ -81,7 +81,7 @@ type Embedded struct {
 // picks a free port); any other address is refused, since FerretDB asks
 // for no credentials. logger receives FerretDB's own logs; nil discards
 // them (it is chatty).
-func StartEmbedded(dir, tcpAddr string, logger *slog.Logger) (_ *Embedded, err error) {
+func Start(dir, tcpAddr string, logger *slog.Logger) (_ *DB, err error) {
 	if tcpAddr != "" {
 		if err := CheckLoopback(tcpAddr); err != nil {
 			return nil, fmt.Errorf("embedded database TCP address: %w", err)
@@ -97,7 +97,7 @@ func StartEmbedded(dir, tcpAddr string, logger *slog.Logger) (_ *Embedded, err e
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	e := &Embedded{dir: abs, logger: logger, tcpAddr: tcpAddr}
+	e := &DB{dir: abs, logger: logger, tcpAddr: tcpAddr}
 	if e.socket, e.fallback, err = socketPath(abs); err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ var newFerretDBMu sync.Mutex
 
 // start runs FerretDB on e.socket (and e.tcpAddr); e.mu must be held or e
 // unshared.
-func (e *Embedded) start() error {
+func (e *DB) start() error {
 	if err := removeStaleSocket(e.socket); err != nil {
 		return err
 	}
@@ -263,16 +263,16 @@ func (e *Embedded) start() error {
 // URI is the mongodb:// connection string of the embedded server's Unix
 // socket, for processes of the same user on this host. It stays the same
 // across Stop and Restart.
-func (e *Embedded) URI() string {
+func (e *DB) URI() string {
 	return "mongodb://" + url.QueryEscape(e.socket) + "/"
 }
 
 // SocketPath is the path of the Unix socket the database listens on.
-func (e *Embedded) SocketPath() string { return e.socket }
+func (e *DB) SocketPath() string { return e.socket }
 
 // TCPAddr is the bound host:port of the opt-in loopback TCP listener, ""
 // when there is none. It stays the same across Stop and Restart.
-func (e *Embedded) TCPAddr() string {
+func (e *DB) TCPAddr() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.tcpAddr
@@ -281,7 +281,7 @@ func (e *Embedded) TCPAddr() string {
 // Stop shuts FerretDB down and waits until its listeners, its connections
 // and its files are closed; the socket file is removed. Stopping a
 // stopped database does nothing.
-func (e *Embedded) Stop() {
+func (e *DB) Stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.running {
@@ -295,7 +295,7 @@ func (e *Embedded) Stop() {
 // Close stops the database for good and removes the private socket
 // directory under os.TempDir(), if one was made. Closing twice does
 // nothing.
-func (e *Embedded) Close() {
+func (e *DB) Close() {
 	e.Stop()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -309,7 +309,7 @@ func (e *Embedded) Close() {
 // and files, so that clients connected to URI reconnect to the same data.
 // It fails if the database is running or closed, or the address has been
 // taken meanwhile.
-func (e *Embedded) Restart() error {
+func (e *DB) Restart() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.running {
@@ -326,11 +326,11 @@ func (e *Embedded) Restart() error {
 // _id. FerretDB creates its own _id index on _ferretdb_sjson->"_id" but
 // pushes a find by _id down as _ferretdb_sjson->'$._id', which SQLite does
 // not match to that index (EXPLAIN QUERY PLAN: SCAN): without this, every
-// look-up of an app reads the apps table from the start, seconds at 100,000
-// apps. FerretDB's own metadata does not list the index and never needs
+// look-up of an app reads the apps table from the start (test/load/README.md,
+// the scale run). FerretDB's own metadata does not list the index and never needs
 // to. It is idempotent; call it after EnsureIndexes, which creates every
 // collection.
-func (e *Embedded) IndexIDPaths(ctx context.Context, database string) error {
+func (e *DB) IndexIDPaths(ctx context.Context, database string) error {
 	path := filepath.Join(e.dir, database+".sqlite")
 	q := url.Values{"_pragma": {"busy_timeout(10000)"}, "modeof": {filepath.Join(e.dir, modeFileName)}}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())

@@ -1,4 +1,4 @@
-package storage_test
+package embedded_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
+	"github.com/authserver/authserver/storage/mongodb"
 	"github.com/authserver/authserver/storage/storagetest"
 )
 
@@ -71,7 +73,7 @@ func ping(t *testing.T, uri string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := storage.Open(ctx, storage.Options{URI: uri, Timeout: 2 * time.Second})
+	s, err := mongodb.Open(ctx, mongodb.Options{URI: uri, Timeout: 2 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -95,7 +97,7 @@ func mode(t *testing.T, path string) fs.FileMode {
 // removes the socket; a restart binds it again with the same modes.
 func TestEmbeddedSocket(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	e, err := storage.StartEmbedded(dir, "", nil)
+	e, err := embedded.Start(dir, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestEmbeddedSocket(t *testing.T) {
 		}
 	}
 	check()
-	s, err := storage.Open(context.Background(), storage.Options{URI: e.URI()})
+	s, err := mongodb.Open(context.Background(), mongodb.Options{URI: e.URI()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestEmbeddedSocketLeftBehind(t *testing.T) {
 			path := filepath.Join(dir, "ferretdb.sock")
 			tc.prepare(t, path)
 			before, _ := os.Lstat(path)
-			e, err := storage.StartEmbedded(dir, "", nil)
+			e, err := embedded.Start(dir, "", nil)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -245,7 +247,7 @@ func TestEmbeddedLongDirectory(t *testing.T) {
 	if len(filepath.Join(dir, "ferretdb.sock")) <= 107 {
 		t.Fatal("the directory is not long enough to test anything")
 	}
-	e, err := storage.StartEmbedded(dir, "", nil)
+	e, err := embedded.Start(dir, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func TestEmbeddedLongDirectory(t *testing.T) {
 	if err := os.MkdirAll(os.TempDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if e, err := storage.StartEmbedded(dir, "", nil); err == nil {
+	if e, err := embedded.Start(dir, "", nil); err == nil {
 		e.Close()
 		t.Fatal("started with no short socket path")
 	} else if !strings.Contains(err.Error(), "too long") {
@@ -295,7 +297,7 @@ func TestEmbeddedLongDirectory(t *testing.T) {
 // next to the socket and comes back on the same port after a restart; a
 // non-loopback address is refused before anything listens.
 func TestEmbeddedTCP(t *testing.T) {
-	e, err := storage.StartEmbedded(t.TempDir(), "127.0.0.1:0", nil)
+	e, err := embedded.Start(t.TempDir(), "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +321,7 @@ func TestEmbeddedTCP(t *testing.T) {
 
 	for _, bad := range []string{":0", "0.0.0.0:0", "[::]:0", "192.0.2.1:0", "db.example:0"} {
 		dir := t.TempDir()
-		if e, err := storage.StartEmbedded(dir, bad, nil); err == nil {
+		if e, err := embedded.Start(dir, bad, nil); err == nil {
 			e.Close()
 			t.Errorf("%s: started", bad)
 		} else if !strings.Contains(err.Error(), "loopback") {
@@ -342,7 +344,7 @@ func TestEmbeddedTightensExistingFiles(t *testing.T) {
 	if err := os.Chmod(old, 0o644); err != nil { // whatever the umask
 		t.Fatal(err)
 	}
-	e, err := storage.StartEmbedded(dir, "", nil)
+	e, err := embedded.Start(dir, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

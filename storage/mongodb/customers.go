@@ -1,44 +1,19 @@
-package storage
+package mongodb
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/authserver/authserver/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Customer is a test user registered under an app (docs/credentials.md,
-// "Test users": test harnesses fetch a user's token by logging in as one). The unique index
-// on (app_id, username) makes a username unique within its app.
-type Customer struct {
-	ID       string `bson:"_id"`
-	AppID    string `bson:"app_id"`
-	Username string `bson:"username"`
-	// Subject is the user's opaque customer identifier
-	// (docs/credentials.md, "Customer identifiers"), the
-	// "sub" of its tokens. The app's own user id it was derived from is
-	// not stored.
-	Subject string `bson:"subject"`
-	// PasswordHash is an argon2id hash in PHC string format; never the
-	// password.
-	PasswordHash string    `bson:"password_hash"`
-	CreatedAt    time.Time `bson:"created_at"`
-}
-
-// CustomerPage selects a slice of an app's test users ordered by username:
-// those after After, at most Limit (default 100).
-type CustomerPage struct {
-	AppID string
-	Page
-}
-
 // InsertCustomer stores a new test user. It returns ErrDuplicate when the
 // app has a user with that username (or the id is taken).
-func (s *Store) InsertCustomer(ctx context.Context, c Customer) error {
+func (s *Store) InsertCustomer(ctx context.Context, c storage.Customer) error {
 	if _, err := s.db.Collection(colCustomers).InsertOne(ctx, c); err != nil {
 		return fmt.Errorf("insert customer: %w", mapErr(err))
 	}
@@ -46,28 +21,28 @@ func (s *Store) InsertCustomer(ctx context.Context, c Customer) error {
 }
 
 // GetCustomer returns the test user of appID with username, or ErrNotFound.
-func (s *Store) GetCustomer(ctx context.Context, appID, username string) (Customer, error) {
+func (s *Store) GetCustomer(ctx context.Context, appID, username string) (storage.Customer, error) {
 	return s.findCustomer(ctx, bson.D{{Key: "app_id", Value: appID}, {Key: "username", Value: username}})
 }
 
 // GetCustomerBySubject returns the test user of appID whose opaque
 // identifier is subject, or ErrNotFound. A subject of another app never
 // matches: the app is part of the query.
-func (s *Store) GetCustomerBySubject(ctx context.Context, appID, subject string) (Customer, error) {
+func (s *Store) GetCustomerBySubject(ctx context.Context, appID, subject string) (storage.Customer, error) {
 	return s.findCustomer(ctx, bson.D{{Key: "app_id", Value: appID}, {Key: "subject", Value: subject}})
 }
 
-func (s *Store) findCustomer(ctx context.Context, filter bson.D) (Customer, error) {
-	var c Customer
+func (s *Store) findCustomer(ctx context.Context, filter bson.D) (storage.Customer, error) {
+	var c storage.Customer
 	if err := s.db.Collection(colCustomers).FindOne(ctx, filter).Decode(&c); err != nil {
-		return Customer{}, fmt.Errorf("get customer: %w", mapErr(err))
+		return storage.Customer{}, fmt.Errorf("get customer: %w", mapErr(err))
 	}
 	return c, nil
 }
 
 // ListCustomers returns the test users of p.AppID ordered by username,
 // after p.After, at most p.Limit (default 100).
-func (s *Store) ListCustomers(ctx context.Context, p CustomerPage) ([]Customer, error) {
+func (s *Store) ListCustomers(ctx context.Context, p storage.CustomerPage) ([]storage.Customer, error) {
 	filter := bson.D{{Key: "app_id", Value: p.AppID}}
 	if p.After != "" {
 		filter = append(filter, bson.E{Key: "username", Value: bson.D{{Key: "$gt", Value: p.After}}})
@@ -81,7 +56,7 @@ func (s *Store) ListCustomers(ctx context.Context, p CustomerPage) ([]Customer, 
 	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", mapErr(err))
 	}
-	var out []Customer
+	var out []storage.Customer
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list customers: %w", mapErr(err))
 	}
@@ -96,7 +71,7 @@ func (s *Store) DeleteCustomer(ctx context.Context, appID, username string) erro
 		return fmt.Errorf("delete customer: %w", mapErr(err))
 	}
 	if res.DeletedCount == 0 {
-		return fmt.Errorf("delete customer: %w", ErrNotFound)
+		return fmt.Errorf("delete customer: %w", storage.ErrNotFound)
 	}
 	return nil
 }

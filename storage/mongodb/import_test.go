@@ -1,4 +1,4 @@
-package storage_test
+package mongodb_test
 
 import (
 	"context"

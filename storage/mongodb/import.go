@@ -1,10 +1,11 @@
-package storage
+package mongodb
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/authserver/authserver/storage"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -25,7 +26,7 @@ const importBatch = 1000
 // it has seen missing. If some ids exist
 // already, those apps are left as they were, the others are still stored,
 // and the error wraps ErrDuplicate.
-func (s *Store) ImportApps(ctx context.Context, apps []App) error {
+func (s *Store) ImportApps(ctx context.Context, apps []storage.App) error {
 	col := s.db.Collection(colApps)
 	var dupErr error
 	for start := 0; start < len(apps); start += importBatch {
@@ -43,7 +44,7 @@ func (s *Store) ImportApps(ctx context.Context, apps []App) error {
 		// v1 reads every change record on each poll (it cannot push the
 		// range on "at" down), so one record per app would make each poll
 		// decode 100,000 of them until the sweep.
-		if _, err := s.db.Collection(colAppChanges).InsertOne(ctx, AppChange{ID: newChangeID(), At: now}); err != nil {
+		if _, err := s.db.Collection(colAppChanges).InsertOne(ctx, storage.AppChange{ID: newChangeID(), At: now}); err != nil {
 			return fmt.Errorf("import apps: record changes: %w", mapErr(err))
 		}
 		_, err = col.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))

@@ -1,16 +1,17 @@
-package storage
+package mongodb
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/authserver/authserver/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // AppendAudit stores one audit event. e.ID must be unique and sort by time
 // (the caller uses a time-ordered id).
-func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) error {
+func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 	if _, err := s.db.Collection(colAudit).InsertOne(ctx, e); err != nil {
 		return fmt.Errorf("append audit event: %w", mapErr(err))
 	}
@@ -19,7 +20,7 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) error {
 
 // ListAudit returns events matching f, newest first, at most f.Limit
 // (default 100).
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
 	filter := bson.D{}
 	if f.AppID != "" {
 		filter = append(filter, bson.E{Key: "app_id", Value: f.AppID})
@@ -42,7 +43,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", mapErr(err))
 	}
-	var out []AuditEvent
+	var out []storage.AuditEvent
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list audit events: %w", mapErr(err))
 	}

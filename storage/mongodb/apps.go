@@ -1,10 +1,11 @@
-package storage
+package mongodb
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/authserver/authserver/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -12,7 +13,7 @@ import (
 
 // InsertApp stores a new app with Version 1. It returns ErrDuplicate if the
 // id is taken.
-func (s *Store) InsertApp(ctx context.Context, a App) error {
+func (s *Store) InsertApp(ctx context.Context, a storage.App) error {
 	a.Version = 1
 	if err := s.recordAppChanges(ctx, a.ID); err != nil {
 		return fmt.Errorf("insert app: %w", err)
@@ -24,24 +25,17 @@ func (s *Store) InsertApp(ctx context.Context, a App) error {
 }
 
 // GetApp returns the app with that id, or ErrNotFound.
-func (s *Store) GetApp(ctx context.Context, id string) (App, error) {
-	var a App
+func (s *Store) GetApp(ctx context.Context, id string) (storage.App, error) {
+	var a storage.App
 	if err := s.db.Collection(colApps).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a); err != nil {
-		return App{}, fmt.Errorf("get app: %w", mapErr(err))
+		return storage.App{}, fmt.Errorf("get app: %w", mapErr(err))
 	}
 	return a, nil
 }
 
-// AppFilter selects apps for ListApps.
-type AppFilter struct {
-	// NamePrefix matches apps whose name starts with it (case-sensitive).
-	NamePrefix string
-	Page
-}
-
 // ListApps returns apps ordered by id, after f.After, at most f.Limit
 // (default 100).
-func (s *Store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
+func (s *Store) ListApps(ctx context.Context, f storage.AppFilter) ([]storage.App, error) {
 	filter := bson.D{}
 	if f.After != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
@@ -61,7 +55,7 @@ func (s *Store) ListApps(ctx context.Context, f AppFilter) ([]App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", mapErr(err))
 	}
-	var out []App
+	var out []storage.App
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list apps: %w", mapErr(err))
 	}
@@ -82,11 +76,11 @@ func (s *Store) CountApps(ctx context.Context) (int64, error) {
 // Version), retrying a bounded number of times. If update returns an error,
 // nothing is written and that error is returned. It returns the stored app,
 // ErrNotFound, or ErrConflict after too many lost races.
-func (s *Store) UpdateApp(ctx context.Context, id string, update func(*App) error) (App, error) {
-	a, err := casUpdate(ctx, s, colApps, id, func(a *App) *int64 { return &a.Version }, update,
+func (s *Store) UpdateApp(ctx context.Context, id string, update func(*storage.App) error) (storage.App, error) {
+	a, err := casUpdate(ctx, s, colApps, id, func(a *storage.App) *int64 { return &a.Version }, update,
 		func(ctx context.Context) error { return s.recordAppChanges(ctx, id) })
 	if err != nil {
-		return App{}, fmt.Errorf("update app %s: %w", id, err)
+		return storage.App{}, fmt.Errorf("update app %s: %w", id, err)
 	}
 	return a, nil
 }
@@ -109,7 +103,7 @@ func (s *Store) ServerTime(ctx context.Context) (time.Time, error) {
 // RecordSecretUse stores, for each secret, the later of its stored and the
 // given last-used time, in one bulk write. It is called by a batching
 // recorder, never per token.
-func (s *Store) RecordSecretUse(ctx context.Context, uses []SecretUsage) error {
+func (s *Store) RecordSecretUse(ctx context.Context, uses []storage.SecretUsage) error {
 	if len(uses) == 0 {
 		return nil
 	}
@@ -135,7 +129,7 @@ func (s *Store) SecretUsage(ctx context.Context, appID string) (map[string]time.
 	if err != nil {
 		return nil, fmt.Errorf("secret usage: %w", mapErr(err))
 	}
-	var rows []SecretUsage
+	var rows []storage.SecretUsage
 	if err := cur.All(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("secret usage: %w", mapErr(err))
 	}

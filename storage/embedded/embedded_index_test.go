@@ -1,4 +1,4 @@
-package storage
+package embedded_test
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authserver/authserver/storage"
+	"github.com/authserver/authserver/storage/embedded"
+	"github.com/authserver/authserver/storage/mongodb"
 )
 
 // idQueryPlan is SQLite's plan for the query FerretDB v1 sends for a find
@@ -44,12 +48,12 @@ func idQueryPlan(t *testing.T, dir, collection string) string {
 func TestIndexIDPaths(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	e, err := StartEmbedded(dir, "", nil)
+	e, err := embedded.Start(dir, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	s, err := Open(ctx, Options{URI: e.URI()})
+	s, err := mongodb.Open(ctx, mongodb.Options{URI: e.URI()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +61,7 @@ func TestIndexIDPaths(t *testing.T) {
 	if err := s.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if plan := idQueryPlan(t, dir, colApps); strings.Contains(plan, "USING INDEX") {
+	if plan := idQueryPlan(t, dir, "apps"); strings.Contains(plan, "USING INDEX") {
 		t.Fatalf("find by _id already uses an index (%q): FerretDB changed; IndexIDPaths may be unnecessary", plan)
 	}
 	for range 2 { // idempotent
@@ -65,15 +69,15 @@ func TestIndexIDPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, col := range []string{colApps, colCustomers, colRevoked, colWriteClaims} {
+	for _, col := range []string{"apps", "customers", "revoked", "write_claims"} {
 		if plan := idQueryPlan(t, dir, col); !strings.Contains(plan, "USING INDEX") {
 			t.Errorf("%s: find by _id after IndexIDPaths: plan %q", col, plan)
 		}
 	}
-	if err := s.InsertApp(ctx, App{ID: "app_test_i", Name: "n"}); err != nil {
+	if err := s.InsertApp(ctx, storage.App{ID: "app_test_i", Name: "n"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateApp(ctx, "app_test_i", func(a *App) error { a.Name = "m"; return nil }); err != nil {
+	if _, err := s.UpdateApp(ctx, "app_test_i", func(a *storage.App) error { a.Name = "m"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if a, err := s.GetApp(ctx, "app_test_i"); err != nil || a.Name != "m" {

@@ -1,4 +1,4 @@
-package storage
+package mongodb
 
 import (
 	"context"
@@ -6,41 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authserver/authserver/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
-
-// IdempotencyRecord remembers one create request made with an
-// Idempotency-Key header, so that a retry of it never creates a second
-// resource. It holds the ids the request creates, assigned before the
-// request runs, and never the plaintext of a secret: a replay shows the
-// resource masked.
-type IdempotencyRecord struct {
-	// ID is the actor's id and a digest of the key: keys are per actor.
-	ID      string `bson:"_id"`
-	Version int64  `bson:"version"`
-	Actor   string `bson:"actor"`
-	// Operation is the audit action of the request, e.g. "secret.create".
-	Operation string `bson:"operation"`
-	// Fingerprint is a digest of the operation, its target and its input:
-	// the same key sent with another request is refused.
-	Fingerprint []byte `bson:"fingerprint"`
-	// AppID, SecretID and KeyID are the ids the request creates (or acts
-	// on): pre-assigned, so that running it twice finds the first run's
-	// resource instead of making another.
-	AppID    string `bson:"app_id,omitempty"`
-	SecretID string `bson:"secret_id,omitempty"`
-	KeyID    string `bson:"key_id,omitempty"`
-	// Done is set once the request has succeeded; a done record is only
-	// ever replayed.
-	Done      bool      `bson:"done"`
-	CreatedAt time.Time `bson:"created_at"`
-	// Exp ends the record: queries ignore it from then on and Sweep
-	// deletes it.
-	Exp time.Time `bson:"exp"`
-	// ExpTTL repeats Exp for the housekeeping TTL index where the server
-	// has one (MongoDB); it is set by ClaimIdempotency.
-	ExpTTL time.Time `bson:"exp_ttl"`
-}
 
 // errNotExpired aborts the take-over of a record that is still valid.
 var errNotExpired = errors.New("idempotency record not expired")
@@ -51,19 +19,19 @@ var errNotExpired = errors.New("idempotency record not expired")
 // takes its place through the compare-and-swap update, so two requests
 // racing for an expired key still get one winner. The unique _id of the
 // insert is what makes the first claim atomic.
-func (s *Store) ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, now time.Time) (IdempotencyRecord, bool, error) {
+func (s *Store) ClaimIdempotency(ctx context.Context, rec storage.IdempotencyRecord, now time.Time) (storage.IdempotencyRecord, bool, error) {
 	rec.Version, rec.ExpTTL = 1, rec.Exp
 	col := s.db.Collection(colIdempotency)
 	_, err := col.InsertOne(ctx, rec)
 	if err == nil {
 		return rec, true, nil
 	}
-	if err = mapErr(err); !errors.Is(err, ErrDuplicate) {
-		return IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	if err = mapErr(err); !errors.Is(err, storage.ErrDuplicate) {
+		return storage.IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
 	}
-	var existing IdempotencyRecord
-	taken, err := casUpdate(ctx, s, colIdempotency, rec.ID, func(r *IdempotencyRecord) *int64 { return &r.Version },
-		func(r *IdempotencyRecord) error {
+	var existing storage.IdempotencyRecord
+	taken, err := casUpdate(ctx, s, colIdempotency, rec.ID, func(r *storage.IdempotencyRecord) *int64 { return &r.Version },
+		func(r *storage.IdempotencyRecord) error {
 			if r.Exp.After(now) {
 				existing = *r
 				return errNotExpired
@@ -76,11 +44,11 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, now
 	switch {
 	case errors.Is(err, errNotExpired):
 		return existing, false, nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, storage.ErrNotFound):
 		// Swept between our insert and our read: claim again.
 		return s.ClaimIdempotency(ctx, rec, now)
 	case err != nil:
-		return IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
+		return storage.IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", err)
 	}
 	return taken, true, nil
 }
@@ -88,7 +56,7 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, now
 // CompleteIdempotency marks the record done. Should the record have
 // vanished meanwhile (swept, or released by a failed twin request), it is
 // stored again, done, so that later retries still replay.
-func (s *Store) CompleteIdempotency(ctx context.Context, rec IdempotencyRecord) error {
+func (s *Store) CompleteIdempotency(ctx context.Context, rec storage.IdempotencyRecord) error {
 	col := s.db.Collection(colIdempotency)
 	res, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.ID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}}}})
@@ -99,7 +67,7 @@ func (s *Store) CompleteIdempotency(ctx context.Context, rec IdempotencyRecord) 
 		return nil
 	}
 	rec.Done = true
-	if _, err := col.InsertOne(ctx, rec); err != nil && !errors.Is(mapErr(err), ErrDuplicate) {
+	if _, err := col.InsertOne(ctx, rec); err != nil && !errors.Is(mapErr(err), storage.ErrDuplicate) {
 		return fmt.Errorf("complete idempotency key: %w", mapErr(err))
 	}
 	return nil

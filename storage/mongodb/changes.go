@@ -1,30 +1,15 @@
-package storage
+package mongodb
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/authserver/authserver/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
-
-// AppChange records that an app was written: the change log that caches on
-// every instance poll. It is kept apart from the apps so that a poll reads
-// only recent changes, whatever the number of apps (FerretDB v1 cannot push
-// a range query on apps.updated_at down to an index: polling the apps
-// themselves read all 100,000 of them every interval).
-type AppChange struct {
-	ID string `bson:"_id"`
-	// AppID is the app written, or "" for a batch of ImportApps: new
-	// apps, not listed, so that an import of 100,000 apps adds 100 records
-	// for every poll to read rather than 100,000.
-	AppID string `bson:"app_id"`
-	// At is the database server's clock when the change was recorded,
-	// just before the app itself was written.
-	At time.Time `bson:"at"`
-}
 
 // recordAppChanges adds one change record per app id, stamped by the
 // database server's clock, in one command. It is called before the write it
@@ -50,14 +35,14 @@ func (s *Store) recordAppChanges(ctx context.Context, appIDs ...string) error {
 
 // AppChangesSince returns the change records stamped at or after since,
 // oldest first, at most limit of them.
-func (s *Store) AppChangesSince(ctx context.Context, since time.Time, limit int) ([]AppChange, error) {
+func (s *Store) AppChangesSince(ctx context.Context, since time.Time, limit int) ([]storage.AppChange, error) {
 	cur, err := s.db.Collection(colAppChanges).Find(ctx,
 		bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}},
 		options.Find().SetSort(bson.D{{Key: "at", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("app changes since: %w", mapErr(err))
 	}
-	var out []AppChange
+	var out []storage.AppChange
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("app changes since: %w", mapErr(err))
 	}
