@@ -54,8 +54,8 @@ var Rules = map[string][]string{
 	"handlers":     {"adminapi", "authserver/...", "verifier"},
 	"console":      {"authserver/...", "storage"},
 	"metrics":      {"storage"},
-	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier"},
-	"cmd/...":      {"adminapi/client", "authserver/...", "server"},
+	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier/..."},
+	"cmd/...":      {"adminapi/client", "authserver/...", "server", "verifier/..."},
 	"adminapi":     nil,
 	"adminapi/...": {"adminapi"},
 
