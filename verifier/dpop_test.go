@@ -354,6 +354,41 @@ func TestDPoPRequestURI(t *testing.T) {
 	}
 }
 
+// A token in the middleware's cookie: with a DPoP header it is a DPoP
+// presentation (a bound token kept in an HttpOnly cookie, the proof made
+// by the page with its hash), without one a bearer presentation.
+func TestMiddlewareDPoPCookie(t *testing.T) {
+	t.Parallel()
+	f := newDPoPFixture(t, verifier.DPoPConfig{})
+	now := f.clk.Now()
+	h := f.v.Middleware(verifier.MiddlewareOptions{Cookie: "tok"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for _, tc := range []struct {
+		name, cookie string
+		proofs       []string
+		status       int
+		code         string
+	}{
+		{"bound token with its proof", f.bound, []string{f.client.proof(t, proofClaims(now, f.bound))}, 200, ""},
+		{"bound token alone", f.bound, nil, 401, "invalid_token"},
+		{"bound token with another key's proof", f.bound, []string{f.other.proof(t, proofClaims(now, f.bound))}, 401, "invalid_token"},
+		{"bound token with a proof without ath", f.bound, []string{f.client.proof(t, with(proofClaims(now, f.bound), "ath", nil))}, 401, "invalid_dpop_proof"},
+		{"bearer token alone", f.bearer, nil, 200, ""},
+		{"bearer token with a proof", f.bearer, []string{f.client.proof(t, proofClaims(now, f.bearer))}, 401, "invalid_token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request(nil, tc.proofs...)
+			r.AddCookie(&http.Cookie{Name: "tok", Value: tc.cookie})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			var body map[string]string
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != tc.status || body["error"] != tc.code {
+				t.Fatalf("%d %s, want %d %s", rec.Code, rec.Body, tc.status, tc.code)
+			}
+		})
+	}
+}
+
 // VerifyRequest and VerifyPresentation, the paths without the middleware:
 // claims with the confirmation, or a *RequestError that says what to
 // answer and wraps the failed check.

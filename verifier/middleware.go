@@ -46,7 +46,10 @@ type MiddlewareOptions struct {
 	// Realm is the realm of WWW-Authenticate challenges (RFC 6750 §3).
 	Realm string
 	// Cookie, if set, names a cookie that carries the token when the
-	// request has no Authorization header.
+	// request has no Authorization header. The cookie's token counts as
+	// sent with the DPoP scheme when the request has a DPoP header, and
+	// with the Bearer scheme otherwise: a DPoP-bound token in a cookie
+	// passes only with a proof of its key whose ath is its hash.
 	Cookie string
 	// CredentialScopes, if set, are the only credential scopes let
 	// through; other tokens get 403 insufficient_scope.

@@ -199,7 +199,10 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, p Presentation) (*Cla
 }
 
 // presentation reads r's credentials: the Authorization header, or
-// without one the cookie named cookie (as SchemeBearer).
+// without one the cookie named cookie: SchemeDPoP when the request has a
+// DPoP header (a bound token kept in an HttpOnly cookie, which the page
+// cannot read, sent with a proof the page made with the ath it was
+// given), SchemeBearer otherwise.
 func (v *Verifier) presentation(r *http.Request, cookie string) (Presentation, *RequestError) {
 	p := Presentation{Proofs: r.Header.Values("DPoP"), Method: r.Method, URI: v.requestURI(r)}
 	fields := r.Header.Values("Authorization")
@@ -214,6 +217,9 @@ func (v *Verifier) presentation(r *http.Request, cookie string) (Presentation, *
 	case cookie != "":
 		if c, err := r.Cookie(cookie); err == nil {
 			p.Scheme, p.Token = SchemeBearer, c.Value
+			if len(p.Proofs) > 0 {
+				p.Scheme = SchemeDPoP
+			}
 		}
 	}
 	return p, nil
