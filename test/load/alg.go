@@ -39,6 +39,7 @@ type algReport struct {
 	conns    int
 	introErr error
 	profile  string
+	dpop     *dpopReport
 }
 
 // floor is F = 1/(1/H + 1/S): the time of the HTTP floor and of the
@@ -159,6 +160,10 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 	}
 	if cfg.phases["introspect"] {
 		rep.intro, rep.introErr = runIntrospection(ctx, cfg, srv, app, token)
+	}
+	if cfg.phases["dpop"] {
+		d := runDPoP(ctx, cfg, srv, app, func(tok string) ([]byte, error) { return verifyToken(tok, jwksBody) })
+		rep.dpop = &d
 	}
 	if rep.profile != "" {
 		top, err := pprofTop(cfg.bin, rep.profile, cfg.profileTop)
@@ -347,6 +352,9 @@ func (r algReport) print(w io.Writer) {
 		v := r.refs.verify
 		fv := rate{wall: floor(hTok.wall, v.wall), alone: floor(hTok.alone, v.alone)}
 		line(w, "introspection", r.intro, cores, ratios(pair(r.intro, cores), fv, "1/(1/H+1/V)", rate{}, ""))
+	}
+	if r.dpop != nil {
+		r.dpop.print(w)
 	}
 	fmt.Fprintf(w, "  * alone: cores / CPU time per operation (server + load generator), the rate if nothing else ran on this machine\n")
 	if r.profile != "" {
