@@ -197,10 +197,11 @@ func fakeDPoPEndpoint(t *testing.T, unbinding bool, jkt string) *httptest.Server
 			_, _ = w.Write([]byte(`{"error":"invalid_dpop_proof"}`))
 			return
 		}
-		if jkt == "" {
-			jkt = p.JKT
+		bound := jkt
+		if bound == "" {
+			bound = p.JKT
 		}
-		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"cnf":{"jkt":"` + jkt + `"}}`))
+		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"cnf":{"jkt":"` + bound + `"}}`))
 		typ := "DPoP"
 		if unbinding {
 			typ = "bearer"
