@@ -163,12 +163,12 @@ type TestUserGrant struct {
 }
 
 // LoginGuard limits password guessing at the test-user login;
-// *limits.LoginLimiter is one. Check returns the error to answer (429)
-// when a login may not be evaluated now; Failed counts a wrong password.
-// Both read the request's source from ctx.
+// *limits.LoginLimiter is one. Begin returns the error to answer (429)
+// when a login may not be evaluated now; otherwise done must be called
+// once with the outcome (true: a wrong password). It reads the request's
+// source from ctx.
 type LoginGuard interface {
-	Check(ctx context.Context, appID, username string) error
-	Failed(ctx context.Context, appID, username string)
+	Begin(ctx context.Context, appID, username string) (done func(failed bool), err error)
 }
 
 var (
@@ -225,16 +225,20 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if err := checkOrigin(ctx, app); err != nil {
 		return err
 	}
+	done := func(bool) {}
 	if g.Limiter != nil {
-		if err := g.Limiter.Check(ctx, app.ID, username); err != nil {
+		var err error
+		if done, err = g.Limiter.Begin(ctx, app.ID, username); err != nil {
 			return err
 		}
 	}
 	user, err := g.TestUsers.Authenticate(ctx, app.ID, username, password)
+	wrong := false
 	if e := authserver.AsError(err); e != nil && e.Kind == authserver.KindUnauthenticated {
-		if g.Limiter != nil {
-			g.Limiter.Failed(ctx, app.ID, username)
-		}
+		wrong = true
+	}
+	done(wrong)
+	if wrong {
 		return fosite.ErrInvalidGrant.WithHint("The username or password is incorrect.")
 	}
 	if err != nil {
