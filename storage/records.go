@@ -234,6 +234,20 @@ type AssertionJTI struct {
 	CreatedAt time.Time `bson:"created_at"`
 }
 
+// DPoPProof records that a DPoP proof (RFC 9449) was accepted, until
+// the end of the window in which its iat is accepted, so that it is
+// accepted once (RFC 9449 §11.1) by every instance sharing the database.
+// The unique _id is what makes "first use wins" atomic.
+type DPoPProof struct {
+	// ID is the proof's replay key (43 base64url characters, a hash of
+	// its key, htu and jti; see verifier/dpop): no client-chosen text.
+	ID  string    `bson:"_id"`
+	Exp time.Time `bson:"exp"`
+	// ExpTTL duplicates Exp for the housekeeping TTL index where the
+	// server has one; queries and SweepDPoPProofs never rely on it.
+	ExpTTL time.Time `bson:"exp_ttl"`
+}
+
 // Customer is a test user registered under an app (docs/credentials.md,
 // "Test users": test harnesses fetch a user's token by logging in as one).
 // A username is unique within its app.

@@ -28,6 +28,7 @@ const (
 	colAudit        = "audit"
 	colRevoked      = "revoked"
 	colAssertionJTI = "assertion_jti"
+	colDPoPJTI      = "dpop_jti"
 	colCustomers    = "customers"
 	colIdempotency  = "idempotency"
 	colWriteClaims  = "write_claims"
@@ -105,6 +106,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{colRevoked, mongo.IndexModel{Keys: bson.D{{Key: "created_at", Value: 1}}}},
 		{colRevoked, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
 		{colAssertionJTI, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
+		{colDPoPJTI, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
 		{colCustomers, mongo.IndexModel{
 			Keys:    bson.D{{Key: "app_id", Value: 1}, {Key: "username", Value: 1}},
 			Options: options.Index().SetUnique(true),
@@ -121,7 +123,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}
 	}
 	// Housekeeping TTL indexes where the server has them.
-	for _, col := range []string{colRevoked, colAssertionJTI, colIdempotency} {
+	for _, col := range []string{colRevoked, colAssertionJTI, colDPoPJTI, colIdempotency} {
 		m := mongo.IndexModel{
 			Keys:    bson.D{{Key: "exp_ttl", Value: 1}},
 			Options: options.Index().SetExpireAfterSeconds(0),

@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"IdempotencySweep", testIdempotencySweep},
 		{"Customers", testCustomers},
 		{"AssertionJTI", testAssertionJTI},
+		{"DPoPProof", testDPoPProof},
 		{"AppOrigins", testAppOrigins},
 		{"RevokeIdempotent", testRevokeIdempotent},
 		{"RevokedPagingAndSweep", testRevokedPagingAndSweep},
