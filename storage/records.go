@@ -35,6 +35,13 @@ type App struct {
 	// SecretSigning opts the app into HS256 assertions signed with one of its
 	// secrets; its secrets are then also kept encrypted (Secret.Sealed).
 	SecretSigning bool `bson:"secret_signing,omitempty"`
+	// DPoPBoundAccessTokens: the app's tokens are issued only to requests
+	// that carry a DPoP proof, and bound to its key (RFC 9449 §5.2, the
+	// client metadata of the same name); otherwise a proof is optional.
+	DPoPBoundAccessTokens bool `bson:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonceRequired: the app's DPoP proofs must carry a nonce this
+	// server issued (RFC 9449 §8).
+	DPoPNonceRequired bool `bson:"dpop_nonce_required,omitempty"`
 	// CustomerKey is the sealed per-app HMAC key of customer identifiers
 	// (docs/credentials.md, "Customer identifiers").
 	CustomerKey *Sealed `bson:"customer_key,omitempty"`
