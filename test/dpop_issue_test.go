@@ -476,3 +476,61 @@ func TestDPoPPreflight(t *testing.T) {
 		t.Fatalf("preflight: %d %v", r.status, r.header)
 	}
 }
+
+// The admin API sets and shows an app's DPoP policy, and the token
+// endpoint follows each change at once: dpop_bound_access_tokens refuses
+// a request without a proof, dpop_nonce_required one without a nonce.
+func TestDPoPPolicyAdminAPI(t *testing.T) {
+	t.Parallel()
+	in := testserver.Start(t)
+	var app struct {
+		testserver.App
+		Bound bool `json:"dpop_bound_access_tokens"`
+		Nonce bool `json:"dpop_nonce_required"`
+	}
+	if s := in.Admin(t, "", http.MethodPost, "/admin/v1/apps", map[string]any{"name": "policy", "dpop_bound_access_tokens": true}, &app); s != http.StatusCreated || !app.Bound || app.Nonce {
+		t.Fatalf("create: %d %+v", s, app)
+	}
+	id := app.ClientID
+	auth := map[string]string{"Authorization": basic(id, app.ClientSecret)}
+	u := in.PublicURL + "/oauth2/token"
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	key := newBindKey(t, jose.ES256)
+	request := func(withProof bool) response {
+		if !withProof {
+			return postProofs(t, u, cc, auth)
+		}
+		return postProofs(t, u, cc, auth, key.proof(t, proofClaims(http.MethodPost, u, in.Clock.Now())))
+	}
+	if r := request(false); r.status != http.StatusBadRequest || r.str("error") != "invalid_dpop_proof" {
+		t.Fatalf("no proof, bound app: %d %v", r.status, r.body)
+	}
+	if r := request(true); r.status != http.StatusOK || r.str("token_type") != "DPoP" {
+		t.Fatalf("proof, bound app: %d %v", r.status, r.body)
+	}
+
+	var got struct {
+		Bound bool `json:"dpop_bound_access_tokens"`
+		Nonce bool `json:"dpop_nonce_required"`
+	}
+	if s := in.Admin(t, "", http.MethodPatch, "/admin/v1/apps/"+id, map[string]any{"dpop_bound_access_tokens": false, "dpop_nonce_required": true}, &got); s != http.StatusOK || got.Bound || !got.Nonce {
+		t.Fatalf("update: %d %+v", s, got)
+	}
+	if s := in.Admin(t, "", http.MethodGet, "/admin/v1/apps/"+id, nil, &got); s != http.StatusOK || got.Bound || !got.Nonce {
+		t.Fatalf("get: %d %+v", s, got)
+	}
+	if r := request(false); r.status != http.StatusOK || r.str("token_type") != "Bearer" {
+		t.Fatalf("no proof, app no longer bound: %d %v", r.status, r.body)
+	}
+	if r := request(true); r.status != http.StatusBadRequest || r.str("error") != "use_dpop_nonce" || r.header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("proof without a nonce, nonce required: %d %v", r.status, r.body)
+	}
+
+	before := in.DumpStore(t)
+	for _, body := range []map[string]any{{"dpop_nonce_required": "yes"}, {"dpop_bound_access_tokens": 1}} {
+		if r := adminCall(t, in, "", http.MethodPatch, "/admin/v1/apps/"+id, body); r.status != http.StatusBadRequest {
+			t.Fatalf("update with %v: %d %s", body, r.status, r.code())
+		}
+	}
+	assertStoreUnchanged(t, in, before)
+}
