@@ -91,9 +91,11 @@ func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer Signing
 // with the customer grants, so that it answers exactly like the token
 // endpoint. A request may leave grant_type out; it is inferred from the
 // parameters (tokens.InferCustomerGrant). With response_mode=cookie the
-// token comes as an HttpOnly cookie instead of in the body. Browsers get
-// CORS headers, credentials included, only from origins the named app
-// allows.
+// token comes as an HttpOnly cookie instead of in the body; a DPoP-bound
+// one (RFC 9449) with "ath", its hash, which every proof sent with the
+// cookie must carry. Browsers get CORS headers, credentials included,
+// only from origins the named app allows, and may send a DPoP proof and
+// read DPoP-Nonce.
 type customerAuthHandler struct {
 	token   tokenHandler
 	origins OriginPolicy
