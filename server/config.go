@@ -44,6 +44,8 @@ type Config struct {
 	Assertions AssertionsConfig `koanf:"assertions"`
 	// Customers shapes /customer_authenticate.
 	Customers CustomersConfig `koanf:"customers"`
+	// DPoP governs DPoP proofs (server/dpop.go).
+	DPoP DPoPConfig `koanf:"dpop"`
 	// Limits bound failed client authentication (server/protect.go).
 	Limits LimitsConfig `koanf:"limits"`
 	// Revocation drives the token denylist (server/protect.go).
@@ -193,6 +195,7 @@ func DefaultConfig() Config {
 
 		Assertions: defaultAssertionsConfig(),
 		Customers:  defaultCustomersConfig(),
+		DPoP:       defaultDPoPConfig(),
 		Limits: LimitsConfig{
 			ClientFailureBurst: 10, ClientFailureInterval: 6 * time.Second,
 			SourceFailureBurst: 30, SourceFailureInterval: 2 * time.Second,
@@ -289,6 +292,7 @@ func (c *Config) Validate() error {
 		bad("log.format %q must be text or json", c.Log.Format)
 	}
 	errs = append(errs, c.validateUsers()...)
+	c.validateDPoP(bad)
 	c.validateProtection(bad)
 	return errors.Join(errs...)
 }
