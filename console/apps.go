@@ -316,3 +316,38 @@ func (c *Console) editApp(q *request) {
 	}
 	c.done(q, appURL(id), nil, "App updated: "+strings.Join(changed, ", ")+". New tokens follow at once.")
 }
+
+// setDPoP changes the app's DPoP policy (RFC 9449): whether its tokens are
+// issued only with a proof (dpop_bound_access_tokens) and whether proofs
+// must carry a server nonce (dpop_nonce_required). A checkbox left
+// unticked is off; only what differs from the app is written.
+func (c *Console) setDPoP(q *request) {
+	id := q.r.PathValue("id")
+	app, err := c.o.Apps.Get(q.r.Context(), id)
+	if err != nil {
+		c.failPage(q, err)
+		return
+	}
+	bound, nonce := q.r.PostFormValue("dpop_bound_access_tokens") == "on", q.r.PostFormValue("dpop_nonce_required") == "on"
+	var u apps.AppUpdate
+	var changed []string
+	if bound != app.DPoPBoundAccessTokens {
+		u.DPoPBoundAccessTokens, changed = &bound, append(changed, "tokens only with a proof "+onOff(bound))
+	}
+	if nonce != app.DPoPNonceRequired {
+		u.DPoPNonceRequired, changed = &nonce, append(changed, "server nonce "+onOff(nonce))
+	}
+	if len(changed) == 0 {
+		c.done(q, appURL(id), nil, "Nothing changed.")
+		return
+	}
+	_, err = c.o.Apps.Update(q.r.Context(), q.actor, id, u)
+	c.done(q, appURL(id), err, "DPoP policy updated: "+strings.Join(changed, ", ")+". New token requests follow at once.")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "required"
+	}
+	return "not required"
+}

@@ -158,6 +158,7 @@ func (c *Console) routes() {
 	m.Handle("POST /console/apps/{id}/edit", c.action(accounts.RoleAdmin, c.editApp))
 	m.Handle("POST /console/apps/{id}/disable", c.action(accounts.RoleAdmin, c.setEnabled(false)))
 	m.Handle("POST /console/apps/{id}/enable", c.action(accounts.RoleAdmin, c.setEnabled(true)))
+	m.Handle("POST /console/apps/{id}/dpop", c.action(accounts.RoleAdmin, c.setDPoP))
 	m.Handle("POST /console/apps/{id}/secrets", c.action(accounts.RoleAdmin, c.createSecret))
 	m.Handle("POST /console/apps/{id}/secrets/rotate", c.action(accounts.RoleAdmin, c.rotateSecret))
 	m.Handle("POST /console/apps/{id}/secrets/{sid}/discard", c.action(accounts.RoleAdmin, c.discardSecret))

@@ -172,6 +172,10 @@ type createAppRequest struct {
 	Origins             []string `json:"origins"`
 	AccessTokenLifetime string   `json:"access_token_lifetime"`
 	UserTokenLifetime   string   `json:"user_token_lifetime"`
+	// DPoPBoundAccessTokens and DPoPNonceRequired: RFC 9449 §5.2's client
+	// metadata and the nonce requirement (apps.NewApp).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	DPoPNonceRequired     bool `json:"dpop_nonce_required"`
 }
 
 func parseLifetime(s string) (time.Duration, bool) {
@@ -196,6 +200,7 @@ func (h *appsHandler) create(w http.ResponseWriter, r *http.Request) {
 	created, err := h.apps.Create(r.Context(), actorOf(r), apps.NewApp{
 		Name: req.Name, Environment: req.Environment, Scopes: req.Scopes, Audiences: req.Audiences,
 		Origins: req.Origins, AccessTokenLifetime: at, UserTokenLifetime: ut,
+		DPoPBoundAccessTokens: req.DPoPBoundAccessTokens, DPoPNonceRequired: req.DPoPNonceRequired,
 		IdempotencyKey: r.Header.Get(idempotencyKeyHeader),
 	})
 	if err != nil {

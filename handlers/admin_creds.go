@@ -92,6 +92,9 @@ type updateAppRequest struct {
 	Origins             *[]string `json:"origins"`
 	AccessTokenLifetime *string   `json:"access_token_lifetime"`
 	UserTokenLifetime   *string   `json:"user_token_lifetime"`
+	// DPoPBoundAccessTokens and DPoPNonceRequired: the app's DPoP policy.
+	DPoPBoundAccessTokens *bool `json:"dpop_bound_access_tokens"`
+	DPoPNonceRequired     *bool `json:"dpop_nonce_required"`
 }
 
 func (h *appsHandler) update(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +102,8 @@ func (h *appsHandler) update(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	u := apps.AppUpdate{Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Origins: req.Origins}
+	u := apps.AppUpdate{Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, Origins: req.Origins,
+		DPoPBoundAccessTokens: req.DPoPBoundAccessTokens, DPoPNonceRequired: req.DPoPNonceRequired}
 	for _, l := range []struct {
 		in  *string
 		out **time.Duration

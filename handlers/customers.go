@@ -3,6 +3,8 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -89,9 +91,11 @@ func mountUsers(r *mux.Router, u *Users, instruments Instruments, signer Signing
 // with the customer grants, so that it answers exactly like the token
 // endpoint. A request may leave grant_type out; it is inferred from the
 // parameters (tokens.InferCustomerGrant). With response_mode=cookie the
-// token comes as an HttpOnly cookie instead of in the body. Browsers get
-// CORS headers, credentials included, only from origins the named app
-// allows.
+// token comes as an HttpOnly cookie instead of in the body; a DPoP-bound
+// one (RFC 9449) with "ath", its hash, which every proof sent with the
+// cookie must carry. Browsers get CORS headers, credentials included,
+// only from origins the named app allows, and may send a DPoP proof and
+// read DPoP-Nonce.
 type customerAuthHandler struct {
 	token   tokenHandler
 	origins OriginPolicy
@@ -108,9 +112,11 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	ctx := withSource(r, h.token.trustedProxies)
 	if r.Method == http.MethodOptions {
 		verifier.CORS{
-			AllowPreflight:   h.origins.AnyAppAllows,
-			AllowMethods:     []string{http.MethodPost},
-			AllowHeaders:     []string{"Content-Type"},
+			AllowPreflight: h.origins.AnyAppAllows,
+			AllowMethods:   []string{http.MethodPost},
+			// DPoP: a browser's proof (RFC 9449 §4.1), which is not a
+			// CORS-safelisted request header.
+			AllowHeaders:     []string{"Content-Type", "DPoP"},
 			AllowCredentials: true,
 		}.ServePreflight(w, r)
 		return
@@ -154,6 +160,15 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 	}
 	body := resp.ToMap()
 	delete(body, "access_token")
+	if resp.GetTokenType() == tokens.TokenTypeDPoP {
+		// A bound token in an HttpOnly cookie: the page cannot read it,
+		// yet each proof it sends with it must carry its hash (RFC 9449
+		// §4.2, ath). The hash is given instead; it tells nothing of the
+		// token, and the token is useless without the page's key.
+		sum := sha256.Sum256([]byte(resp.GetAccessToken()))
+		body["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	tokens.SetDPoPNonce(w.Header(), req, nil)
 	expiresIn := req.GetSession().GetExpiresAt(fosite.AccessToken).Sub(req.GetSession().(*tokens.Session).Claims.IssuedAt)
 	http.SetCookie(w, &http.Cookie{
 		Name: h.cookie.Name, Value: resp.GetAccessToken(), Path: "/",
@@ -179,6 +194,9 @@ func (h *customerAuthHandler) cors(w http.ResponseWriter, r *http.Request, req f
 	if h.origins.AppAllows(r.Context(), appID, origin) {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 		w.Header().Set("Access-Control-Allow-Credentials", "true")
+		// The page must read a server nonce to send it in its next proof
+		// (RFC 9449 §8).
+		w.Header().Set("Access-Control-Expose-Headers", "DPoP-Nonce")
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/ory/fosite"
+
+	"github.com/authserver/authserver/authserver/tokens"
 )
 
 // tokenHandler is the token endpoint (RFC 6749 §3.2): parse, let fosite and
@@ -59,6 +61,7 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // A response with any other member, or a value encoding/json would
 // escape, goes through fosite's writer.
 func (h *tokenHandler) writeResponse(ctx context.Context, w http.ResponseWriter, req fosite.AccessRequester, resp fosite.AccessResponder) {
+	tokens.SetDPoPNonce(w.Header(), req, nil)
 	body, ok := appendAccessResponse(make([]byte, 0, 512), resp)
 	if !ok {
 		h.provider.WriteAccessResponse(ctx, w, req, resp)
@@ -143,10 +146,12 @@ func (h *tokenHandler) countIssued(req fosite.AccessRequester) {
 // writeError writes an RFC 6749 §5.2 error. fosite leaves out the
 // WWW-Authenticate header that §5.2 requires with a 401 invalid_client; it
 // is added here, naming the Basic scheme that clients may use, and so is
-// Retry-After with a 429 (rate limit) or a 503.
+// Retry-After with a 429 (rate limit) or a 503, and DPoP-Nonce with a
+// use_dpop_nonce (RFC 9449 §8).
 func (h *tokenHandler) writeError(w http.ResponseWriter, r *http.Request, req fosite.AccessRequester, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	setErrorCode(r, rfc.ErrorField)
 	setErrorHeaders(w, rfc.CodeField, err)
+	tokens.SetDPoPNonce(w.Header(), nil, err)
 	h.provider.WriteAccessError(r.Context(), w, req, err)
 }

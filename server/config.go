@@ -44,6 +44,8 @@ type Config struct {
 	Assertions AssertionsConfig `koanf:"assertions"`
 	// Customers shapes /customer_authenticate.
 	Customers CustomersConfig `koanf:"customers"`
+	// DPoP governs DPoP proofs (server/dpop.go).
+	DPoP DPoPConfig `koanf:"dpop"`
 	// Limits bound failed client authentication (server/protect.go).
 	Limits LimitsConfig `koanf:"limits"`
 	// Revocation drives the token denylist (server/protect.go).
@@ -158,8 +160,10 @@ type MetricsConfig struct {
 type DebugConfig struct {
 	// PprofAddr, when set, serves Go's net/http/pprof profiles on a
 	// listener of their own at this host:port (test/load profiles the
-	// server under load through it). Profiles reveal internals and cost
-	// CPU while taken: keep it on loopback. Empty (the default): off.
+	// server under load through it). Profiles reveal internals, the
+	// command line included, and cost CPU while taken: a loopback address
+	// only (127.0.0.0/8, ::1 or localhost), or Validate refuses it. Empty
+	// (the default): off.
 	PprofAddr string `koanf:"pprof_addr"`
 }
 
@@ -191,6 +195,7 @@ func DefaultConfig() Config {
 
 		Assertions: defaultAssertionsConfig(),
 		Customers:  defaultCustomersConfig(),
+		DPoP:       defaultDPoPConfig(),
 		Limits: LimitsConfig{
 			ClientFailureBurst: 10, ClientFailureInterval: 6 * time.Second,
 			SourceFailureBurst: 30, SourceFailureInterval: 2 * time.Second,
@@ -274,14 +279,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Debug.PprofAddr != "" {
+		// Profiles hold the command line (a --kek or --mongodb-uri flag
+		// among it) and cost CPU while taken: loopback only, like the
+		// embedded database's TCP listener.
 		if _, _, err := net.SplitHostPort(c.Debug.PprofAddr); err != nil {
 			bad("debug.pprof_addr %q must be host:port", c.Debug.PprofAddr)
+		} else if err := embedded.CheckLoopback(c.Debug.PprofAddr); err != nil {
+			bad("debug.pprof_addr %q must be a loopback address: profiles show the command line and its flags", c.Debug.PprofAddr)
 		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q must be text or json", c.Log.Format)
 	}
 	errs = append(errs, c.validateUsers()...)
+	c.validateDPoP(bad)
 	c.validateProtection(bad)
 	return errors.Join(errs...)
 }

@@ -71,6 +71,10 @@ type Server struct {
 	// users are the end-user services (server/users.go).
 	users userServices
 
+	// DPoP is what the endpoints that check DPoP proofs share
+	// (server/dpop.go).
+	DPoP DPoP
+
 	Revocations  *tokens.Revocations
 	Introspector *tokens.Introspector
 	Limiter      *limits.AuthLimiter
@@ -236,6 +240,9 @@ func writeSecretFile(path, content string) error {
 
 func (s *Server) initServices(ctx context.Context) error {
 	cfg := s.cfg
+	if err := s.initDPoP(); err != nil {
+		return err
+	}
 	s.Audit = audit.NewAuditor(s.store, s.now, s.log)
 	s.Idempotency = idempotency.NewIdempotency(s.store, s.now, s.log)
 	s.Keys = signingkeys.NewKeyManager(s.store, s.keyring, s.Audit, signingkeys.Config{
@@ -310,14 +317,19 @@ func (s *Server) listen(adminMiddleware func(http.Handler) http.Handler) error {
 	strategy := tokens.NewAccessTokenStrategy(s.Keys, cfg.Issuer)
 	auth := clientauth.NewAuthenticator(s.Clients, s.Usage, s.now)
 	auth.UseAssertions(s.users.assertions)
+	dpop, err := s.tokenDPoP()
+	if err != nil {
+		return err
+	}
 	metadata := tokens.NewMetadata(cfg.Issuer)
+	metadata.DPoPSigningAlgValuesSupported = dpop.Algorithms()
 	provider := tokens.NewProvider(tokens.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
-		&tokens.ClientCredentialsGrant{Policy: policy, Strategy: strategy},
-		s.users.jwtBearer(s.users.userTokens(policy, strategy)),
+		&tokens.ClientCredentialsGrant{Policy: policy, Strategy: strategy, DPoP: dpop},
+		s.users.jwtBearer(s.users.userTokens(policy, strategy, dpop)),
 		&tokens.UnsupportedGrant{Supported: metadata.GrantTypesSupported},
 	)
-	users, err := s.usersPublic(policy, strategy, auth)
+	users, err := s.usersPublic(policy, strategy, auth, dpop)
 	if err != nil {
 		return err
 	}
@@ -408,9 +420,14 @@ func (s *Server) Serve() error {
 			run(ctx)
 		}()
 	}
-	// Credential lifecycle housekeeping: the idempotency-key sweep and the
-	// audit log's counted failures (flushed once more at shutdown).
-	for _, run := range []func(context.Context){s.Idempotency.Run, s.Audit.Run} {
+	// Housekeeping on the injected clock: the idempotency-key sweep, the
+	// audit log's counted failures (flushed once more at shutdown) and,
+	// in the database, the DPoP proof sweep.
+	housekeeping := []func(context.Context){s.Idempotency.Run, s.Audit.Run}
+	if s.DPoP.store != nil {
+		housekeeping = append(housekeeping, s.DPoP.store.Run)
+	}
+	for _, run := range housekeeping {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()

@@ -59,9 +59,10 @@ func (u *userServices) jwtBearer(users *tokens.UserTokens) *tokens.JWTBearerGran
 	return &tokens.JWTBearerGrant{Users: users, Assertions: u.assertions}
 }
 
-// userTokens decides appUser tokens.
-func (u *userServices) userTokens(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy) *tokens.UserTokens {
-	return &tokens.UserTokens{Policy: policy, Strategy: strategy, Subjects: u.subjects}
+// userTokens decides appUser tokens, bound to the key of the request's
+// DPoP proof through dpop.
+func (u *userServices) userTokens(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, dpop *tokens.DPoP) *tokens.UserTokens {
+	return &tokens.UserTokens{Policy: policy, Strategy: strategy, Subjects: u.subjects, DPoP: dpop}
 }
 
 // usersPublic returns the public end-user routes: /customer_authenticate runs
@@ -69,11 +70,11 @@ func (u *userServices) userTokens(policy *tokens.TokenPolicy, strategy *tokens.A
 // authentication as the token endpoint); /getprofile verifies tokens
 // through the public JWKS URL with the verifier package, and the DPoP
 // proofs of bound tokens (resourceDPoP).
-func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, auth *clientauth.Authenticator) (*handlers.Users, error) {
+func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, auth *clientauth.Authenticator, dpop *tokens.DPoP) (*handlers.Users, error) {
 	u := &s.users
 	cfg := s.cfg
 	metadata := tokens.NewMetadata(cfg.Issuer)
-	users := u.userTokens(policy, strategy)
+	users := u.userTokens(policy, strategy, dpop)
 	provider := tokens.NewProvider(tokens.ProviderConfig{Issuer: cfg.Issuer, TokenURL: metadata.TokenEndpoint, Limiter: s.Limiter},
 		auth, s.Clients,
 		&tokens.TestUserGrant{Users: users, TestUsers: u.testUsers, Clients: s.Clients, Limiter: u.logins},

@@ -35,6 +35,13 @@ type App struct {
 	// SecretSigning opts the app into HS256 assertions signed with one of its
 	// secrets; its secrets are then also kept encrypted (Secret.Sealed).
 	SecretSigning bool `bson:"secret_signing,omitempty"`
+	// DPoPBoundAccessTokens: the app's tokens are issued only to requests
+	// that carry a DPoP proof, and bound to its key (RFC 9449 §5.2, the
+	// client metadata of the same name); otherwise a proof is optional.
+	DPoPBoundAccessTokens bool `bson:"dpop_bound_access_tokens,omitempty"`
+	// DPoPNonceRequired: the app's DPoP proofs must carry a nonce this
+	// server issued (RFC 9449 §8).
+	DPoPNonceRequired bool `bson:"dpop_nonce_required,omitempty"`
 	// CustomerKey is the sealed per-app HMAC key of customer identifiers
 	// (docs/credentials.md, "Customer identifiers").
 	CustomerKey *Sealed `bson:"customer_key,omitempty"`
@@ -232,6 +239,20 @@ type AssertionJTI struct {
 	// server has one; queries and SweepAssertionJTIs never rely on it.
 	ExpTTL    time.Time `bson:"exp_ttl"`
 	CreatedAt time.Time `bson:"created_at"`
+}
+
+// DPoPProof records that a DPoP proof (RFC 9449) was accepted, until
+// the end of the window in which its iat is accepted, so that it is
+// accepted once (RFC 9449 §11.1) by every instance sharing the database.
+// The unique _id is what makes "first use wins" atomic.
+type DPoPProof struct {
+	// ID is the proof's replay key (43 base64url characters, a hash of
+	// its key, htu and jti; see verifier/dpop): no client-chosen text.
+	ID  string    `bson:"_id"`
+	Exp time.Time `bson:"exp"`
+	// ExpTTL duplicates Exp for the housekeeping TTL index where the
+	// server has one; queries and SweepDPoPProofs never rely on it.
+	ExpTTL time.Time `bson:"exp_ttl"`
 }
 
 // Customer is a test user registered under an app (docs/credentials.md,

@@ -35,9 +35,9 @@ var (
 // Times written by the database itself (UpdatedAt, AppChange.At,
 // Revoked.CreatedAt, ServerTime) come from one clock, the database's, so
 // that instances with skewed clocks agree on the order of changes. Expired
-// records (AssertionJTI.Exp, IdempotencyRecord.Exp, Revoked.ExpiresAt) are
-// ignored by every query from their expiry on; the Sweep methods only
-// reclaim their space.
+// records (AssertionJTI.Exp, DPoPProof.Exp, IdempotencyRecord.Exp,
+// Revoked.ExpiresAt) are ignored by every query from their expiry on; the
+// Sweep methods only reclaim their space.
 //
 // The conformance suite in storage/storagetest checks these rules against
 // an implementation.
@@ -168,6 +168,15 @@ type Store interface {
 	// SweepAssertionJTIs deletes the records whose exp is at or before now
 	// and returns how many.
 	SweepAssertionJTIs(ctx context.Context, now time.Time) (int64, error)
+
+	// ClaimDPoPProof records p unless a record with its id and an exp
+	// after now exists, in which case it returns ErrDuplicate: of
+	// concurrent claims of one id exactly one succeeds. An expired record
+	// is replaced.
+	ClaimDPoPProof(ctx context.Context, p DPoPProof, now time.Time) error
+	// SweepDPoPProofs deletes the records whose exp is at or before now
+	// and returns how many.
+	SweepDPoPProofs(ctx context.Context, now time.Time) (int64, error)
 
 	// Revoke puts r on the denylist, keyed by its jti, with a
 	// database-set CreatedAt. Revoking one jti twice, concurrently or

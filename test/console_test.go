@@ -285,6 +285,7 @@ func TestConsoleFormsNeedTokenOriginAndRole(t *testing.T) {
 		{"/console/apps", url.Values{"name": {"forged"}, "environment": {"live"}}},
 		{appPath + "/disable", nil},
 		{appPath + "/edit", url.Values{"name": {"forged"}, "scopes": {"read admin"}}},
+		{appPath + "/dpop", url.Values{"dpop_bound_access_tokens": {"on"}}},
 		{appPath + "/secrets", nil},
 		{appPath + "/secrets/rotate", url.Values{"grace_period": {"0s"}}},
 		{appPath + "/secrets/" + second.ID + "/discard", nil},

@@ -46,11 +46,31 @@ func TestPprofListener(t *testing.T) {
 	}
 }
 
+// debug.pprof_addr must be host:port on loopback: profiles show the
+// command line, flags and all.
 func TestPprofAddrValidated(t *testing.T) {
 	t.Parallel()
-	cfg := server.DefaultConfig()
-	cfg.Debug.PprofAddr = "localhost"
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "debug.pprof_addr") {
-		t.Fatalf("Validate() = %v, want a debug.pprof_addr error", err)
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"localhost", false},
+		{":6060", false},
+		{"0.0.0.0:6060", false},
+		{"10.0.0.5:6060", false},
+		{"[::]:6060", false},
+		{"127.0.0.1:6060", true},
+		{"[::1]:6060", true},
+		{"localhost:6060", true},
+	} {
+		cfg := server.DefaultConfig()
+		cfg.Debug.PprofAddr = tc.addr
+		err := cfg.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("debug.pprof_addr %q: %v", tc.addr, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "debug.pprof_addr")) {
+			t.Errorf("debug.pprof_addr %q: Validate() = %v, want a debug.pprof_addr error", tc.addr, err)
+		}
 	}
 }

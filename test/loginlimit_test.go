@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +143,56 @@ func TestLoginOfANonTestAppHashesNothing(t *testing.T) {
 				t.Fatalf("%v password hashes computed, want %v", n, tc.computed)
 			}
 		})
+	}
+}
+
+// Logins sent all at once are counted as they start, not as they fail: a
+// source that fires many guesses concurrently has no more of them
+// evaluated (hashed) than its limits allow.
+func TestConcurrentPasswordGuessesAreLimited(t *testing.T) {
+	t.Parallel()
+	const userBurst, sourceBurst = 3, 6
+	in := startUsers(t, func(c *server.Config) {
+		c.Limits.LoginUserFailureBurst, c.Limits.LoginUserFailureInterval = userBurst, time.Minute
+		c.Limits.LoginSourceFailureBurst, c.Limits.LoginSourceFailureInterval = sourceBurst, time.Minute
+	})
+	app := createTestApp(t, in, "harness")
+	createUser(t, in, app.ClientID, "tester", "correct horse battery", "")
+	guesser := clientFrom("127.0.0.24")
+	hashes := passwordHashes(t, in)
+
+	const guesses = 40
+	statuses := make(chan int, guesses)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			form := url.Values{"client_id": {app.ClientID}, "username": {"tester"}, "password": {fmt.Sprintf("guess %d", i)}}
+			resp, err := guesser.PostForm(in.PublicURL+"/customer_authenticate", form)
+			if err != nil {
+				t.Errorf("guess %d: %v", i, err) // t.Fatal belongs to the test's goroutine
+				return
+			}
+			_ = resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	// The source's first login is held to the source's bucket alone, every
+	// later one to the user's too: at most 1 + userBurst are evaluated.
+	if evaluated := count[http.StatusBadRequest]; evaluated < 1 || evaluated > 1+userBurst || count[http.StatusTooManyRequests] != guesses-evaluated {
+		t.Fatalf("statuses of %d concurrent wrong passwords: %v; want at most %d evaluated (400), the rest 429", guesses, count, 1+userBurst)
+	}
+	if n := passwordHashes(t, in) - hashes; n != float64(count[http.StatusBadRequest]) {
+		t.Fatalf("%v password hashes for %d evaluated logins", n, count[http.StatusBadRequest])
 	}
 }

@@ -15,9 +15,10 @@ import (
 	"github.com/authserver/authserver/test/testserver"
 )
 
-// rfc8414Fields are the metadata fields of RFC 8414 §2 and what the spec
-// says of each: "url" for a URL value, "strings" for a JSON array of
-// strings.
+// rfc8414Fields are the metadata fields of RFC 8414 §2, and those later
+// RFCs registered in its registry (§7.1) that the server has, with what
+// the spec says of each: "url" for a URL value, "strings" for a JSON
+// array of strings.
 var rfc8414Fields = map[string]string{
 	"issuer":                                "url",
 	"authorization_endpoint":                "url",
@@ -41,6 +42,8 @@ var rfc8414Fields = map[string]string{
 	"introspection_endpoint_auth_methods_supported":            "strings",
 	"introspection_endpoint_auth_signing_alg_values_supported": "strings",
 	"code_challenge_methods_supported":                         "strings",
+	// RFC 9449 §5.1.
+	"dpop_signing_alg_values_supported": "strings",
 }
 
 // ownFields are this server's extensions (RFC 8414 §2 lets a server add

@@ -292,13 +292,19 @@ type AppFields struct {
 	Audiences []string `json:"audiences"`
 
 	// ClientID The app's OAuth client_id, equal to app_id.
-	ClientID    string               `json:"client_id"`
-	CreatedAt   time.Time            `json:"created_at"`
-	Enabled     bool                 `json:"enabled"`
-	Environment AppFieldsEnvironment `json:"environment"`
-	Name        string               `json:"name"`
-	Origins     []string             `json:"origins"`
-	Scopes      []string             `json:"scopes"`
+	ClientID  string    `json:"client_id"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DpopBoundAccessTokens RFC 9449 §5.2: the app's tokens are issued only to token requests with a DPoP proof, bound to its key; a request without one gets `invalid_dpop_proof`. False (the default): a proof is optional, and a request without one gets a Bearer token.
+	DpopBoundAccessTokens DPoPBoundAccessTokens `json:"dpop_bound_access_tokens"`
+
+	// DpopNonceRequired RFC 9449 §8: the app's DPoP proofs must carry a nonce of this server; a proof without one gets `use_dpop_nonce` and a nonce in the `DPoP-Nonce` header. It applies to proofs the app sends, whether or not they are required.
+	DpopNonceRequired DPoPNonceRequired    `json:"dpop_nonce_required"`
+	Enabled           bool                 `json:"enabled"`
+	Environment       AppFieldsEnvironment `json:"environment"`
+	Name              string               `json:"name"`
+	Origins           []string             `json:"origins"`
+	Scopes            []string             `json:"scopes"`
 
 	// Secrets The app's secrets, masked.
 	Secrets   []Secret  `json:"secrets"`
@@ -324,9 +330,15 @@ type AppUpdate struct {
 	// AccessTokenLifetime A Go duration such as `15m`, `1h` or `24h0m0s`.
 	AccessTokenLifetime *Duration `json:"access_token_lifetime,omitempty"`
 	Audiences           *[]string `json:"audiences,omitempty"`
-	Name                *string   `json:"name,omitempty"`
-	Origins             *[]string `json:"origins,omitempty"`
-	Scopes              *[]string `json:"scopes,omitempty"`
+
+	// DpopBoundAccessTokens RFC 9449 §5.2: the app's tokens are issued only to token requests with a DPoP proof, bound to its key; a request without one gets `invalid_dpop_proof`. False (the default): a proof is optional, and a request without one gets a Bearer token.
+	DpopBoundAccessTokens *DPoPBoundAccessTokens `json:"dpop_bound_access_tokens,omitempty"`
+
+	// DpopNonceRequired RFC 9449 §8: the app's DPoP proofs must carry a nonce of this server; a proof without one gets `use_dpop_nonce` and a nonce in the `DPoP-Nonce` header. It applies to proofs the app sends, whether or not they are required.
+	DpopNonceRequired *DPoPNonceRequired `json:"dpop_nonce_required,omitempty"`
+	Name              *string            `json:"name,omitempty"`
+	Origins           *[]string          `json:"origins,omitempty"`
+	Scopes            *[]string          `json:"scopes,omitempty"`
 
 	// UserTokenLifetime A Go duration such as `15m`, `1h` or `24h0m0s`.
 	UserTokenLifetime *Duration `json:"user_token_lifetime,omitempty"`
@@ -420,12 +432,18 @@ type CreatedApp struct {
 	ClientID string `json:"client_id"`
 
 	// ClientSecret The first secret, `sk_live_…` or `sk_test_…`: shown here and nowhere else, ever. Absent in a replay.
-	ClientSecret *string               `json:"client_secret,omitempty"`
-	CreatedAt    time.Time             `json:"created_at"`
-	Enabled      bool                  `json:"enabled"`
-	Environment  CreatedAppEnvironment `json:"environment"`
-	Name         string                `json:"name"`
-	Origins      []string              `json:"origins"`
+	ClientSecret *string   `json:"client_secret,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+
+	// DpopBoundAccessTokens RFC 9449 §5.2: the app's tokens are issued only to token requests with a DPoP proof, bound to its key; a request without one gets `invalid_dpop_proof`. False (the default): a proof is optional, and a request without one gets a Bearer token.
+	DpopBoundAccessTokens DPoPBoundAccessTokens `json:"dpop_bound_access_tokens"`
+
+	// DpopNonceRequired RFC 9449 §8: the app's DPoP proofs must carry a nonce of this server; a proof without one gets `use_dpop_nonce` and a nonce in the `DPoP-Nonce` header. It applies to proofs the app sends, whether or not they are required.
+	DpopNonceRequired DPoPNonceRequired     `json:"dpop_nonce_required"`
+	Enabled           bool                  `json:"enabled"`
+	Environment       CreatedAppEnvironment `json:"environment"`
+	Name              string                `json:"name"`
+	Origins           []string              `json:"origins"`
 
 	// Replay Present when the answer replays an earlier create with the same Idempotency-Key; the plaintext is not repeated.
 	Replay   *Replay  `json:"replay,omitempty"`
@@ -468,6 +486,12 @@ type CreatedSecret struct {
 
 // CreatedSecretStatus `active` (with `expires_at` while being rotated out), `expired` (rotated, grace period over: refused), `inactive` (discarded).
 type CreatedSecretStatus string
+
+// DPoPBoundAccessTokens RFC 9449 §5.2: the app's tokens are issued only to token requests with a DPoP proof, bound to its key; a request without one gets `invalid_dpop_proof`. False (the default): a proof is optional, and a request without one gets a Bearer token.
+type DPoPBoundAccessTokens = bool
+
+// DPoPNonceRequired RFC 9449 §8: the app's DPoP proofs must carry a nonce of this server; a proof without one gets `use_dpop_nonce` and a nonce in the `DPoP-Nonce` header. It applies to proofs the app sends, whether or not they are required.
+type DPoPNonceRequired = bool
 
 // Duration A Go duration such as `15m`, `1h` or `24h0m0s`.
 type Duration = string
@@ -512,8 +536,14 @@ type NewApp struct {
 	AccessTokenLifetime *Duration `json:"access_token_lifetime,omitempty"`
 
 	// Audiences The audiences (resource servers) the app may request, at most 512 bytes each, no spaces; null or absent for none.
-	Audiences   *[]string          `json:"audiences,omitempty"`
-	Environment *NewAppEnvironment `json:"environment,omitempty"`
+	Audiences *[]string `json:"audiences,omitempty"`
+
+	// DpopBoundAccessTokens RFC 9449 §5.2: the app's tokens are issued only to token requests with a DPoP proof, bound to its key; a request without one gets `invalid_dpop_proof`. False (the default): a proof is optional, and a request without one gets a Bearer token.
+	DpopBoundAccessTokens *DPoPBoundAccessTokens `json:"dpop_bound_access_tokens,omitempty"`
+
+	// DpopNonceRequired RFC 9449 §8: the app's DPoP proofs must carry a nonce of this server; a proof without one gets `use_dpop_nonce` and a nonce in the `DPoP-Nonce` header. It applies to proofs the app sends, whether or not they are required.
+	DpopNonceRequired *DPoPNonceRequired `json:"dpop_nonce_required,omitempty"`
+	Environment       *NewAppEnvironment `json:"environment,omitempty"`
 
 	// Name 1 to 200 characters, surrounding spaces trimmed.
 	Name string `json:"name"`

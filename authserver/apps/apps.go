@@ -52,6 +52,11 @@ type NewApp struct {
 	Scopes      []string `json:"scopes"`
 	Audiences   []string `json:"audiences"`
 	Origins     []string `json:"origins"`
+	// DPoPBoundAccessTokens issues the app's tokens only to requests with
+	// a DPoP proof (RFC 9449 §5.2); DPoPNonceRequired makes its proofs
+	// carry a server nonce (§8). See storage.App.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	DPoPNonceRequired     bool `json:"dpop_nonce_required"`
 	// AccessTokenLifetime overrides the default for this app's client
 	// credentials tokens; zero keeps the default.
 	AccessTokenLifetime time.Duration `json:"-"`
@@ -142,6 +147,7 @@ func (s *Apps) Create(ctx context.Context, actor authserver.Actor, in NewApp) (C
 		ID: appID, Name: in.Name, Environment: in.Environment,
 		Scopes: nonNil(in.Scopes), Audiences: nonNil(in.Audiences), Origins: in.Origins,
 		AccessTokenLifetime: in.AccessTokenLifetime, UserTokenLifetime: in.UserTokenLifetime,
+		DPoPBoundAccessTokens: in.DPoPBoundAccessTokens, DPoPNonceRequired: in.DPoPNonceRequired,
 		Enabled: true, CreatedAt: now,
 	}
 	sec, plain := s.newSecret(&app, secID, now)
@@ -464,18 +470,23 @@ type AppUpdate struct {
 	// default; at most 24h.
 	AccessTokenLifetime *time.Duration
 	UserTokenLifetime   *time.Duration
+	// DPoPBoundAccessTokens and DPoPNonceRequired: the app's DPoP policy
+	// (NewApp).
+	DPoPBoundAccessTokens *bool
+	DPoPNonceRequired     *bool
 }
 
 func (u AppUpdate) empty() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.Origins == nil &&
-		u.AccessTokenLifetime == nil && u.UserTokenLifetime == nil
+		u.AccessTokenLifetime == nil && u.UserTokenLifetime == nil &&
+		u.DPoPBoundAccessTokens == nil && u.DPoPNonceRequired == nil
 }
 
 // errNoChange aborts an update that would change nothing.
 var errNoChange = errors.New("no change")
 
-// Update changes an app's name, allowed scopes, audiences, origins or
-// token lifetimes, with the same rules as Create. The change applies to
+// Update changes an app's name, allowed scopes, audiences, origins,
+// token lifetimes or DPoP policy, with the same rules as Create. The change applies to
 // new tokens: at once on this instance, within cache.refresh_interval on
 // the others. Errors: KindInvalid (empty_update and Create's codes),
 // KindNotFound, KindUnavailable.
@@ -489,6 +500,7 @@ func (s *Apps) Update(ctx context.Context, actor authserver.Actor, id string, u 
 		in := NewApp{
 			Name: a.Name, Environment: a.Environment, Scopes: a.Scopes, Audiences: a.Audiences, Origins: a.Origins,
 			AccessTokenLifetime: a.AccessTokenLifetime, UserTokenLifetime: a.UserTokenLifetime,
+			DPoPBoundAccessTokens: a.DPoPBoundAccessTokens, DPoPNonceRequired: a.DPoPNonceRequired,
 		}
 		fields = fields[:0]
 		if u.Name != nil {
@@ -509,11 +521,18 @@ func (s *Apps) Update(ctx context.Context, actor authserver.Actor, id string, u 
 		if u.UserTokenLifetime != nil {
 			in.UserTokenLifetime, fields = *u.UserTokenLifetime, append(fields, "user_token_lifetime")
 		}
+		if u.DPoPBoundAccessTokens != nil {
+			in.DPoPBoundAccessTokens, fields = *u.DPoPBoundAccessTokens, append(fields, "dpop_bound_access_tokens")
+		}
+		if u.DPoPNonceRequired != nil {
+			in.DPoPNonceRequired, fields = *u.DPoPNonceRequired, append(fields, "dpop_nonce_required")
+		}
 		if err := validateNewApp(&in); err != nil {
 			return err
 		}
 		a.Name, a.Scopes, a.Audiences, a.Origins = in.Name, nonNil(in.Scopes), nonNil(in.Audiences), in.Origins
 		a.AccessTokenLifetime, a.UserTokenLifetime = in.AccessTokenLifetime, in.UserTokenLifetime
+		a.DPoPBoundAccessTokens, a.DPoPNonceRequired = in.DPoPBoundAccessTokens, in.DPoPNonceRequired
 		return nil
 	})
 	if err != nil {

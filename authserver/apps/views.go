@@ -10,19 +10,23 @@ import (
 
 // AppView is what the admin API shows of an app: never a secret or digest.
 type AppView struct {
-	ID                  string       `json:"app_id"`
-	ClientID            string       `json:"client_id"`
-	Name                string       `json:"name"`
-	Environment         string       `json:"environment"`
-	Scopes              []string     `json:"scopes"`
-	Audiences           []string     `json:"audiences"`
-	Origins             []string     `json:"origins"`
-	AccessTokenLifetime string       `json:"access_token_lifetime,omitempty"`
-	UserTokenLifetime   string       `json:"user_token_lifetime,omitempty"`
-	Enabled             bool         `json:"enabled"`
-	Secrets             []SecretView `json:"secrets"`
-	CreatedAt           time.Time    `json:"created_at"`
-	UpdatedAt           time.Time    `json:"updated_at"`
+	ID                  string   `json:"app_id"`
+	ClientID            string   `json:"client_id"`
+	Name                string   `json:"name"`
+	Environment         string   `json:"environment"`
+	Scopes              []string `json:"scopes"`
+	Audiences           []string `json:"audiences"`
+	Origins             []string `json:"origins"`
+	AccessTokenLifetime string   `json:"access_token_lifetime,omitempty"`
+	UserTokenLifetime   string   `json:"user_token_lifetime,omitempty"`
+	// DPoPBoundAccessTokens and DPoPNonceRequired are the app's DPoP
+	// policy (RFC 9449 §5.2, §8; storage.App).
+	DPoPBoundAccessTokens bool         `json:"dpop_bound_access_tokens"`
+	DPoPNonceRequired     bool         `json:"dpop_nonce_required"`
+	Enabled               bool         `json:"enabled"`
+	Secrets               []SecretView `json:"secrets"`
+	CreatedAt             time.Time    `json:"created_at"`
+	UpdatedAt             time.Time    `json:"updated_at"`
 }
 
 // Secret statuses as listed: a rotated secret past its grace period is
@@ -86,6 +90,7 @@ func viewApp(a storage.App, usage map[string]time.Time, now time.Time) AppView {
 	v := AppView{
 		ID: a.ID, ClientID: a.ID, Name: a.Name, Environment: a.Environment,
 		Scopes: nonNil(a.Scopes), Audiences: nonNil(a.Audiences), Origins: nonNil(a.Origins),
+		DPoPBoundAccessTokens: a.DPoPBoundAccessTokens, DPoPNonceRequired: a.DPoPNonceRequired,
 		Enabled: a.Enabled, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		Secrets: make([]SecretView, 0, len(a.Secrets)),
 	}

@@ -170,8 +170,11 @@ var (
 		"172.16.0.0/12",   // private use
 		"192.0.0.0/24",    // IETF protocol assignments (RFC 6890 §2.2.2)
 		"192.0.2.0/24",    // documentation, TEST-NET-1 (RFC 5737)
+		"192.31.196.0/24", // AS112 anycast DNS (RFC 7535): reachable, no web server
+		"192.52.193.0/24", // AMT relay anycast (RFC 7450)
 		"192.88.99.0/24",  // deprecated 6to4 relay anycast (RFC 7526)
 		"192.168.0.0/16",  // private use
+		"192.175.48.0/24", // AS112 direct delegation (RFC 7534)
 		"198.18.0.0/15",   // benchmarking (RFC 2544)
 		"198.51.100.0/24", // documentation, TEST-NET-2
 		"203.0.113.0/24",  // documentation, TEST-NET-3
@@ -180,9 +183,10 @@ var (
 	)
 	globalUnicast6 = netip.MustParsePrefix("2000::/3")
 	nonGlobal6     = prefixes(
-		"2001::/23",     // IETF protocol assignments: Teredo 2001::/32 (RFC 4380), benchmarking, ORCHID, ...
-		"2001:db8::/32", // documentation (RFC 3849)
-		"3fff::/20",     // documentation (RFC 9637)
+		"2001::/23",         // IETF protocol assignments: Teredo 2001::/32 (RFC 4380), benchmarking, ORCHID, ...
+		"2001:db8::/32",     // documentation (RFC 3849)
+		"3fff::/20",         // documentation (RFC 9637)
+		"2620:4f:8000::/48", // AS112-v6 direct delegation (RFC 7534)
 	)
 	nat64     = netip.MustParsePrefix("64:ff9b::/96")
 	sixToFour = netip.MustParsePrefix("2002::/16")

@@ -3,6 +3,7 @@ package kek
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -24,6 +25,8 @@ const Size = 32
 type Keyring struct {
 	currentID string
 	aeads     map[string]cipher.AEAD
+	// current is the current KEK itself, for Derive only.
+	current []byte
 }
 
 // Parse decodes a KEK given as base64 (standard or URL alphabet, padded
@@ -60,7 +63,7 @@ func ID(kek []byte) string {
 // NewKeyring builds a keyring that seals under current and opens under
 // current and every previous KEK.
 func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
-	k := &Keyring{aeads: map[string]cipher.AEAD{}}
+	k := &Keyring{aeads: map[string]cipher.AEAD{}, current: append([]byte(nil), current...)}
 	for i, key := range append([][]byte{current}, previous...) {
 		block, err := aes.NewCipher(key)
 		if err != nil {
@@ -91,6 +94,22 @@ func (k *Keyring) Seal(plaintext, aad []byte) storage.Sealed {
 		panic("crypto/rand failed: " + err.Error())
 	}
 	return storage.Sealed{KEKID: k.currentID, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plaintext, aad)}
+}
+
+// Derive returns a 32-byte key for one purpose, named by info, derived
+// from the current KEK with HKDF-SHA-256 (RFC 5869, no salt): every
+// instance that shares the KEK derives the same key, with no setting and
+// no database, and a derived key tells nothing of the KEK or of a key
+// derived for another purpose. info must be a constant that names the
+// purpose and a version ("authserver dpop nonce v1 ..."). The key changes
+// when the KEK rotates: use it only for what may be lost then (short-lived
+// values such as server nonces), never to seal anything kept.
+func (k *Keyring) Derive(info string) []byte {
+	key, err := hkdf.Key(sha256.New, k.current, nil, info, Size)
+	if err != nil {
+		panic("hkdf: " + err.Error()) // only for a length over 255*32 bytes
+	}
+	return key
 }
 
 // Open decrypts s. It fails if s was sealed under an unknown KEK, with

@@ -74,3 +74,41 @@ func TestParseKEK(t *testing.T) {
 		t.Fatalf("len %d", len(k))
 	}
 }
+
+// Derive: the same KEK and purpose give the same key on every keyring
+// (instances agree with no setting), another purpose or another current
+// KEK another key, previous KEKs play no part, and the key is neither the
+// KEK nor sealed under it.
+func TestKeyringDerive(t *testing.T) {
+	a, b := mustKEK(t), mustKEK(t)
+	ring := func(cur []byte, prev ...[]byte) *Keyring {
+		k, err := NewKeyring(cur, prev...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	const info = "authserver test purpose v1"
+	k := ring(a).Derive(info)
+	if len(k) != Size {
+		t.Fatalf("derived %d bytes, want %d", len(k), Size)
+	}
+	for name, other := range map[string][]byte{
+		"another instance, same kek":   ring(a).Derive(info),
+		"same kek, a previous one too": ring(a, b).Derive(info),
+	} {
+		if !bytes.Equal(k, other) {
+			t.Errorf("%s: derived another key", name)
+		}
+	}
+	for name, other := range map[string][]byte{
+		"another purpose":                 ring(a).Derive(info + "x"),
+		"another kek":                     ring(b).Derive(info),
+		"after a rotation to another kek": ring(b, a).Derive(info),
+		"the kek itself":                  a,
+	} {
+		if bytes.Equal(k, other) {
+			t.Errorf("%s: the same bytes", name)
+		}
+	}
+}

@@ -76,6 +76,49 @@ func (f *failureLimit[K]) check(now time.Time, src netip.Prefix, key func() K) (
 	return 0, false
 }
 
+// reserve starts the evaluation of a request from src about key: it
+// takes a failure's token from src's bucket and, when src has failed
+// recently, from key's, before the request is evaluated, so that requests
+// in flight count as failures until they are known not to be. Without it,
+// every request that arrived before the first failure was counted passed
+// check: one source sending hundreds of logins at once had each one
+// evaluated. When the request may not be evaluated now, reserve holds
+// nothing and returns the wait and whether its source is what holds it.
+// Otherwise the caller must call release once with the outcome: a success
+// gives the tokens back, a failure keeps them (and, for a source that had
+// not failed recently, counts one against key too).
+func (f *failureLimit[K]) reserve(now time.Time, src netip.Prefix, key func() K) (release func(now time.Time, failed bool), w time.Duration, bySource bool) {
+	srcLim := limiter(f.sources, src, f.sourceBurst, f.sourceInterval)
+	clean := srcLim.TokensAt(now) >= float64(f.sourceBurst)
+	rs := srcLim.ReserveN(now, 1)
+	if d := rs.DelayFrom(now); d > 0 {
+		rs.CancelAt(now)
+		return nil, d, true
+	}
+	var rk *rate.Reservation
+	var k K
+	if !clean {
+		k = key()
+		rk = limiter(f.keys, k, f.keyBurst, f.keyInterval).ReserveN(now, 1)
+		if d := rk.DelayFrom(now); d > 0 {
+			rk.CancelAt(now)
+			rs.CancelAt(now)
+			return nil, d, false
+		}
+	}
+	return func(now time.Time, failed bool) {
+		switch {
+		case !failed:
+			rs.CancelAt(now)
+			if rk != nil {
+				rk.CancelAt(now)
+			}
+		case rk == nil:
+			f.failKey(now, key())
+		}
+	}, 0, false
+}
+
 // failSource and failKey count one failure of src and of key.
 func (f *failureLimit[K]) failSource(now time.Time, src netip.Prefix) {
 	fail(f.sources, src, f.sourceBurst, f.sourceInterval, now)
@@ -96,16 +139,19 @@ func wait(lim *rate.Limiter, tokens float64) time.Duration {
 }
 
 func fail[K comparable](c *lru.Cache[K, *rate.Limiter], key K, burst int, interval time.Duration, now time.Time) {
-	lim, ok := c.Get(key)
-	if !ok {
-		fresh := rate.NewLimiter(rate.Every(interval), burst)
-		if prev, found, _ := c.PeekOrAdd(key, fresh); found {
-			lim = prev
-		} else {
-			lim = fresh
-		}
+	limiter(c, key, burst, interval).AllowN(now, 1)
+}
+
+// limiter returns key's bucket in c, a full one added if it has none.
+func limiter[K comparable](c *lru.Cache[K, *rate.Limiter], key K, burst int, interval time.Duration) *rate.Limiter {
+	if lim, ok := c.Get(key); ok {
+		return lim
 	}
-	lim.AllowN(now, 1)
+	fresh := rate.NewLimiter(rate.Every(interval), burst)
+	if prev, found, _ := c.PeekOrAdd(key, fresh); found {
+		return prev
+	}
+	return fresh
 }
 
 // sourceKey is the context key of the request's source (WithSource).

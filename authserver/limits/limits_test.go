@@ -83,10 +83,10 @@ func TestLoginLimiterMemoryIsBounded(t *testing.T) {
 	}
 	unknown := context.Background()
 	l.Failed(unknown, "app_test_0000000000000000000000", "tester")
-	if err := l.Check(unknown, "app_test_0000000000000000000000", "other"); err != nil {
+	if err := check(l, unknown, "app_test_0000000000000000000000", "other"); err != nil {
 		t.Fatalf("another user from the unknown source: %v", err)
 	}
-	if err := l.Check(unknown, "app_test_0000000000000000000000", "tester"); err == nil {
+	if err := check(l, unknown, "app_test_0000000000000000000000", "tester"); err == nil {
 		t.Fatal("the unknown source is not held to the user it failed")
 	}
 }
@@ -100,21 +100,21 @@ func TestLoginLimiterRetryAfter(t *testing.T) {
 	a := from("192.0.2.1:1")
 	l.Failed(a, "app_test_x", "tester")
 	l.Failed(a, "app_test_x", "tester")
-	err := l.Check(a, "app_test_x", "tester")
+	err := check(l, a, "app_test_x", "tester")
 	if secs, ok := RetryAfter(err); !ok || secs != 60 || fosite.ErrorToRFC6749Error(err).CodeField != http.StatusTooManyRequests {
 		t.Fatalf("exhausted user: %v, Retry-After %d", err, secs)
 	}
-	if err := l.Check(a, "app_test_x", "other"); err != nil {
+	if err := check(l, a, "app_test_x", "other"); err != nil {
 		t.Fatalf("another user from the same source: %v", err)
 	}
-	if err := l.Check(from("192.0.2.2:1"), "app_test_x", "tester"); err != nil {
+	if err := check(l, from("192.0.2.2:1"), "app_test_x", "tester"); err != nil {
 		t.Fatalf("a clean source: %v", err)
 	}
-	if err := l.Check(a, "app_test_y", "tester"); err != nil {
+	if err := check(l, a, "app_test_y", "tester"); err != nil {
 		t.Fatalf("the same username at another app: %v", err)
 	}
 	l.Failed(a, "app_test_x", "other")
-	if secs, ok := RetryAfter(l.Check(a, "app_test_x", "other")); !ok || secs != 600 {
+	if secs, ok := RetryAfter(check(l, a, "app_test_x", "other")); !ok || secs != 600 {
 		t.Fatalf("exhausted source: Retry-After %d %v, want 600", secs, ok)
 	}
 	if bySource, byUser := l.Limited(); bySource != 1 || byUser != 1 {
@@ -203,4 +203,64 @@ func BenchmarkAuthLimiterSuccess(b *testing.B) {
 			_, _ = auth(ctx, r, form)
 		}
 	})
+}
+
+// check asks l whether a login may be evaluated and, if so, ends it as a
+// success (which gives its reservation back).
+func check(l *LoginLimiter, ctx context.Context, appID, username string) error {
+	done, err := l.Begin(ctx, appID, username)
+	if err == nil {
+		done(false)
+	}
+	return err
+}
+
+// Logins in flight count as failures until their outcome is known: a
+// source that sends many logins at once has no more evaluated than its
+// limits allow, and logins that turn out right give their tokens back.
+func TestLoginLimiterCountsLoginsInFlight(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	for _, tc := range []struct {
+		name          string
+		cfg           LoginLimitConfig
+		users         int  // distinct usernames, round robin
+		outcome       bool // what every evaluated login turns out to be (true: wrong)
+		wantEvaluated int
+	}{
+		// The first login of a clean source is held to the source's
+		// bucket only; every later one to the user's too.
+		{"one user", LoginLimitConfig{UserBurst: 5, SourceBurst: 20}, 1, true, 1 + 5},
+		{"many users, the source's limit", LoginLimitConfig{UserBurst: 5, SourceBurst: 20}, 100, true, 20},
+		{"right passwords hold nothing while in flight either", LoginLimitConfig{UserBurst: 5, SourceBurst: 20}, 1, false, 1 + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLoginLimiter(tc.cfg, clock)
+			src := from("198.51.100.7:1")
+			var pending []func(bool)
+			for i := range 400 {
+				done, err := l.Begin(src, "app_test_x", fmt.Sprintf("user%d", i%tc.users))
+				if err != nil {
+					if _, ok := RetryAfter(err); !ok {
+						t.Fatalf("login %d: %v, want a rate-limit answer", i, err)
+					}
+					continue
+				}
+				pending = append(pending, done)
+			}
+			if len(pending) != tc.wantEvaluated {
+				t.Fatalf("%d of 400 concurrent logins were let through, want %d", len(pending), tc.wantEvaluated)
+			}
+			for _, done := range pending {
+				done(tc.outcome)
+			}
+			err := check(l, src, "app_test_x", "user0")
+			if tc.outcome && err == nil {
+				t.Fatal("after its failures the source may still log in")
+			}
+			if !tc.outcome && err != nil {
+				t.Fatalf("after right passwords only: %v", err)
+			}
+		})
+	}
 }

@@ -31,7 +31,8 @@ type LoginLimitConfig struct {
 // LoginLimiter limits password guessing at the test-user login
 // (GrantTypeTestUser): test passwords may be weak, and each check costs
 // an argon2id hash. Only wrong passwords count; the limits are checked
-// before the password is hashed, and a limited login gets 429
+// before the password is hashed, a login in flight counts as a failure
+// until it is known not to be one, and a limited login gets 429
 // temporarily_unavailable with Retry-After, the right password included.
 //
 // An exhausted source is refused every login. An exhausted app user
@@ -80,20 +81,23 @@ var errLoginLimited = &fosite.RFC6749Error{
 	CodeField:        http.StatusTooManyRequests,
 }
 
-// Check returns a 429 error carrying the wait (see RetryAfter) when a
-// login of username at appID from the source ctx carries (SourceOf) may
-// not be evaluated now, nil otherwise.
-func (l *LoginLimiter) Check(ctx context.Context, appID, username string) error {
-	w, bySource := l.limits.check(l.now(), SourceOf(ctx), func() string { return loginKey(appID, username) })
-	if w <= 0 {
-		return nil
+// Begin starts the evaluation of a login of username at appID from the
+// source ctx carries (SourceOf). When the login may not be evaluated now
+// it returns a 429 error carrying the wait (see RetryAfter). Otherwise it
+// counts the login as a failure until done reports its outcome: done must
+// be called exactly once, with true for a wrong password. Counting before
+// the password is hashed is what holds concurrent guesses to the limits.
+func (l *LoginLimiter) Begin(ctx context.Context, appID, username string) (done func(failed bool), err error) {
+	release, w, bySource := l.limits.reserve(l.now(), SourceOf(ctx), func() string { return loginKey(appID, username) })
+	if release == nil {
+		if bySource {
+			l.limitedSource.Add(1)
+		} else {
+			l.limitedUser.Add(1)
+		}
+		return nil, errLoginLimited.WithWrap(retryAfter(w))
 	}
-	if bySource {
-		l.limitedSource.Add(1)
-	} else {
-		l.limitedUser.Add(1)
-	}
-	return errLoginLimited.WithWrap(retryAfter(w))
+	return func(failed bool) { release(l.now(), failed) }, nil
 }
 
 // Failed counts a wrong password for username at appID from the source

@@ -36,12 +36,20 @@ const (
 	// token was obtained with (private_key_jwt or a secure-mode user
 	// assertion), so that removing that key can invalidate the token.
 	ClaimAssertionKey = "assertion_key"
+	// ClaimConfirmation is RFC 7800's confirmation claim. A DPoP-bound
+	// token carries {"jkt": <RFC 7638 SHA-256 thumbprint of the client's
+	// key, base64url>} in it (RFC 9449 §6.1), and only with a proof from
+	// that key may it be used (§7).
+	ClaimConfirmation = "cnf"
+	// ConfirmationJKT is the member of cnf that names the key of a
+	// DPoP-bound token (RFC 9449 §6.1).
+	ConfirmationJKT = "jkt"
 )
 
 // AccessTokenClaims are the claims of an RFC 9068 access token: iss, sub,
 // aud, exp, iat, jti, client_id, scope, and ours: credential_scope,
-// secret_id and assertion_key. Times are whole seconds since the epoch on
-// the wire.
+// secret_id and assertion_key; cnf for a DPoP-bound token (RFC 9449
+// §6.1). Times are whole seconds since the epoch on the wire.
 type AccessTokenClaims struct {
 	Issuer          string
 	Subject         string
@@ -54,6 +62,9 @@ type AccessTokenClaims struct {
 	CredentialScope string
 	SecretID        string
 	AssertionKey    string
+	// ConfirmationJKT, when set, binds the token to the DPoP key of that
+	// RFC 7638 thumbprint: "cnf": {"jkt": ConfirmationJKT}.
+	ConfirmationJKT string
 }
 
 var _ jwt.JWTClaimsContainer = (*AccessTokenClaims)(nil)
@@ -109,6 +120,9 @@ func (c *AccessTokenClaims) ToMapClaims() jwt.MapClaims {
 	if c.AssertionKey != "" {
 		m[ClaimAssertionKey] = c.AssertionKey
 	}
+	if c.ConfirmationJKT != "" {
+		m[ClaimConfirmation] = map[string]any{ConfirmationJKT: c.ConfirmationJKT}
+	}
 	return m
 }
 
@@ -120,7 +134,7 @@ func (c *AccessTokenClaims) hasScope() bool {
 // appendJSON appends the claims as the JSON object encoding/json writes
 // for ToMapClaims, byte for byte: members sorted by name, "aud" a string for
 // one audience and an array (null when nil) otherwise, assertion_key,
-// scope, credential_scope and secret_id only when set, times as whole
+// cnf, scope, credential_scope and secret_id only when set, times as whole
 // seconds since the epoch (RFC 7519 §2 NumericDate).
 func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
@@ -147,6 +161,11 @@ func (c *AccessTokenClaims) appendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"client_id":`...)
 	dst = appendJSONString(dst, c.ClientID)
+	if c.ConfirmationJKT != "" {
+		dst = append(dst, `,"cnf":{"jkt":`...)
+		dst = appendJSONString(dst, c.ConfirmationJKT)
+		dst = append(dst, '}')
+	}
 	if c.CredentialScope != "" {
 		dst = append(dst, `,"credential_scope":`...)
 		dst = appendJSONString(dst, c.CredentialScope)
@@ -192,6 +211,9 @@ type Session struct {
 	// assertions are the RFC 7523 user assertions whose jti is recorded
 	// when the token is issued.
 	assertions []*assertion.PendingJTI
+	// dpop is the request's verified DPoP proof, nil without one: the
+	// token is bound to its key when issued.
+	dpop *boundProof
 }
 
 var _ oauth2.JWTSessionContainer = (*Session)(nil)

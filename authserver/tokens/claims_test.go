@@ -52,10 +52,13 @@ func TestAppendClaimsMatchesMapClaims(t *testing.T) {
 			c.SecretID, c.AssertionKey = "", "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 		})},
 		{"assertion key and secret", with(func(c *AccessTokenClaims) { c.AssertionKey = "k\"<" })},
+		{"dpop bound", with(func(c *AccessTokenClaims) { c.ConfirmationJKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" })},
+		{"dpop bound, escapes", with(func(c *AccessTokenClaims) { c.ConfirmationJKT = "\"<\xff\u2028" })},
 		{"before 1970", with(func(c *AccessTokenClaims) { c.IssuedAt = time.Unix(-5, 0) })},
 		{"escapes everywhere", AccessTokenClaims{
 			Issuer: "\"\\<>&\u2028", Subject: "\x00\x1f\x7f", ClientID: "é漢字😀", Audience: []string{"\xff"},
 			Scope: []string{"a\xe2", "\x80b", "c\u2029"}, JTI: "\n", CredentialScope: "\t", SecretID: "\xed\xa0\x80",
+			ConfirmationJKT: "\x01&",
 		}},
 	}
 	for _, tc := range tests {

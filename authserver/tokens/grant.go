@@ -109,6 +109,9 @@ func newJTI() string {
 type ClientCredentialsGrant struct {
 	Policy   *TokenPolicy
 	Strategy *AccessTokenStrategy
+	// DPoP binds the token to the key of the request's DPoP proof, if
+	// any (RFC 9449); nil binds nothing.
+	DPoP *DPoP
 }
 
 var _ fosite.TokenEndpointHandler = (*ClientCredentialsGrant)(nil)
@@ -124,14 +127,18 @@ func (g *ClientCredentialsGrant) CanSkipClientAuth(context.Context, fosite.Acces
 }
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler: it
-// decides scope, audience and lifetime. Errors: invalid_scope,
+// checks the DPoP proof and decides scope, audience and lifetime.
+// Errors: invalid_dpop_proof, use_dpop_nonce, invalid_scope,
 // invalid_target.
-func (g *ClientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, request fosite.AccessRequester) error {
+func (g *ClientCredentialsGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	client, ok := request.GetClient().(*clients.Client)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
 	app := client.App()
+	if err := g.DPoP.check(ctx, request, app); err != nil {
+		return err
+	}
 	if err := grantScopes(request, app.Scopes); err != nil {
 		return err
 	}
@@ -162,8 +169,9 @@ func (g *ClientCredentialsGrant) HandleTokenEndpointRequest(_ context.Context, r
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler: it
-// signs the token (no storage call) and fills access_token, token_type,
-// expires_in (seconds) and scope.
+// signs the token (no storage call, but the DPoP proof's replay record
+// when the replay cache is the database) and fills access_token,
+// token_type, expires_in (seconds) and scope.
 func (g *ClientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Context, request fosite.AccessRequester, response fosite.AccessResponder) error {
 	if !g.CanHandleTokenEndpointRequest(ctx, request) {
 		return fosite.ErrUnknownRequest
@@ -171,8 +179,19 @@ func (g *ClientCredentialsGrant) PopulateTokenEndpointResponse(ctx context.Conte
 	return issue(ctx, g.Strategy, request, response)
 }
 
-// issue signs the access token of request and writes the response fields.
+// issue signs the access token of request and writes the response fields:
+// a request with a verified DPoP proof gets a token bound to its key
+// (cnf.jkt, RFC 9449 §6.1) of token_type DPoP (§5), any other a Bearer
+// token. The proof is recorded first, then the user assertions: a
+// replayed proof uses up no assertion.
 func issue(ctx context.Context, strategy *AccessTokenStrategy, request fosite.AccessRequester, response fosite.AccessResponder) error {
+	tokenType := TokenTypeBearer
+	if s, ok := request.GetSession().(*Session); ok && s.dpop != nil {
+		if err := s.dpop.consume(ctx); err != nil {
+			return err
+		}
+		s.Claims.ConfirmationJKT, tokenType = s.dpop.jkt, TokenTypeDPoP
+	}
 	if err := consumeAssertions(ctx, request); err != nil {
 		return err
 	}
@@ -185,7 +204,7 @@ func issue(ctx context.Context, strategy *AccessTokenStrategy, request fosite.Ac
 	}
 	sess := request.GetSession()
 	response.SetAccessToken(token)
-	response.SetTokenType("Bearer")
+	response.SetTokenType(tokenType)
 	response.SetExpiresIn(sess.GetExpiresAt(fosite.AccessToken).Sub(sess.(*Session).Claims.IssuedAt))
 	// RFC 6749 §5.1: scope may be left out when it is what was asked
 	// for; with none granted (none asked, none allowed) an empty string

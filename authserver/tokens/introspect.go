@@ -36,6 +36,9 @@ type tokenClaims struct {
 	CredentialScope string   `json:"credential_scope"`
 	SecretID        string   `json:"secret_id"`
 	AssertionKey    string   `json:"assertion_key"`
+	Confirmation    struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf"`
 }
 
 // audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).
@@ -84,9 +87,11 @@ func unixTime(v *float64) (time.Time, bool) {
 // Introspection is the answer of the introspection endpoint (RFC 7662
 // §2.2). An inactive token is {"active": false} and nothing else; an
 // active one carries its claims: scope, client_id, sub, aud, exp, iat,
-// nbf, iss, jti, token_type ("Bearer") and the credential_scope
-// (docs/credentials.md, "Scopes of a credential"). Times are seconds since
-// the epoch.
+// nbf, iss, jti, token_type and the credential_scope (docs/credentials.md,
+// "Scopes of a credential"). token_type is "Bearer", or "DPoP" for a
+// DPoP-bound token, which also carries cnf: {"jkt": thumbprint} (RFC 9449
+// §6.2), so that a resource server that introspects checks the proof's
+// key against it. Times are seconds since the epoch.
 type Introspection struct {
 	Active          bool     `json:"active"`
 	Scope           string   `json:"scope,omitempty"`
@@ -100,6 +105,14 @@ type Introspection struct {
 	JTI             string   `json:"jti,omitempty"`
 	TokenType       string   `json:"token_type,omitempty"`
 	CredentialScope string   `json:"credential_scope,omitempty"`
+	// Confirmation is cnf, nil for a Bearer token.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf member of a DPoP-bound token's introspection
+// (RFC 9449 §6.2): the RFC 7638 SHA-256 thumbprint of its key, base64url.
+type Confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // AppendJSON appends i as encoding/json writes it, byte for byte (members
@@ -129,6 +142,11 @@ func (i *Introspection) AppendJSON(dst []byte) []byte {
 	dst = appendStringMember(dst, "jti", i.JTI)
 	dst = appendStringMember(dst, "token_type", i.TokenType)
 	dst = appendStringMember(dst, "credential_scope", i.CredentialScope)
+	if i.Confirmation != nil {
+		dst = append(dst, `,"cnf":{"jkt":`...)
+		dst = appendJSONString(dst, i.Confirmation.JKT)
+		dst = append(dst, '}')
+	}
 	return append(dst, '}')
 }
 
@@ -236,7 +254,10 @@ func (in *Introspector) introspect(ctx context.Context, token string) (Introspec
 	res := Introspection{
 		Active: true, Scope: c.Scope, ClientID: c.ClientID, Subject: c.Subject,
 		Audience: c.Audience, ExpiresAt: exp.Unix(), Issuer: c.Issuer, JTI: c.JTI,
-		TokenType: "Bearer", CredentialScope: c.CredentialScope,
+		TokenType: TokenTypeBearer, CredentialScope: c.CredentialScope,
+	}
+	if jkt := c.Confirmation.JKT; jkt != "" {
+		res.TokenType, res.Confirmation = TokenTypeDPoP, &Confirmation{JKT: jkt}
 	}
 	if hasIAT {
 		res.IssuedAt = iat.Unix()

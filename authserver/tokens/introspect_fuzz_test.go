@@ -56,6 +56,7 @@ func fuzzIntrospector(t testing.TB) (*Introspector, *signingkeys.KeyManager, []s
 	for _, c := range []jwt.MapClaims{
 		{"iss": fuzzIssuer, "sub": app.ID, "aud": "https://api.test", "exp": now + 3600, "iat": now, "jti": "j1", "client_id": app.ID, "scope": "read", "credential_scope": CredentialScopeApp, "secret_id": "sec_fuzz"},
 		{"iss": fuzzIssuer, "sub": app.ID, "aud": []string{"a", "b"}, "exp": now + 60, "jti": "j2", "client_id": app.ID},
+		{"iss": fuzzIssuer, "sub": "user", "exp": now + 60, "jti": "j7", "client_id": app.ID, "cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}},
 		{"iss": fuzzIssuer, "sub": app.ID, "exp": now - 1, "jti": "j3", "client_id": app.ID},
 		{"iss": "https://other.test", "exp": now + 60, "jti": "j4", "client_id": app.ID},
 		{"iss": fuzzIssuer, "exp": now + 60, "jti": "j5", "client_id": "app_test_unknown"},
@@ -96,11 +97,12 @@ func FuzzIntrospect(f *testing.F) {
 		f.Fatal(err)
 	}
 	ctx := context.Background()
-	// The seeds reach both answers: the first two are active, the others
-	// (expired, other issuer, unknown client, deleted secret) are not.
+	// The seeds reach both answers: the first three (the third
+	// DPoP-bound) are active, the others (expired, other issuer, unknown
+	// client, deleted secret) are not.
 	for i, s := range seeds {
 		res, err := in.Introspect(ctx, s)
-		if err != nil || res.Active != (i < 2) {
+		if err != nil || res.Active != (i < 3) {
 			f.Fatalf("seed %d: active %v, err %v", i, res.Active, err)
 		}
 	}
@@ -136,12 +138,20 @@ func FuzzIntrospect(f *testing.F) {
 			Exp      float64 `json:"exp"`
 			JTI      string  `json:"jti"`
 			ClientID string  `json:"client_id"`
+			Cnf      struct {
+				JKT string `json:"jkt"`
+			} `json:"cnf"`
 		}
 		if err := json.Unmarshal(payload, &c); err != nil {
 			t.Fatalf("active, but the payload is not JSON: %v", err)
 		}
-		if c.Iss != fuzzIssuer || int64(c.Exp) <= time.Now().Unix() || c.JTI != res.JTI || c.ClientID != res.ClientID || res.TokenType != "Bearer" {
+		if c.Iss != fuzzIssuer || int64(c.Exp) <= time.Now().Unix() || c.JTI != res.JTI || c.ClientID != res.ClientID {
 			t.Fatalf("active with claims %+v, answer %+v", c, res)
+		}
+		// Bound to a key exactly when the token says so (RFC 9449 §6.2).
+		bound := res.Confirmation != nil && res.Confirmation.JKT == c.Cnf.JKT && res.TokenType == TokenTypeDPoP
+		if c.Cnf.JKT != "" && !bound || c.Cnf.JKT == "" && (res.Confirmation != nil || res.TokenType != TokenTypeBearer) {
+			t.Fatalf("active with cnf %q, answer %+v", c.Cnf.JKT, res)
 		}
 	})
 }

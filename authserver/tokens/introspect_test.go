@@ -23,6 +23,10 @@ func TestIntrospectionAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{"empty audience", Introspection{Active: true, Audience: []string{}}},
 		{"negative times", Introspection{Active: true, ExpiresAt: -1, IssuedAt: -1 << 40}},
 		{"escapes", Introspection{Active: true, Scope: "<&>", Subject: "\"\\\n\u2028\xff", Audience: []string{"é"}}},
+		{"dpop bound", Introspection{Active: true, TokenType: TokenTypeDPoP, CredentialScope: CredentialScopeAppUser,
+			Confirmation: &Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}},
+		{"cnf with escapes", Introspection{Active: true, Confirmation: &Confirmation{JKT: "<\"\xff\u2029"}}},
+		{"empty cnf", Introspection{Active: true, Confirmation: &Confirmation{}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,10 @@ type Metadata struct {
 	// RevocationEndpointAuthSigningAlgValuesSupported: as for
 	// introspection.
 	RevocationEndpointAuthSigningAlgValuesSupported []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported are the alg values DPoP proofs may
+	// use at the token endpoint and /customer_authenticate (RFC 9449
+	// §5.1): DPoP.Algorithms. Set by the server's wiring.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	// CustomerAuthenticateEndpoint is this server's end-user token
 	// endpoint (docs/credentials.md, "Test users" and "Secure mode");
 	// not an RFC 8414 name.

@@ -63,6 +63,9 @@ type UserTokens struct {
 	Policy   *TokenPolicy
 	Strategy *AccessTokenStrategy
 	Subjects *users.Subjects
+	// DPoP binds the token to the key of the request's DPoP proof, if
+	// any (RFC 9449); nil binds nothing.
+	DPoP *DPoP
 }
 
 // tokenCredentials are the app credentials a token is issued on, which it
@@ -163,12 +166,12 @@ type TestUserGrant struct {
 }
 
 // LoginGuard limits password guessing at the test-user login;
-// *limits.LoginLimiter is one. Check returns the error to answer (429)
-// when a login may not be evaluated now; Failed counts a wrong password.
-// Both read the request's source from ctx.
+// *limits.LoginLimiter is one. Begin returns the error to answer (429)
+// when a login may not be evaluated now; otherwise done must be called
+// once with the outcome (true: a wrong password). It reads the request's
+// source from ctx.
 type LoginGuard interface {
-	Check(ctx context.Context, appID, username string) error
-	Failed(ctx context.Context, appID, username string)
+	Begin(ctx context.Context, appID, username string) (done func(failed bool), err error)
 }
 
 var (
@@ -189,9 +192,9 @@ func (g *TestUserGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessRe
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 // Errors: invalid_request (missing parameter, disallowed Origin),
-// invalid_client, unauthorized_client (not a test app), invalid_grant,
-// invalid_scope, invalid_target, temporarily_unavailable (503, or 429
-// from the limiter).
+// invalid_client, unauthorized_client (not a test app),
+// invalid_dpop_proof, use_dpop_nonce, invalid_grant, invalid_scope,
+// invalid_target, temporarily_unavailable (503, or 429 from the limiter).
 func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	form := request.GetRequestForm()
 	if err := clientauth.CheckRepeated(form); err != nil {
@@ -225,16 +228,25 @@ func (g *TestUserGrant) HandleTokenEndpointRequest(ctx context.Context, request 
 	if err := checkOrigin(ctx, app); err != nil {
 		return err
 	}
+	// Before the limiter and the password hash: a refused proof costs
+	// neither a hash nor a guess.
+	if err := g.Users.DPoP.check(ctx, request, app); err != nil {
+		return err
+	}
+	done := func(bool) {}
 	if g.Limiter != nil {
-		if err := g.Limiter.Check(ctx, app.ID, username); err != nil {
+		var err error
+		if done, err = g.Limiter.Begin(ctx, app.ID, username); err != nil {
 			return err
 		}
 	}
 	user, err := g.TestUsers.Authenticate(ctx, app.ID, username, password)
+	wrong := false
 	if e := authserver.AsError(err); e != nil && e.Kind == authserver.KindUnauthenticated {
-		if g.Limiter != nil {
-			g.Limiter.Failed(ctx, app.ID, username)
-		}
+		wrong = true
+	}
+	done(wrong)
+	if wrong {
 		return fosite.ErrInvalidGrant.WithHint("The username or password is incorrect.")
 	}
 	if err != nil {
@@ -279,7 +291,8 @@ func (g *DelegatedGrant) CanSkipClientAuth(context.Context, fosite.AccessRequest
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 // Errors: invalid_request (missing or malformed customer_id),
-// invalid_scope, invalid_target, temporarily_unavailable.
+// invalid_dpop_proof, use_dpop_nonce, invalid_scope, invalid_target,
+// temporarily_unavailable.
 func (g *DelegatedGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	client, ok := request.GetClient().(*clients.Client)
 	if !ok {
@@ -288,6 +301,11 @@ func (g *DelegatedGrant) HandleTokenEndpointRequest(ctx context.Context, request
 	customerID := request.GetRequestForm().Get("customer_id")
 	if customerID == "" {
 		return fosite.ErrInvalidRequest.WithHint("The customer_id parameter is required.")
+	}
+	// Before grantUser, which may store the app's customer key on first
+	// use: a refused proof writes nothing.
+	if err := g.Users.DPoP.check(ctx, request, client.App()); err != nil {
+		return err
 	}
 	return g.Users.grantUser(ctx, request, client.App(), customerID, credentialsOf(client))
 }
@@ -328,8 +346,8 @@ func (g *JWTBearerGrant) CanSkipClientAuth(ctx context.Context, r fosite.AccessR
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 // Errors: invalid_request (no assertion, disallowed Origin), invalid_grant
-// (anything wrong with the assertion: RFC 7523 §3.1), invalid_scope,
-// invalid_target, temporarily_unavailable.
+// (anything wrong with the assertion: RFC 7523 §3.1), invalid_dpop_proof,
+// use_dpop_nonce, invalid_scope, invalid_target, temporarily_unavailable.
 func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request fosite.AccessRequester) error {
 	if err := clientauth.CheckRepeated(request.GetRequestForm()); err != nil {
 		return err
@@ -357,6 +375,9 @@ func (g *JWTBearerGrant) HandleTokenEndpointRequest(ctx context.Context, request
 		}
 	}
 	if err := checkOrigin(ctx, va.App); err != nil {
+		return err
+	}
+	if err := g.Users.DPoP.check(ctx, request, va.App); err != nil {
 		return err
 	}
 	if err := g.Users.grantUser(ctx, request, va.App, va.Subject, cred); err != nil {

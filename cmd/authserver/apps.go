@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/authserver/authserver/adminapi/client"
 )
@@ -25,6 +26,7 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 	var req client.NewApp
 	var environment, accessLifetime, userLifetime, idemKey string
 	var scopes, audiences, origins []string
+	var dpopBound, dpopNonce bool
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [--scope SCOPE]... [--audience AUD]...",
 		Short: "Register an app; prints its client_id and client_secret (shown once)",
@@ -33,6 +35,7 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 			env := client.NewAppEnvironment(environment)
 			req.Environment, req.Scopes, req.Audiences, req.Origins = &env, optionalList(scopes), optionalList(audiences), optionalList(origins)
 			req.AccessTokenLifetime, req.UserTokenLifetime = optional(accessLifetime), optional(userLifetime)
+			req.DpopBoundAccessTokens, req.DpopNonceRequired = &dpopBound, &dpopNonce
 			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateAppResponse, error) {
 				return c.CreateAppWithResponse(ctx, &client.CreateAppParams{IdempotencyKey: optional(idemKey)}, req)
 			}, func(r *client.CreateAppResponse) *client.CreatedApp { return cmp.Or(r.JSON201, r.JSON200) }, printCreatedApp)
@@ -46,9 +49,16 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 	f.StringArrayVar(&origins, "origin", nil, "a browser origin allowed for the app's user tokens (repeatable)")
 	f.StringVar(&accessLifetime, "access-token-lifetime", "", "lifetime of the app's tokens, e.g. 30m (default: server's)")
 	f.StringVar(&userLifetime, "user-token-lifetime", "", "lifetime of the app's user tokens (default: server's)")
+	addDPoPFlags(f, &dpopBound, &dpopNonce)
 	_ = cmd.MarkFlagRequired("name")
 	addIdempotencyFlag(cmd, &idemKey)
 	return cmd
+}
+
+// addDPoPFlags defines the flags of an app's DPoP policy (RFC 9449).
+func addDPoPFlags(f *pflag.FlagSet, bound, nonce *bool) {
+	f.BoolVar(bound, "dpop-bound-access-tokens", false, "issue the app's tokens only to requests with a DPoP proof, bound to its key (RFC 9449 §5.2)")
+	f.BoolVar(nonce, "dpop-nonce-required", false, "require a server nonce in the app's DPoP proofs (RFC 9449 §8)")
 }
 
 // optionalList is l as an optional list: nil when empty.
@@ -139,6 +149,7 @@ func printApp(out io.Writer, app client.App) error {
 		{"enabled", strconv.FormatBool(app.Enabled)}, {"scopes", strings.Join(app.Scopes, " ")},
 		{"audiences", strings.Join(app.Audiences, " ")}, {"origins", strings.Join(app.Origins, " ")},
 		{"access_token_lifetime", orDash(deref(app.AccessTokenLifetime))}, {"user_token_lifetime", orDash(deref(app.UserTokenLifetime))},
+		{"dpop_bound_access_tokens", strconv.FormatBool(app.DpopBoundAccessTokens)}, {"dpop_nonce_required", strconv.FormatBool(app.DpopNonceRequired)},
 	}); err != nil {
 		return err
 	}
@@ -148,12 +159,14 @@ func printApp(out io.Writer, app client.App) error {
 func newAppsUpdateCommand(cf *clientFlags) *cobra.Command {
 	var name, accessLifetime, userLifetime string
 	var scopes, audiences, origins []string
+	var dpopBound, dpopNonce bool
 	cmd := &cobra.Command{
 		Use:   "update APP_ID [--name NAME] [--scope S]... [--audience A]... [--origin O]...",
-		Short: "Change an app's name, allowed scopes, audiences, origins or token lifetimes",
+		Short: "Change an app's name, allowed scopes, audiences, origins, token lifetimes or DPoP policy",
 		Long: `Only the flags given change. A list flag replaces the whole list; give it
 once with an empty value (--scope=) to clear it. A lifetime of "" returns
-to the server default.`,
+to the server default. A DPoP flag sets its setting: --dpop-nonce-required
+turns it on, --dpop-nonce-required=false off.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var req client.AppUpdate
@@ -184,6 +197,12 @@ to the server default.`,
 			if f.Changed("user-token-lifetime") {
 				req.UserTokenLifetime = &userLifetime
 			}
+			if f.Changed("dpop-bound-access-tokens") {
+				req.DpopBoundAccessTokens = &dpopBound
+			}
+			if f.Changed("dpop-nonce-required") {
+				req.DpopNonceRequired = &dpopNonce
+			}
 			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.UpdateAppResponse, error) {
 				return c.UpdateAppWithResponse(ctx, args[0], req)
 			}, func(r *client.UpdateAppResponse) *client.App { return r.JSON200 }, printApp)
@@ -196,6 +215,7 @@ to the server default.`,
 	f.StringArrayVar(&origins, "origin", nil, "allowed browser origin (repeatable; replaces the list)")
 	f.StringVar(&accessLifetime, "access-token-lifetime", "", `lifetime of the app's tokens, e.g. 30m ("" for the server default)`)
 	f.StringVar(&userLifetime, "user-token-lifetime", "", `lifetime of the app's user tokens ("" for the server default)`)
+	addDPoPFlags(f, &dpopBound, &dpopNonce)
 	return cmd
 }
 

@@ -33,6 +33,10 @@ var clientEnv = map[string]bool{
 	"AUTHSERVER_USER_PASSWORD": true, "AUTHSERVER_CUSTOMER_AUTH_URL": true,
 }
 
+// listKeys are the options whose value is a list: comma-separated in a
+// variable or a flag.
+var listKeys = map[string]bool{"kek_previous": true, "dpop.algorithms": true}
+
 // configKeys returns every option's key ("public.addr", "data_dir", ...).
 func configKeys() []string {
 	k := koanf.New(".")
@@ -91,7 +95,7 @@ func loadConfig(flags *pflag.FlagSet, environ []string) (server.Config, []string
 				}
 				return "", nil
 			}
-			if key == "kek_previous" {
+			if listKeys[key] {
 				return key, splitList(value)
 			}
 			return key, value
@@ -109,7 +113,7 @@ func loadConfig(flags *pflag.FlagSet, environ []string) (server.Config, []string
 		if !ok || !f.Changed {
 			return "", nil
 		}
-		if key == "kek_previous" {
+		if listKeys[key] {
 			return key, splitList(f.Value.String())
 		}
 		return key, f.Value.String()

@@ -57,6 +57,7 @@ func TestConfigPrecedence(t *testing.T) {
 		"AUTHSERVER_PUBLIC_ADDR=127.0.0.1:1111",
 		"AUTHSERVER_CACHE_REFRESH_INTERVAL=7s",
 		"AUTHSERVER_KEK_PREVIOUS=a, b",
+		"AUTHSERVER_DPOP_ALGORITHMS=ES256, EdDSA",
 		"AUTHSERVER_ADMIN_URL=http://ignored",
 		"AUTHSERVER_TYPO=1",
 	}
@@ -75,6 +76,9 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg.KEKPrevious, []string{"a", "b"}) {
 		t.Errorf("kek_previous = %q", cfg.KEKPrevious)
+	}
+	if !reflect.DeepEqual(cfg.DPoP.Algorithms, []string{"ES256", "EdDSA"}) {
+		t.Errorf("dpop.algorithms = %q", cfg.DPoP.Algorithms)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "AUTHSERVER_TYPO") {
 		t.Errorf("warnings = %v, want one about AUTHSERVER_TYPO", warnings)

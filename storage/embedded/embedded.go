@@ -129,10 +129,23 @@ func CheckLoopback(addr string) error {
 }
 
 // restrictDir creates dir 0700, or makes it 0700, and makes every regular
-// file in it 0600 (files of an older version, created 0644).
+// file in it 0600 (files of an older version, created 0644). It refuses a
+// dir that is a symbolic link or belongs to another user, as ssh's
+// StrictModes does: that user could replace the socket with their own and
+// serve the server a database of their choosing, whatever its mode.
 func restrictDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create embedded database directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("embedded database directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("embedded database directory %s is not a directory (a symbolic link is refused: it may lead where others write)", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("embedded database directory %s belongs to uid %d, not to this process's user (uid %d): another user could replace its socket", dir, st.Uid, os.Geteuid())
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("embedded database directory: %w", err)

@@ -356,3 +356,44 @@ func TestEmbeddedTightensExistingFiles(t *testing.T) {
 		t.Errorf("existing file mode %v, want -rw-------", got)
 	}
 }
+
+// The database's directory must be the server's own: a symbolic link, or a
+// directory another user owns (who could swap the socket for their own
+// and serve a database of their choosing), stops the start.
+func TestEmbeddedRefusesForeignDirectory(t *testing.T) {
+	t.Run("symbolic link", func(t *testing.T) {
+		parent := t.TempDir()
+		target := filepath.Join(parent, "elsewhere")
+		if err := os.Mkdir(target, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(parent, "db")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if db, err := embedded.Start(link, "", nil); err == nil {
+			db.Close()
+			t.Fatal("started in a directory that is a symbolic link")
+		} else if !strings.Contains(err.Error(), "symbolic link") {
+			t.Fatalf("error %q does not say why", err)
+		}
+	})
+	t.Run("another user's directory", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give a directory to another user")
+		}
+		dir := filepath.Join(t.TempDir(), "db")
+		if err := os.Mkdir(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if db, err := embedded.Start(dir, "", nil); err == nil {
+			db.Close()
+			t.Fatal("started in a directory another user owns")
+		} else if !strings.Contains(err.Error(), "belongs to uid 65534") {
+			t.Fatalf("error %q does not say why", err)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/authserver/authserver/storage"
@@ -28,6 +30,7 @@ const (
 	colAudit        = "audit"
 	colRevoked      = "revoked"
 	colAssertionJTI = "assertion_jti"
+	colDPoPJTI      = "dpop_jti"
 	colCustomers    = "customers"
 	colIdempotency  = "idempotency"
 	colWriteClaims  = "write_claims"
@@ -105,6 +108,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{colRevoked, mongo.IndexModel{Keys: bson.D{{Key: "created_at", Value: 1}}}},
 		{colRevoked, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
 		{colAssertionJTI, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
+		{colDPoPJTI, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}},
 		{colCustomers, mongo.IndexModel{
 			Keys:    bson.D{{Key: "app_id", Value: 1}, {Key: "username", Value: 1}},
 			Options: options.Index().SetUnique(true),
@@ -121,7 +125,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}
 	}
 	// Housekeeping TTL indexes where the server has them.
-	for _, col := range []string{colRevoked, colAssertionJTI, colIdempotency} {
+	for _, col := range []string{colRevoked, colAssertionJTI, colDPoPJTI, colIdempotency} {
 		m := mongo.IndexModel{
 			Keys:    bson.D{{Key: "exp_ttl", Value: 1}},
 			Options: options.Index().SetExpireAfterSeconds(0),
@@ -181,6 +185,7 @@ type writeClaim struct {
 func casUpdate[T any](ctx context.Context, s *Store, col, id string, version func(*T) *int64, update func(*T) error, beforeWrite func(context.Context) error) (T, error) {
 	var zero T
 	claims := s.db.Collection(colWriteClaims)
+	keys := fieldKeys(reflect.TypeFor[T]())
 	for attempt := range maxCASAttempts {
 		var doc T
 		if err := s.db.Collection(col).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
@@ -198,7 +203,7 @@ func casUpdate[T any](ctx context.Context, s *Store, col, id string, version fun
 		claim := writeClaim{ID: fmt.Sprintf("%s/%s/%d", col, id, old+1), CreatedAt: time.Now().UTC(), Body: body}
 		_, err = claims.InsertOne(ctx, claim)
 		if mongo.IsDuplicateKeyError(err) {
-			if err := s.rollForward(ctx, col, id, old, claim.ID, beforeWrite); err != nil {
+			if err := s.rollForward(ctx, col, id, old, claim.ID, keys, beforeWrite); err != nil {
 				return zero, err
 			}
 			backoff(ctx, attempt)
@@ -214,7 +219,7 @@ func casUpdate[T any](ctx context.Context, s *Store, col, id string, version fun
 				return zero, err
 			}
 		}
-		if _, err := s.casReplace(ctx, col, id, old, bson.Raw(body)); err != nil {
+		if _, err := s.casReplace(ctx, col, id, old, bson.Raw(body), keys); err != nil {
 			return zero, err
 		}
 		return doc, nil
@@ -225,7 +230,7 @@ func casUpdate[T any](ctx context.Context, s *Store, col, id string, version fun
 // rollForward applies a claim that has stayed unapplied longer than
 // claimTimeout: its writer died between claim and write. A claim that young
 // is left to its writer.
-func (s *Store) rollForward(ctx context.Context, col, id string, old int64, claimID string, beforeWrite func(context.Context) error) error {
+func (s *Store) rollForward(ctx context.Context, col, id string, old int64, claimID string, keys []string, beforeWrite func(context.Context) error) error {
 	var c writeClaim
 	err := s.db.Collection(colWriteClaims).FindOne(ctx, bson.D{{Key: "_id", Value: claimID}}).Decode(&c)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -242,7 +247,7 @@ func (s *Store) rollForward(ctx context.Context, col, id string, old int64, clai
 			return err
 		}
 	}
-	_, err = s.casReplace(ctx, col, id, old, c.Body)
+	_, err = s.casReplace(ctx, col, id, old, c.Body, keys)
 	return err
 }
 
@@ -261,8 +266,11 @@ func backoff(ctx context.Context, attempt int) {
 // casReplace writes doc in place of the document with id whose version is
 // still oldVersion, and lets the server set updated_at. It reports whether it
 // matched. doc must marshal to a document with "version" set to the new
-// version.
-func (s *Store) casReplace(ctx context.Context, col string, id any, oldVersion int64, doc any) (bool, error) {
+// version. keys are every top-level key a document of its type may have
+// (fieldKeys): those doc leaves out, an omitempty field set to its zero
+// value, are removed, so that the stored document is doc and not doc
+// merged over the old one.
+func (s *Store) casReplace(ctx context.Context, col string, id any, oldVersion int64, doc any, keys []string) (bool, error) {
 	raw, err := bson.Marshal(doc)
 	if err != nil {
 		return false, fmt.Errorf("encode %s: %w", col, err)
@@ -272,22 +280,54 @@ func (s *Store) casReplace(ctx context.Context, col string, id any, oldVersion i
 		return false, fmt.Errorf("decode %s: %w", col, err)
 	}
 	set := make(bson.D, 0, len(fields))
+	present := make(map[string]bool, len(fields))
 	for _, f := range fields {
+		present[f.Key] = true
 		if f.Key == "_id" || f.Key == "updated_at" {
 			continue
 		}
 		set = append(set, f)
 	}
+	update := bson.D{
+		{Key: "$set", Value: set},
+		{Key: "$currentDate", Value: bson.D{{Key: "updated_at", Value: true}}},
+	}
+	var unset bson.D
+	for _, k := range keys {
+		if !present[k] && k != "_id" && k != "updated_at" {
+			unset = append(unset, bson.E{Key: k, Value: ""})
+		}
+	}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
 	res, err := s.db.Collection(col).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "version", Value: oldVersion}},
-		bson.D{
-			{Key: "$set", Value: set},
-			{Key: "$currentDate", Value: bson.D{{Key: "updated_at", Value: true}}},
-		})
+		bson.D{{Key: "_id", Value: id}, {Key: "version", Value: oldVersion}}, update)
 	if err != nil {
 		return false, mapErr(err)
 	}
 	return res.MatchedCount == 1, nil
+}
+
+// fieldKeys returns the top-level keys of a document of struct type t as
+// the driver encodes it: each exported field's bson tag name, or its
+// lowercased name when the tag gives none; "-" fields are never stored.
+func fieldKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("bson"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = strings.ToLower(f.Name)
+		}
+		keys = append(keys, name)
+	}
+	return keys
 }
 
 // insertStamped inserts doc and has the server set its updated_at, in one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -77,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AppInsertGetDuplicate", testAppInsertGetDuplicate},
 		{"AppUpdateCAS", testAppUpdateCAS},
 		{"AppUpdateAbortWritesNothing", testAppUpdateAbort},
+		{"AppUpdateClearsFields", testAppUpdateClears},
 		{"AppListPaging", testAppListPaging},
 		{"AppChangeLog", testAppChangeLog},
 		{"AppImport", testAppImport},
@@ -88,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"IdempotencySweep", testIdempotencySweep},
 		{"Customers", testCustomers},
 		{"AssertionJTI", testAssertionJTI},
+		{"DPoPProof", testDPoPProof},
 		{"AppOrigins", testAppOrigins},
 		{"RevokeIdempotent", testRevokeIdempotent},
 		{"RevokedPagingAndSweep", testRevokedPagingAndSweep},
@@ -203,6 +206,40 @@ func testAppUpdateAbort(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.UpdateApp(ctx, "app_test_missing", func(*storage.App) error { return nil }); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("update missing: got %v, want ErrNotFound", err)
+	}
+}
+
+// testAppUpdateClears: an update stores the app as the updater left it,
+// fields set back to their zero value included (lists emptied, a lifetime
+// back to the server default, a policy turned off), as read back by this
+// and any later reader.
+func testAppUpdateClears(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a := testApp("app_test_clear")
+	a.Origins = []string{"https://a.example"}
+	a.AccessTokenLifetime, a.UserTokenLifetime = 5*time.Minute, time.Minute
+	a.JWKSURI, a.SecretSigning = "https://a.example/jwks.json", true
+	a.DPoPBoundAccessTokens, a.DPoPNonceRequired = true, true
+	if err := s.InsertApp(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	clear := func(a *storage.App) error {
+		a.Origins, a.AccessTokenLifetime, a.UserTokenLifetime = nil, 0, 0
+		a.JWKSURI, a.SecretSigning = "", false
+		a.DPoPBoundAccessTokens, a.DPoPNonceRequired = false, false
+		return nil
+	}
+	if _, err := s.UpdateApp(ctx, a.ID, clear); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetApp(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := got
+	_ = clear(&want)
+	if !reflect.DeepEqual(got, want) || got.Version != 2 {
+		t.Fatalf("after clearing: %+v", got)
 	}
 }
 

@@ -48,14 +48,14 @@ var Rules = map[string][]string{
 	"authserver/clientauth": {"authserver", "authserver/assertion", "authserver/clients", "authserver/credential"},
 	"authserver/limits":     {"authserver", "authserver/assertion", "authserver/credential", "authserver/users"},
 	// Layer 6.
-	"authserver/tokens": {"authserver", "authserver/assertion", "authserver/clientauth", "authserver/clients", "authserver/credential", "authserver/limits", "authserver/periodic", "authserver/signingkeys", "authserver/users", "storage"},
+	"authserver/tokens": {"authserver", "authserver/assertion", "authserver/clientauth", "authserver/clients", "authserver/credential", "authserver/limits", "authserver/periodic", "authserver/signingkeys", "authserver/users", "storage", "verifier/dpop"},
 
 	// Above the domain: HTTP, pages, metrics, wiring, the command.
 	"handlers":     {"adminapi", "authserver/...", "verifier"},
 	"console":      {"authserver/...", "storage"},
 	"metrics":      {"storage"},
-	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier/..."},
-	"cmd/...":      {"adminapi/client", "authserver/...", "server", "verifier/..."},
+	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier", "verifier/dpop"},
+	"cmd/...":      {"adminapi/client", "authserver/...", "server", "verifier/dpop"},
 	"adminapi":     nil,
 	"adminapi/...": {"adminapi"},
 
