@@ -6,13 +6,16 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authserver/authserver/server"
 	"github.com/authserver/authserver/test/testserver"
 	"github.com/authserver/authserver/verifier/dpop"
 )
@@ -45,10 +48,16 @@ func newDPoPClient(t testing.TB, ed bool) dpopClient {
 // proof is a proof for the request, issued at the server's clock.
 func (c dpopClient) proof(t testing.TB, in *testserver.Instance, method, uri, token string, at time.Time) string {
 	t.Helper()
+	return c.proofWithNonce(t, in, method, uri, token, "", at)
+}
+
+// proofWithNonce is proof with the server's nonce.
+func (c dpopClient) proofWithNonce(t testing.TB, in *testserver.Instance, method, uri, token, nonce string, at time.Time) string {
+	t.Helper()
 	if at.IsZero() {
 		at = in.Clock.Now()
 	}
-	p, err := dpop.NewProof(c.key, dpop.ProofParams{Method: method, URI: uri, AccessToken: token, Now: at})
+	p, err := dpop.NewProof(c.key, dpop.ProofParams{Method: method, URI: uri, AccessToken: token, Nonce: nonce, Now: at})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,4 +216,117 @@ func TestGetProfileDPoPFromBrowser(t *testing.T) {
 			t.Fatalf("%s: %d %v", name, r.status, r.header)
 		}
 	}
+}
+
+// The whole flow with tokens the server issues: a test user's token bound
+// at /customer_authenticate reads its profile with a proof of its key,
+// and only so; with proofs remembered in the database, a proof spent at
+// one instance is refused at another that shares it (with the issuer's
+// URL in htu, whichever instance answers); a bound token in cookie mode
+// passes with the cookie and a proof carrying the ath the login
+// answered, and not with the cookie alone.
+func TestGetProfileWithIssuedDPoPTokens(t *testing.T) {
+	t.Parallel()
+	first := startUsers(t, func(c *server.Config) { c.DPoP.Replay = "database" })
+	peer := startPeer(t, first, func(c *server.Config) { c.Issuer = first.PublicURL })
+	app := createTestApp(t, first, "shop")
+	createUser(t, first, app.ClientID, "alice", "password-a", "")
+	client := newDPoPClient(t, false)
+	login := first.PublicURL + "/customer_authenticate"
+	profile := first.PublicURL + "/getprofile"
+	form := url.Values{"client_id": {app.ClientID}, "username": {"alice"}, "password": {"password-a"}}
+
+	r := postFormTo(t, login, form, map[string]string{"DPoP": client.proof(t, first, "POST", login, "", time.Time{})})
+	bound := r.str("access_token")
+	if r.status != 200 || r.str("token_type") != "DPoP" || bound == "" {
+		t.Fatalf("bound login: %d %v", r.status, r.body)
+	}
+	proof := client.proof(t, first, "POST", profile, bound, time.Time{})
+	if p := callProfile(t, first, "DPoP "+bound, app.ClientID, "", []string{proof}, nil); p.status != 200 || p.str("username") != "alice" {
+		t.Fatalf("bound token with its proof: %d %v", p.status, p.body)
+	}
+	for name, in := range map[string]*testserver.Instance{"the same instance": first, "another instance": peer} {
+		if p := callProfile(t, in, "DPoP "+bound, app.ClientID, "", []string{proof}, nil); p.status != 401 ||
+			p.str("error") != "invalid_dpop_proof" || !strings.Contains(p.str("error_description"), "already used") {
+			t.Fatalf("the proof again at %s: %d %v", name, p.status, p.body)
+		}
+	}
+	if p := callProfile(t, peer, "DPoP "+bound, app.ClientID, "", []string{client.proof(t, first, "POST", profile, bound, time.Time{})}, nil); p.status != 200 {
+		t.Fatalf("a fresh proof at another instance: %d %v", p.status, p.body)
+	}
+	if p := callProfile(t, first, "Bearer "+bound, app.ClientID, "", nil, nil); p.status != 401 || !strings.Contains(p.str("error_description"), "DPoP-bound") {
+		t.Fatalf("the bound token as a bearer token: %d %v", p.status, p.body)
+	}
+
+	// Cookie mode.
+	cookieForm := url.Values{"response_mode": {"cookie"}}
+	for k, v := range form {
+		cookieForm[k] = v
+	}
+	r = postFormTo(t, login, cookieForm, map[string]string{"DPoP": client.proof(t, first, "POST", login, "", time.Time{})})
+	if r.status != 200 || r.str("token_type") != "DPoP" || len(r.cookie) != 1 || r.str("ath") == "" {
+		t.Fatalf("bound login in cookie mode: %d %v %v", r.status, r.body, r.cookie)
+	}
+	cookie := map[string]string{"Cookie": r.cookie[0].Name + "=" + r.cookie[0].Value}
+	withCookie := client.proof(t, first, "POST", profile, r.cookie[0].Value, time.Time{})
+	if claims := proofClaimsOf(t, withCookie); claims["ath"] != r.str("ath") {
+		t.Fatalf("the proof's ath %v is not the login's %q", claims["ath"], r.str("ath"))
+	}
+	if p := callProfile(t, first, "", app.ClientID, "", []string{withCookie}, cookie); p.status != 200 || p.str("username") != "alice" {
+		t.Fatalf("the cookie with its proof: %d %v", p.status, p.body)
+	}
+	if p := callProfile(t, first, "", app.ClientID, "", nil, cookie); p.status != 401 || !strings.Contains(p.str("error_description"), "DPoP-bound") {
+		t.Fatalf("the cookie alone: %d %v", p.status, p.body)
+	}
+}
+
+// An app that requires nonces (dpop_nonce_required) requires them at
+// /getprofile too, with the resources' own nonces (RFC 9449 §9): the
+// token endpoint's nonce is refused there with use_dpop_nonce and a
+// DPoP-Nonce of the resource's, the retry with it passes, and the answer
+// carries the current nonce.
+func TestGetProfileDPoPNonce(t *testing.T) {
+	t.Parallel()
+	in := startUsers(t)
+	app := in.CreateApp(t, map[string]any{"name": "nonces", "environment": "test", "dpop_nonce_required": true})
+	createUser(t, in, app.ClientID, "alice", "password-a", "")
+	client := newDPoPClient(t, true)
+	login := in.PublicURL + "/customer_authenticate"
+	profile := in.PublicURL + "/getprofile"
+	form := url.Values{"client_id": {app.ClientID}, "username": {"alice"}, "password": {"password-a"}}
+
+	r := postFormTo(t, login, form, map[string]string{"DPoP": client.proof(t, in, "POST", login, "", time.Time{})})
+	tokenNonce := r.header.Get("DPoP-Nonce")
+	if r.status != 400 || r.str("error") != "use_dpop_nonce" || tokenNonce == "" {
+		t.Fatalf("login without a nonce: %d %v", r.status, r.body)
+	}
+	r = postFormTo(t, login, form, map[string]string{"DPoP": client.proofWithNonce(t, in, "POST", login, "", tokenNonce, time.Time{})})
+	bound := r.str("access_token")
+	if r.status != 200 || r.str("token_type") != "DPoP" {
+		t.Fatalf("login with the nonce: %d %v", r.status, r.body)
+	}
+	for name, nonce := range map[string]string{"no nonce": "", "the token endpoint's nonce": tokenNonce} {
+		p := callProfile(t, in, "DPoP "+bound, app.ClientID, "", []string{client.proofWithNonce(t, in, "POST", profile, bound, nonce, time.Time{})}, nil)
+		resourceNonce := p.header.Get("DPoP-Nonce")
+		if p.status != 401 || p.str("error") != "use_dpop_nonce" || resourceNonce == "" || resourceNonce == tokenNonce ||
+			!strings.HasPrefix(p.header.Get("WWW-Authenticate"), `DPoP realm="authserver", error="use_dpop_nonce"`) {
+			t.Fatalf("%s: %d %v %v", name, p.status, p.body, p.header)
+		}
+		p = callProfile(t, in, "DPoP "+bound, app.ClientID, "", []string{client.proofWithNonce(t, in, "POST", profile, bound, resourceNonce, time.Time{})}, nil)
+		if p.status != 200 || p.str("username") != "alice" || p.header.Get("DPoP-Nonce") != resourceNonce {
+			t.Fatalf("retry after %s: %d %v %v", name, p.status, p.body, p.header)
+		}
+	}
+}
+
+// proofClaimsOf decodes a proof's claims, unverified.
+func proofClaimsOf(t testing.TB, proof string) map[string]any {
+	t.Helper()
+	parts := strings.Split(proof, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	if err != nil || json.Unmarshal(raw, &claims) != nil {
+		t.Fatalf("proof claims %q: %v", raw, err)
+	}
+	return claims
 }
