@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -119,23 +120,38 @@ func postProfile(t *testing.T, in *testserver.Instance, h http.Header, apiKey st
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate") + " " + string(body)
 }
 
+// jwtClaims decodes a JWT's claims, unverified (the server's own tests
+// verify its signatures).
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c map[string]any
+	if err != nil || json.Unmarshal(raw, &c) != nil {
+		t.Fatalf("claims %q: %v", raw, err)
+	}
+	return c
+}
+
 // token --dpop-key against a real server: the key is generated once,
-// mode 0600, and said so on stderr; -o json carries the key's thumbprint
-// and a proof for --dpop-resource with the token's hash; a token the
-// server did not bind is flagged on stderr.
+// mode 0600, and said so on stderr; the token is bound to it (token_type
+// DPoP, cnf.jkt its thumbprint), for an app that requires nonces too (the
+// CLI answers use_dpop_nonce); -o json carries the key's thumbprint and a
+// proof for --dpop-resource with the token's hash.
 func TestTokenCommandDPoP(t *testing.T) {
 	in := testserver.Start(t)
-	app := in.CreateApp(t, map[string]any{"name": "dpop", "scopes": []string{"read"}})
 	keyFile := filepath.Join(t.TempDir(), "dpop.pem")
 	resource := in.PublicURL + "/getprofile"
-	args := []string{"token", "--client-id", app.ClientID, "--client-secret", app.ClientSecret,
-		"--token-url", in.PublicURL + "/oauth2/token", "--dpop-key", keyFile, "--dpop-resource", resource, "-o", "json"}
-
 	var jkt string
-	for i := range 2 {
-		stdout, stderr, err := runSplit(t, "", args...)
+	for i, policy := range []map[string]any{{}, {"dpop_nonce_required": true}, {"dpop_bound_access_tokens": true}} {
+		app := in.CreateApp(t, mergeMaps(map[string]any{"name": fmt.Sprintf("dpop-%d", i), "scopes": []string{"read"}}, policy))
+		stdout, stderr, err := runSplit(t, "", "token", "--client-id", app.ClientID, "--client-secret", app.ClientSecret,
+			"--token-url", in.PublicURL+"/oauth2/token", "--dpop-key", keyFile, "--dpop-resource", resource, "-o", "json")
 		if err != nil {
-			t.Fatalf("token: %v\n%s", err, stderr)
+			t.Fatalf("token for %v: %v\n%s", policy, err, stderr)
 		}
 		if generated := strings.Contains(stderr, "generated a P-256 DPoP key in "+keyFile); generated != (i == 0) {
 			t.Fatalf("run %d: stderr %q", i, stderr)
@@ -152,19 +168,26 @@ func TestTokenCommandDPoP(t *testing.T) {
 			t.Fatalf("output %q: %v", stdout, err)
 		}
 		tok, _ := out["access_token"].(string)
-		tokenType, _ := out["token_type"].(string)
 		proof, _ := out["dpop_proof"].(string)
-		if tok == "" || out["dpop_jkt"] != jkt || verifyProof(t, proof, "POST", resource, tok) != jkt {
-			t.Fatalf("run %d: output %v, want the key's jkt %s", i, out, jkt)
+		if tok == "" || out["token_type"] != "DPoP" || out["dpop_jkt"] != jkt || verifyProof(t, proof, "POST", resource, tok) != jkt ||
+			strings.Contains(stderr, "not bound") {
+			t.Fatalf("%v: output %v, stderr %q; want a DPoP token and the key's jkt %s", policy, out, stderr, jkt)
 		}
-		if unbound := strings.Contains(stderr, "not bound to the DPoP key"); unbound != !strings.EqualFold(tokenType, "DPoP") {
-			t.Fatalf("token_type %q, stderr %q", tokenType, stderr)
+		if cnf, _ := jwtClaims(t, tok)["cnf"].(map[string]any); cnf["jkt"] != jkt {
+			t.Fatalf("%v: cnf %v, want jkt %s", policy, cnf, jkt)
 		}
 	}
-	if _, _, err := runSplit(t, "", "token", "--client-id", app.ClientID, "--client-secret", app.ClientSecret,
+	if _, _, err := runSplit(t, "", "token", "--client-id", "x", "--client-secret", "y",
 		"--dpop-resource", resource); err == nil || !strings.Contains(err.Error(), "--dpop-key") {
 		t.Fatalf("--dpop-resource without --dpop-key: %v", err)
 	}
+}
+
+func mergeMaps(a, b map[string]any) map[string]any {
+	for k, v := range b {
+		a[k] = v
+	}
+	return a
 }
 
 // fakeTokenEndpoint checks the DPoP proof of each token request with the
@@ -269,10 +292,10 @@ func TestTokenCommandDPoPNonce(t *testing.T) {
 }
 
 // A test harness in one command: customer-token with --dpop-key and
-// --dpop-resource prints the headers of the /getprofile call, which the
-// resource accepts once; dpop-proof makes the next proof with the same key
-// for a token bound to it, which the resource accepts with its proof and
-// refuses as a bearer token.
+// --dpop-resource prints the headers of the /getprofile call with a token
+// bound to the key, which the resource accepts once; dpop-proof makes the
+// next proof for the same token; the token alone, as a bearer token, is
+// refused.
 func TestCustomerTokenAndProofDPoP(t *testing.T) {
 	in := testserver.Start(t)
 	app := in.CreateApp(t, map[string]any{"name": "shop", "environment": "test"})
@@ -289,47 +312,37 @@ func TestCustomerTokenAndProofDPoP(t *testing.T) {
 		t.Fatalf("customer-token: %v\n%s", err, stderr)
 	}
 	h := parseHeaders(t, stdout)
-	if status, body := postProfile(t, in, h, app.ClientID); status != 200 {
-		t.Fatalf("/getprofile with the printed headers: %d %s", status, body)
-	}
-
-	// A token bound to the CLI's key, signed by the server's own key as
-	// its token endpoint signs them.
+	bound, ok := strings.CutPrefix(h.Get("Authorization"), "DPoP ")
 	jkt := keyFileJKT(t, keyFile)
-	now := in.Clock.Now()
-	claims, _ := json.Marshal(map[string]any{
-		"iss": in.PublicURL, "aud": in.PublicURL, "sub": "user-1", "client_id": app.ClientID, "jti": rand.Text(),
-		"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(), "credential_scope": "appUser", "cnf": map[string]any{"jkt": jkt},
-	})
-	bound, err := in.Server.Keys.Sign(claims)
-	if err != nil {
-		t.Fatal(err)
+	if cnf, _ := jwtClaims(t, bound)["cnf"].(map[string]any); !ok || cnf["jkt"] != jkt {
+		t.Fatalf("headers %q: want a DPoP token bound to %s", stdout, jkt)
+	}
+	for i, want := range []int{200, 401} { // the second use is a replay
+		if status, body := postProfile(t, in, h, app.ClientID); status != want {
+			t.Fatalf("use %d of the printed headers: %d %s, want %d", i+1, status, body, want)
+		}
 	}
 	stdout, stderr, err = runSplit(t, "", "dpop-proof", "--key", keyFile, "--url", resource, "--token", bound, "-o", "headers")
 	if err != nil || stderr != "" {
 		t.Fatalf("dpop-proof: %v %q", err, stderr)
 	}
-	h = parseHeaders(t, stdout)
-	if h.Get("Authorization") != "DPoP "+bound {
-		t.Fatalf("headers %q", stdout)
-	}
-	for i, want := range []int{200, 401} { // the second use is a replay
-		if status, body := postProfile(t, in, h, app.ClientID); status != want {
-			t.Fatalf("use %d of the proof: %d %s, want %d", i+1, status, body, want)
-		}
+	if status, body := postProfile(t, in, parseHeaders(t, stdout), app.ClientID); status != 200 {
+		t.Fatalf("the next call with dpop-proof's headers: %d %s", status, body)
 	}
 	if status, body := postProfile(t, in, http.Header{"Authorization": {"Bearer " + bound}}, app.ClientID); status != 401 ||
 		!strings.Contains(body, "DPoP-bound") {
 		t.Fatalf("bearer use of the bound token: %d %s", status, body)
 	}
-	// The bare proof, and json with the thumbprint.
+	// The token from the environment; the bare proof; json with the
+	// thumbprint.
+	t.Setenv("AUTHSERVER_ACCESS_TOKEN", bound)
 	proof, _, err := runSplit(t, "", "dpop-proof", "--key", keyFile, "--url", resource+"?x=1", "--method", "GET")
-	if err != nil || verifyProof(t, strings.TrimSpace(proof), "GET", resource, "") != jkt {
+	if err != nil || verifyProof(t, strings.TrimSpace(proof), "GET", resource, bound) != jkt {
 		t.Fatalf("bare proof: %v %q", err, proof)
 	}
 	out, _, err := runSplit(t, "", "dpop-proof", "--key", keyFile, "--url", resource, "-o", "json")
 	var j map[string]string
-	if err != nil || json.Unmarshal([]byte(out), &j) != nil || j["dpop_jkt"] != jkt || verifyProof(t, j["dpop_proof"], "POST", resource, "") != jkt {
+	if err != nil || json.Unmarshal([]byte(out), &j) != nil || j["dpop_jkt"] != jkt || verifyProof(t, j["dpop_proof"], "POST", resource, bound) != jkt {
 		t.Fatalf("json: %v %q", err, out)
 	}
 }
