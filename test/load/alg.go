@@ -62,9 +62,13 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 		return rep, err
 	}
 	fmt.Fprintf(os.Stderr, "%s: starting authserver on %s\n", alg, dir)
+	extra := []string{"--tokens-rsa-bits", fmt.Sprint(cfg.rsaBits)}
+	if cfg.dpopReplay != "" {
+		extra = append(extra, "--dpop-replay", cfg.dpopReplay)
+	}
 	srv, err := startServer(ctx, serverOptions{
 		bin: cfg.bin, dataDir: dir, alg: alg, logLevel: cfg.logLevel, gogc: cfg.gogc, pprof: cfg.profileDir != "",
-		extra: []string{"--tokens-rsa-bits", fmt.Sprint(cfg.rsaBits)},
+		extra: extra,
 	})
 	if err != nil {
 		return rep, err

@@ -56,6 +56,7 @@ const proofLead = 50 * time.Second
 type dpopReport struct {
 	skipped  error
 	conns    int
+	replay   string // the server's dpop.replay, "" for its default
 	baseline outcome
 	runs     []dpopRun
 }
@@ -221,7 +222,7 @@ func checkBinding(ctx context.Context, tokenURL string, c client, key crypto.Sig
 // of cfg.dpopAlgs the server supports. payloadOf verifies an issued token
 // and returns its claims.
 func runDPoP(ctx context.Context, cfg config, srv *serverProc, app client, payloadOf func(string) ([]byte, error)) dpopReport {
-	rep := dpopReport{conns: cfg.conns}
+	rep := dpopReport{conns: cfg.conns, replay: cfg.dpopReplay}
 	md, err := srv.metadata(ctx)
 	if err != nil {
 		rep.skipped = err
@@ -309,7 +310,11 @@ func runDPoP(ctx context.Context, cfg config, srv *serverProc, app client, paylo
 
 // print writes the DPoP section of the report.
 func (r dpopReport) print(w io.Writer) {
-	fmt.Fprintf(w, "  DPoP (RFC 9449): token endpoint with a fresh proof per request against without, closed loop, vegeta, %d conns\n", r.conns)
+	replay := r.replay
+	if replay == "" {
+		replay = "the server's default"
+	}
+	fmt.Fprintf(w, "  DPoP (RFC 9449): token endpoint with a fresh proof per request against without, closed loop, vegeta, %d conns; dpop.replay %s\n", r.conns, replay)
 	if r.skipped != nil {
 		fmt.Fprintf(w, "    %v\n", r.skipped)
 		return

@@ -71,6 +71,8 @@ type config struct {
 	// bounds the time spent making one run's proofs.
 	dpopAlgs       []string
 	dpopMakeBudget time.Duration
+	// dpopReplay is the server's dpop.replay; empty: its default.
+	dpopReplay string
 }
 
 var allPhases = []string{"refs", "token", "open", "jwks", "introspect", "dpop", "scale"}
@@ -106,6 +108,7 @@ func main() {
 	flag.StringVar(&cfg.generator, "generator", "vegeta", "load generator of the closed loops of one request (H, token, JWKS, introspection): vegeta (in this process) or wrk (Debian's wrk package, on PATH); open loops and the scale run always use vegeta")
 	flag.StringVar(&proofAlgs, "dpop-algs", strings.Join(dpopAlgs, ","), "DPoP phase: proof algorithms to measure, comma-separated: ES256, EdDSA, RS256, PS256")
 	flag.DurationVar(&cfg.dpopMakeBudget, "dpop-make-budget", 40*time.Second, "DPoP phase: most time spent making one run's proofs before it (with -d, at most 100s: proofs stay valid for 110s)")
+	flag.StringVar(&cfg.dpopReplay, "dpop-replay", "", "the server's dpop.replay: memory or database (one insert per bound token); empty: the server's default (auto: memory on the embedded database)")
 	flag.BoolVar(&trivial, "trivial", false, "internal: serve the trivial reference handler (H)")
 	flag.IntVar(&tokenBytes, "trivial-token-bytes", 1000, "internal: body size of the trivial token response")
 	flag.IntVar(&jwksBytes, "trivial-jwks-bytes", 500, "internal: body size of the trivial JWKS response")
