@@ -314,6 +314,25 @@ func TestMiddlewareDPoPNonce(t *testing.T) {
 	}
 }
 
+// With Nonces but no nonce required for the token, a proof without a
+// nonce passes and the answer carries no DPoP-Nonce: a client that keeps
+// nonces by origin would send it to the token endpoint next.
+func TestMiddlewareDPoPNonceNotRequired(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	nonces, err := dpop.NewNonceSource([]byte(strings.Repeat("n", 32)), 5*time.Minute, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, verifier.DPoPConfig{Nonces: nonces, RequireNonce: func(context.Context, *verifier.Claims) bool { return false }})
+	h := f.v.Middleware(verifier.MiddlewareOptions{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request([]string{"DPoP " + f.bound}, f.client.proof(t, proofClaims(f.clk.Now(), f.bound))))
+	if rec.Code != 200 || rec.Header().Get("DPoP-Nonce") != "" {
+		t.Fatalf("%d %v", rec.Code, rec.Header())
+	}
+}
+
 // Without BaseURL the htu is formed from the request (scheme by TLS, then
 // Host), so a proof for the https URL a proxy received is refused behind
 // a TLS-terminating proxy; BaseURL's path prefixes the request's.

@@ -88,8 +88,9 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 // request, 503 when the JWKS or the replay cache cannot answer, and 403
 // insufficient_scope for a credential scope not allowed. A refusal says
 // which check failed in its error_description, in the body and in the
-// challenge (Description), never the token. A response to a DPoP request
-// let through carries a fresh DPoP-Nonce when DPoPConfig.Nonces is set.
+// challenge (Description), never the token. A response to a request whose
+// proof had to carry a nonce (DPoPConfig.RequireNonce) carries the current
+// one in DPoP-Nonce.
 // With opts.CORS it answers preflights itself.
 func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 	realm := opts.Realm
@@ -122,8 +123,9 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 			}
 			p, rerr := v.presentation(r, opts.Cookie)
 			var claims *Claims
+			var nonced bool
 			if rerr == nil {
-				claims, rerr = v.present(r.Context(), p, opts.AnyAudience)
+				claims, nonced, rerr = v.present(r.Context(), p, opts.AnyAudience)
 			}
 			// CORS is decided as soon as the token verified, so that a
 			// browser can read a refused proof's answer (its DPoP-Nonce).
@@ -150,7 +152,9 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 				e.Write(w, realm)
 				return
 			}
-			if claims.Confirmation.JKT != "" && v.dpop.nonces != nil {
+			if nonced {
+				// The nonce to use next, before the one just used expires
+				// (RFC 9449 §9).
 				w.Header().Set("DPoP-Nonce", v.dpop.nonces.Nonce())
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))

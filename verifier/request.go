@@ -164,7 +164,7 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r *http.Request) (*Claims,
 	if rerr != nil {
 		return nil, rerr
 	}
-	c, rerr := v.present(ctx, p, nil)
+	c, _, rerr := v.present(ctx, p, nil)
 	if rerr != nil {
 		return nil, rerr
 	}
@@ -191,7 +191,7 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r *http.Request) (*Claims,
 // use_dpop_nonce, with the nonce to send), ErrKeySetUnavailable or
 // ErrProofUnavailable (503).
 func (v *Verifier) VerifyPresentation(ctx context.Context, p Presentation) (*Claims, error) {
-	c, rerr := v.present(ctx, p, nil)
+	c, _, rerr := v.present(ctx, p, nil)
 	if rerr != nil {
 		return nil, rerr
 	}
@@ -242,55 +242,57 @@ func (v *Verifier) requestURI(r *http.Request) string {
 // present is VerifyPresentation; anyAudience is MiddlewareOptions'. When
 // the token itself verified, its claims come back with the refusal too, so
 // that Middleware can decide CORS for a refused proof (a browser must be
-// able to read a use_dpop_nonce answer).
-func (v *Verifier) present(ctx context.Context, p Presentation, anyAudience []string) (*Claims, *RequestError) {
+// able to read a use_dpop_nonce answer). nonced reports that the proof had
+// to carry a nonce (DPoPConfig.RequireNonce).
+func (v *Verifier) present(ctx context.Context, p Presentation, anyAudience []string) (c *Claims, nonced bool, rerr *RequestError) {
 	var dpopScheme bool
 	switch {
 	case strings.EqualFold(p.Scheme, SchemeDPoP):
 		dpopScheme = true
 	case strings.EqualFold(p.Scheme, SchemeBearer):
 	default:
-		return nil, v.refusal(ErrNoToken, "")
+		return nil, false, v.refusal(ErrNoToken, "")
 	}
 	scheme := SchemeBearer
 	if dpopScheme {
 		scheme = SchemeDPoP
 	}
 	if p.Token == "" {
-		return nil, v.refusal(ErrNoToken, "")
+		return nil, false, v.refusal(ErrNoToken, "")
 	}
 	c, err := v.verify(ctx, p.Token, anyAudience)
 	if err != nil {
-		return nil, v.refusal(err, scheme)
+		return nil, false, v.refusal(err, scheme)
 	}
+	var require bool
 	bound := c.Confirmation.JKT != ""
 	switch {
 	case !bound && !dpopScheme:
-		return c, nil
+		return c, false, nil
 	case bound && !dpopScheme:
 		// The client must be told to use DPoP: a DPoP challenge.
-		return c, v.refusal(ErrBoundToken, SchemeDPoP)
+		return c, require, v.refusal(ErrBoundToken, SchemeDPoP)
 	case !bound:
-		return c, v.refusal(ErrUnboundToken, SchemeDPoP)
+		return c, require, v.refusal(ErrUnboundToken, SchemeDPoP)
 	}
 	if p.Method == "" || !isHTTPURI(p.URI) {
-		return c, v.refusal(ErrRequestURI, SchemeDPoP)
+		return c, require, v.refusal(ErrRequestURI, SchemeDPoP)
 	}
-	require := v.dpop.requireNonce != nil && v.dpop.requireNonce(ctx, c)
+	require = v.dpop.requireNonce != nil && v.dpop.requireNonce(ctx, c)
 	proof, err := v.dpop.proofs.Verify(ctx, dpop.Request{
 		Proofs: p.Proofs, Method: p.Method, URI: p.URI, AccessToken: p.Token, RequireNonce: require,
 	})
 	var proofErr *dpop.Error
 	switch {
 	case errors.As(err, &proofErr):
-		return c, v.refusal(fmt.Errorf("%w: %w", ErrProof, proofErr), SchemeDPoP)
+		return c, require, v.refusal(fmt.Errorf("%w: %w", ErrProof, proofErr), SchemeDPoP)
 	case err != nil:
 		// The request was checked above, so this is the replay cache.
-		return c, v.refusal(fmt.Errorf("%w: %w", ErrProofUnavailable, err), SchemeDPoP)
+		return c, require, v.refusal(fmt.Errorf("%w: %w", ErrProofUnavailable, err), SchemeDPoP)
 	case !dpop.ConfirmationMatches(c.Confirmation.JKT, proof.JKT):
-		return c, v.refusal(ErrKeyBinding, SchemeDPoP)
+		return c, require, v.refusal(ErrKeyBinding, SchemeDPoP)
 	}
-	return c, nil
+	return c, require, nil
 }
 
 // isHTTPURI reports whether raw is an absolute http(s) URI with a host and
