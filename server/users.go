@@ -68,7 +68,8 @@ func (u *userServices) userTokens(policy *tokens.TokenPolicy, strategy *tokens.A
 // usersPublic returns the public end-user routes: /customer_authenticate runs
 // its own fosite provider with the customer grants (and the same client
 // authentication as the token endpoint); /getprofile verifies tokens
-// through the public JWKS URL with the verifier package.
+// through the public JWKS URL with the verifier package, and the DPoP
+// proofs of bound tokens (resourceDPoP).
 func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.AccessTokenStrategy, auth *clientauth.Authenticator, dpop *tokens.DPoP) (*handlers.Users, error) {
 	u := &s.users
 	cfg := s.cfg
@@ -83,6 +84,7 @@ func (s *Server) usersPublic(policy *tokens.TokenPolicy, strategy *tokens.Access
 	)
 	v, err := verifier.New(verifier.Config{
 		Issuer: cfg.Issuer, Audience: policy.DefaultAudience, JWKSURL: metadata.JWKSURI, Now: s.now,
+		DPoP: s.resourceDPoP(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reference resource verifier: %w", err)

@@ -3,7 +3,6 @@ package verifier
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,9 +13,10 @@ import (
 // CORS answers cross-origin requests by credential scope
 // (docs/credentials.md, "Browsers"): a
 // response carries Access-Control-Allow-Origin only when the request's
-// token is appUser-scoped and its app allows the origin. App and account
-// tokens never get CORS headers, so using one from a browser fails the
-// browser's same-origin check.
+// token is appUser-scoped and its app allows the origin, and then exposes
+// WWW-Authenticate and DPoP-Nonce to the page (a DPoP client must read
+// the nonce, RFC 9449 §9). App and account tokens never get CORS headers,
+// so using one from a browser fails the browser's same-origin check.
 type CORS struct {
 	// AllowOrigin reports whether the app with clientID (the token's
 	// client_id) lets origin read responses made with its users' tokens.
@@ -30,7 +30,8 @@ type CORS struct {
 	// and GET.
 	AllowMethods []string
 	// AllowHeaders are the request headers a preflight may ask for
-	// (case-insensitive); default Authorization and Content-Type.
+	// (case-insensitive); default Authorization, Content-Type and DPoP.
+	// Middleware always adds DPoP, the header of a DPoP proof.
 	AllowHeaders []string
 	// AllowCredentials adds Access-Control-Allow-Credentials: true, for
 	// tokens carried in a cookie.
@@ -45,7 +46,10 @@ type MiddlewareOptions struct {
 	// Realm is the realm of WWW-Authenticate challenges (RFC 6750 §3).
 	Realm string
 	// Cookie, if set, names a cookie that carries the token when the
-	// request has no Authorization header.
+	// request has no Authorization header. The cookie's token counts as
+	// sent with the DPoP scheme when the request has a DPoP header, and
+	// with the Bearer scheme otherwise: a DPoP-bound token in a cookie
+	// passes only with a proof of its key whose ath is its hash.
 	Cookie string
 	// CredentialScopes, if set, are the only credential scopes let
 	// through; other tokens get 403 insufficient_scope.
@@ -72,14 +76,22 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 }
 
 // Middleware returns an http.Handler middleware that lets a request through
-// only with a valid bearer token (RFC 6750 §2.1, or the cookie named by
-// opts.Cookie), with its claims in the context (ClaimsFromContext). It
-// answers 401 with a WWW-Authenticate challenge when the token is missing
-// (no error code, RFC 6750 §3.1) or invalid (error="invalid_token"), 403
-// insufficient_scope for a credential scope not allowed, and 503 when the
-// JWKS cannot be had. A refusal says which check failed in its
-// error_description, in the body and in the challenge (Description),
-// never the token. With opts.CORS it answers preflights itself.
+// only with a valid access token, checked as VerifyRequest checks it: a
+// bearer token (RFC 6750 §2.1, or the cookie named by opts.Cookie when
+// the request has no Authorization header), or a DPoP-bound token with
+// the DPoP scheme and a proof of its key (RFC 9449 §7), with the claims
+// in the context (ClaimsFromContext). It answers a refusal as
+// RequestError.Write does: 401 with WWW-Authenticate challenges when the
+// token is missing (a Bearer and a DPoP challenge, no error code, RFC
+// 6750 §3.1) or refused (invalid_token, invalid_dpop_proof or
+// use_dpop_nonce with DPoP-Nonce), 400 invalid_request for a malformed
+// request, 503 when the JWKS or the replay cache cannot answer, and 403
+// insufficient_scope for a credential scope not allowed. A refusal says
+// which check failed in its error_description, in the body and in the
+// challenge (Description), never the token. A response to a request whose
+// proof had to carry a nonce (DPoPConfig.RequireNonce) carries the current
+// one in DPoP-Nonce.
+// With opts.CORS it answers preflights itself.
 func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 	realm := opts.Realm
 	if realm == "" {
@@ -88,6 +100,11 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 	cors := opts.CORS
 	if cors != nil {
 		c := cors.withDefaults()
+		// A DPoP request carries its proof in the DPoP header, which a
+		// browser sends only if the preflight allows it.
+		if !slices.ContainsFunc(c.AllowHeaders, func(h string) bool { return strings.EqualFold(h, "DPoP") }) {
+			c.AllowHeaders = append(slices.Clip(c.AllowHeaders), "DPoP")
+		}
 		cors = &c
 	}
 	return func(next http.Handler) http.Handler {
@@ -104,43 +121,41 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 				cors.preflight(w, r, origin)
 				return
 			}
-			token := BearerToken(r)
-			if token == "" && opts.Cookie != "" && r.Header.Get("Authorization") == "" {
-				if c, err := r.Cookie(opts.Cookie); err == nil {
-					token = c.Value
-				}
+			p, rerr := v.presentation(r, opts.Cookie)
+			var claims *Claims
+			var nonced bool
+			if rerr == nil {
+				claims, nonced, rerr = v.present(r.Context(), p, opts.AnyAudience)
 			}
-			if token == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
-				// No error code: the request had no credential (RFC 6750 §3.1).
-				writeError(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
-				return
-			}
-			claims, err := v.verify(r.Context(), token, opts.AnyAudience)
-			if errors.Is(err, ErrKeySetUnavailable) {
-				w.Header().Set("Retry-After", "5")
-				writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", Description(err))
-				return
-			}
-			if err != nil {
-				desc := Description(err)
-				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="invalid_token", error_description="`+desc+`"`)
-				writeError(w, http.StatusUnauthorized, "invalid_token", desc)
-				return
-			}
-			if origin != "" && cors != nil && claims.CredentialScope == CredentialScopeAppUser &&
+			// CORS is decided as soon as the token verified, so that a
+			// browser can read a refused proof's answer (its DPoP-Nonce).
+			if claims != nil && origin != "" && cors != nil && claims.CredentialScope == CredentialScopeAppUser &&
 				cors.AllowOrigin != nil && cors.AllowOrigin(r.Context(), claims.ClientID, origin) {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 				if cors.AllowCredentials {
 					w.Header().Set("Access-Control-Allow-Credentials", "true")
 				}
 			}
-			if len(opts.CredentialScopes) > 0 && !slices.Contains(opts.CredentialScopes, claims.CredentialScope) {
-				desc := "The token's credential scope (credential_scope) may not use this resource; it takes " +
-					strings.Join(opts.CredentialScopes, " and ") + " tokens."
-				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="insufficient_scope", error_description="`+desc+`"`)
-				writeError(w, http.StatusForbidden, "insufficient_scope", desc)
+			if rerr != nil {
+				rerr.Write(w, realm)
 				return
+			}
+			if len(opts.CredentialScopes) > 0 && !slices.Contains(opts.CredentialScopes, claims.CredentialScope) {
+				scheme := SchemeBearer
+				if claims.Confirmation.JKT != "" {
+					scheme = SchemeDPoP
+				}
+				e := &RequestError{Status: http.StatusForbidden, Code: "insufficient_scope", Scheme: scheme, algs: v.DPoPAlgorithms(),
+					Description: "The token's credential scope (credential_scope) may not use this resource; it takes " +
+						strings.Join(opts.CredentialScopes, " and ") + " tokens."}
+				e.Write(w, realm)
+				return
+			}
+			if nonced {
+				// The nonce to use next, before the one just used expires
+				// (RFC 9449 §9).
+				w.Header().Set("DPoP-Nonce", v.dpop.nonces.Nonce())
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
 		})
@@ -152,7 +167,7 @@ func (c CORS) withDefaults() CORS {
 		c.AllowMethods = []string{http.MethodPost, http.MethodGet}
 	}
 	if len(c.AllowHeaders) == 0 {
-		c.AllowHeaders = []string{"Authorization", "Content-Type"}
+		c.AllowHeaders = []string{"Authorization", "Content-Type", "DPoP"}
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 10 * time.Minute

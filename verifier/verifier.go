@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/authserver/authserver/verifier/dpop"
 )
 
 // Credential scopes (the credential_scope claim): which kind of credential
@@ -48,6 +51,15 @@ var (
 	ErrNotYetValid = errors.New("verifier: token not yet valid")
 	// ErrMissingClaims: exp, iat, sub, client_id or jti is missing.
 	ErrMissingClaims = errors.New("verifier: required claim missing")
+	// ErrConfirmation: the cnf claim (RFC 7800 §3.1) is not an object
+	// whose only member is a jkt of 43 base64url characters (RFC 9449
+	// §6.1): the token is bound to a key in a way this package cannot
+	// check, so it is refused rather than taken as a bearer token.
+	ErrConfirmation = errors.New("verifier: unsupported confirmation (cnf)")
+	// ErrBoundToken: the token is DPoP-bound (cnf.jkt) and was presented
+	// without the DPoP scheme, as a bearer token (RFC 9449 §7.2), or given
+	// to Verify, which has no proof to check.
+	ErrBoundToken = errors.New("verifier: DPoP-bound token used without its proof")
 )
 
 // DefaultAlgorithms are the algorithms accepted when Config.Algorithms is
@@ -90,6 +102,18 @@ type Config struct {
 	Leeway time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// DPoP tunes the check of DPoP-bound tokens by VerifyRequest,
+	// VerifyPresentation and Middleware (RFC 9449 §7). It is always on:
+	// the zero value checks them with the defaults.
+	DPoP DPoPConfig
+}
+
+// Confirmation is a token's cnf claim (RFC 7800 §3.1): the key the token
+// is bound to. The zero value is an unbound (bearer) token.
+type Confirmation struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the client's DPoP key,
+	// base64url (RFC 9449 §6.1); a proof must be signed by that key.
+	JKT string
 }
 
 // Claims are the claims of a verified access token (RFC 9068 §2.2) and the
@@ -113,6 +137,10 @@ type Claims struct {
 	// SecretID names the client secret involved in issuing the token, if
 	// any.
 	SecretID string
+	// Confirmation is the key the token is bound to (cnf); its JKT is
+	// empty for a bearer token. Only VerifyRequest, VerifyPresentation and
+	// Middleware return claims with a JKT, after checking the proof.
+	Confirmation Confirmation
 }
 
 // HasScope reports whether the token was granted scope.
@@ -127,11 +155,12 @@ type Verifier struct {
 	algs     []jose.SignatureAlgorithm
 	leeway   time.Duration
 	now      func() time.Time
+	dpop     dpopCheck
 }
 
-// New returns a Verifier. It fails when Issuer or Audience is empty or an
-// algorithm is not an allowed asymmetric one. It does not fetch the JWKS:
-// the first Verify does.
+// New returns a Verifier. It fails when Issuer or Audience is empty, an
+// algorithm is not an allowed asymmetric one, or Config.DPoP is invalid
+// (see DPoPConfig). It does not fetch the JWKS: the first Verify does.
 func New(cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("verifier: Issuer and Audience are required")
@@ -167,7 +196,11 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		keys = NewRemoteKeySet(u, cfg.KeySet)
 	}
-	return &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, keys: keys, algs: algs, leeway: cfg.Leeway, now: cfg.Now}, nil
+	d, err := newDPoPCheck(cfg.DPoP, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, keys: keys, algs: algs, leeway: cfg.Leeway, now: cfg.Now, dpop: d}, nil
 }
 
 // wireClaims is the JSON shape of the claims.
@@ -177,6 +210,9 @@ type wireClaims struct {
 	Scope           string `json:"scope"`
 	CredentialScope string `json:"credential_scope"`
 	SecretID        string `json:"secret_id"`
+	// Confirmation is read by check, so that a cnf of the wrong shape is
+	// ErrConfirmation rather than a failed decode.
+	Confirmation json.RawMessage `json:"cnf"`
 }
 
 // Verify checks token (a compact JWS) and returns its claims. In order: the
@@ -186,8 +222,21 @@ type wireClaims struct {
 // Audience, exp is in the future and nbf and iat are not (each with
 // Leeway), and sub, client_id, jti, iat and exp are present. Errors wrap
 // the Err* values; ErrKeySetUnavailable means the keys could not be had.
+//
+// Verify checks a token alone, as a bearer token: a DPoP-bound one (cnf
+// with jkt, RFC 9449 §6.1) is refused with ErrBoundToken, since it is
+// valid only with a proof signed by its key. A resource server that may
+// receive bound tokens uses VerifyRequest, VerifyPresentation or
+// Middleware, which check the proof.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
-	return v.verify(ctx, token, nil)
+	c, err := v.verify(ctx, token, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.Confirmation.JKT != "" {
+		return nil, fmt.Errorf("%w: verify it with its DPoP proof (VerifyRequest)", ErrBoundToken)
+	}
+	return c, nil
 }
 
 // verify is Verify, except that a token whose credential_scope is one of
@@ -253,6 +302,10 @@ func (v *Verifier) check(wc *wireClaims, anyAudience []string) (*Claims, error) 
 	if wc.Expiry == nil || wc.IssuedAt == nil || wc.Subject == "" || wc.ClientID == "" || wc.ID == "" {
 		return nil, fmt.Errorf("%w: exp, iat, sub, client_id and jti are required (RFC 9068 §2.2)", ErrMissingClaims)
 	}
+	cnf, err := parseConfirmation(wc.Confirmation)
+	if err != nil {
+		return nil, err
+	}
 	if !now.Before(wc.Expiry.Time().Add(v.leeway)) {
 		return nil, fmt.Errorf("%w: at %s", ErrExpired, wc.Expiry.Time().UTC().Format(time.RFC3339))
 	}
@@ -266,7 +319,7 @@ func (v *Verifier) check(wc *wireClaims, anyAudience []string) (*Claims, error) 
 		Issuer: wc.Issuer, Subject: wc.Subject, Audience: []string(wc.Audience),
 		ExpiresAt: wc.Expiry.Time(), IssuedAt: wc.IssuedAt.Time(), ID: wc.ID,
 		ClientID: wc.ClientID, Scope: strings.Fields(wc.Scope),
-		CredentialScope: wc.CredentialScope, SecretID: wc.SecretID,
+		CredentialScope: wc.CredentialScope, SecretID: wc.SecretID, Confirmation: cnf,
 	}
 	if wc.NotBefore != nil {
 		c.NotBefore = wc.NotBefore.Time()
@@ -274,11 +327,67 @@ func (v *Verifier) check(wc *wireClaims, anyAudience []string) (*Claims, error) 
 	return c, nil
 }
 
+// parseConfirmation reads a cnf claim (RFC 7800 §3.1): absent or null is
+// a bearer token; otherwise it must be an object with exactly one member,
+// jkt, a SHA-256 thumbprint in base64url (43 characters, RFC 9449 §6.1).
+// Any other confirmation method (jwk, x5t#S256, ...) binds the token to a
+// key this package cannot check, and is refused rather than ignored,
+// which would make the token a bearer token again.
+func parseConfirmation(raw json.RawMessage) (Confirmation, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return Confirmation{}, nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil || members == nil {
+		return Confirmation{}, fmt.Errorf("%w: not a JSON object", ErrConfirmation)
+	}
+	var jkt string
+	if err := json.Unmarshal(members["jkt"], &jkt); err != nil || len(members) != 1 || !isThumbprint(jkt) {
+		return Confirmation{}, fmt.Errorf("%w: only a jkt of 43 base64url characters is supported", ErrConfirmation)
+	}
+	return Confirmation{JKT: jkt}, nil
+}
+
+// isThumbprint reports whether s is 43 base64url characters: the length of
+// a SHA-256 digest, unpadded.
+func isThumbprint(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Description returns the RFC 6750 §3 error_description of an error of
-// Verify: which check failed, in words fit for a client and for a
-// WWW-Authenticate quoted-string, never the token nor a claim of it.
+// Verify, VerifyRequest or VerifyPresentation: which check failed, in
+// printable ASCII fit for a client and for a WWW-Authenticate
+// quoted-string, never the token, the proof nor a claim of either.
 func Description(err error) string {
+	var proofErr *dpop.Error
 	switch {
+	case errors.Is(err, ErrNoToken):
+		return "An access token is required: Authorization: Bearer <token>, or DPoP <token> with a DPoP proof."
+	case errors.Is(err, ErrAuthorization):
+		return "The request is malformed: more than one Authorization header."
+	case errors.Is(err, ErrRequestURI):
+		return "The request's URL cannot be determined (Host), so no DPoP proof can match it."
+	case errors.Is(err, ErrBoundToken):
+		return "The access token is DPoP-bound (cnf.jkt): send it as Authorization: DPoP <token> with a DPoP proof signed by its key (RFC 9449, section 7.2)."
+	case errors.Is(err, ErrUnboundToken):
+		return "The access token is not DPoP-bound: send it as Authorization: Bearer <token>."
+	case errors.Is(err, ErrKeyBinding):
+		return "The DPoP proof's key is not the key the access token is bound to (cnf.jkt)."
+	case errors.Is(err, ErrConfirmation):
+		return "The access token is bound to a key (cnf) in a way this resource cannot check; only cnf.jkt (DPoP) is supported."
+	case errors.As(err, &proofErr):
+		return "The DPoP proof is invalid: " + proofErr.Description + "."
+	case errors.Is(err, ErrProofUnavailable):
+		return "The DPoP proof cannot be checked right now."
 	case errors.Is(err, ErrExpired):
 		return "The access token has expired (exp)."
 	case errors.Is(err, ErrNotYetValid):
@@ -294,9 +403,9 @@ func Description(err error) string {
 	case errors.Is(err, ErrAlgorithm):
 		return "The access token's signing algorithm (alg) is not accepted."
 	case errors.Is(err, ErrType):
-		return "The access token's typ is not at+jwt (RFC 9068 §4)."
+		return "The access token's typ is not at+jwt (RFC 9068, section 4)."
 	case errors.Is(err, ErrMissingClaims):
-		return "The access token lacks a required claim: exp, iat, sub, client_id and jti are required (RFC 9068 §2.2)."
+		return "The access token lacks a required claim: exp, iat, sub, client_id and jti are required (RFC 9068, section 2.2)."
 	case errors.Is(err, ErrMalformed):
 		return "The access token is malformed: not a compact JWS with one signature and JSON claims."
 	case errors.Is(err, ErrKeySetUnavailable):
@@ -307,7 +416,8 @@ func Description(err error) string {
 }
 
 // BearerToken returns the token of an "Authorization: Bearer" header (RFC
-// 6750 §2.1; the scheme is case-insensitive), or "".
+// 6750 §2.1; the scheme is case-insensitive), or "". It knows nothing of
+// the DPoP scheme: VerifyRequest reads both.
 func BearerToken(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {

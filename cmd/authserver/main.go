@@ -54,6 +54,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand(), newAppsCommand(), newTokenCommand())
 	root.AddCommand(newKeysCommand(), newKEKCommand())
 	root.AddCommand(newAccountKeysCommand(), newAuditCommand())
-	root.AddCommand(newUsersCommand(), newAssertionKeysCommand(), newCustomerTokenCommand())
+	root.AddCommand(newUsersCommand(), newAssertionKeysCommand(), newCustomerTokenCommand(), newDPoPProofCommand())
 	return root
 }

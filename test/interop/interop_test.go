@@ -252,7 +252,7 @@ func runServer(t *testing.T, alg, serverBin, goclientBin, here string, keys clie
 	run := &serverRun{runtimes: map[string]string{}, versions: map[string]string{}}
 	var got []rowResult
 	curlRows := make(chan []rowResult, 1)
-	go func() { curlRows <- runCurl(ctx, j, byRunner[runnerCurl]) }()
+	go func() { curlRows <- runCurl(ctx, j, byRunner[runnerCurl], serverBin) }()
 	for _, r := range runners {
 		rows, err := r.collect("before", phaseTimeout)
 		if err != nil {
@@ -309,6 +309,11 @@ func setUp(t *testing.T, s *server, keys clientKeys) job {
 		Secret string `json:"client_secret"`
 	}
 	s.cli(t, &secret, nil, "apps", "secrets", "create", app.ClientID)
+	var nonceApp struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	s.cli(t, &nonceApp, nil, "apps", "create", "--name", "interop-dpop-nonces", "--scope", "read", "--dpop-nonce-required")
 
 	var md map[string]any
 	resp, err := http.Get(s.issuer + "/.well-known/oauth-authorization-server")
@@ -333,6 +338,7 @@ func setUp(t *testing.T, s *server, keys clientKeys) job {
 		RevocationEndpoint: str("revocation_endpoint"), CustomerAuthenticateEndpoint: str("customer_authenticate_endpoint"),
 		GetProfileEndpoint: s.issuer + "/getprofile", JWKSURI: str("jwks_uri"),
 		ClientID: app.ClientID, ClientSecret: secret.Secret, SecretID: secret.ID,
+		NonceClientID: nonceApp.ClientID, NonceClientSecret: nonceApp.ClientSecret,
 		Audience: appAudience, Scope: appScope, CustomerID: customerID,
 		Keys: keys.private, SecureModeAlg: sm.alg, SecureModeKey: keys.private[sm.key],
 	}
@@ -462,8 +468,15 @@ func check(j job, tokenAfter string, sc scenario, g rowResult) string {
 		if err != nil {
 			return "returned a token that is not a JWT: " + err.Error()
 		}
-		if c["iss"] != j.Issuer || c["client_id"] != j.ClientID || c["credential_scope"] != sc.credentialScope {
+		clientID := j.ClientID
+		if sc.nonceApp {
+			clientID = j.NonceClientID
+		}
+		if c["iss"] != j.Issuer || c["client_id"] != clientID || c["credential_scope"] != sc.credentialScope {
 			return fmt.Sprintf("returned a token with iss %v, client_id %v, credential_scope %v", c["iss"], c["client_id"], c["credential_scope"])
+		}
+		if cnf, _ := c["cnf"].(map[string]any); sc.dpopBound && (g.JKT == "" || cnf["jkt"] != g.JKT) {
+			return fmt.Sprintf("returned a token with cnf %v, want it bound to the key of jkt %q", c["cnf"], g.JKT)
 		}
 		if sc.credentialScope == "app" && c["scope"] != j.Scope {
 			return fmt.Sprintf("returned an app token with scope %v, want %q", c["scope"], j.Scope)

@@ -17,6 +17,11 @@ type scenario struct {
 	// afterRotation rows run after "keys rotate --immediate", with the
 	// verifier the "verify" row set up before it.
 	afterRotation bool
+	// dpopBound rows return a token that must be bound (cnf.jkt, RFC
+	// 9449 §6.1) to the key whose thumbprint the row reports.
+	dpopBound bool
+	// nonceApp rows run as the app that requires DPoP nonces.
+	nonceApp bool
 }
 
 // Scenario ids.
@@ -35,6 +40,15 @@ const (
 	scSecureMode    = "secure-mode"
 	scVerify        = "verify"
 	scVerifyRotated = "verify-rotated"
+	scDPoPCC        = "dpop-cc"
+	scDPoPProfile   = "dpop-getprofile"
+	scDPoPNonce     = "dpop-nonce"
+	scDPoPBearer    = "dpop-refused-bearer"
+	scDPoPOtherKey  = "dpop-refused-other-key"
+	scDPoPReplay    = "dpop-refused-replay"
+	scDPoPHTU       = "dpop-refused-htu"
+	scDPoPHTM       = "dpop-refused-htm"
+	scDPoPStale     = "dpop-refused-stale"
 )
 
 // scenarios in the order docs/interop.md lists them.
@@ -53,6 +67,15 @@ var scenarios = []scenario{
 	{id: scSecureMode, title: "secure mode: a user assertion the app signed (alg of the server's column: RS256, ES256, EdDSA) exchanged at /customer_authenticate", credentialScope: "appUser"},
 	{id: scVerify, title: "offline verification of an access token against the JWKS (signature, iss, aud, exp)"},
 	{id: scVerifyRotated, title: "the same verifier instance, after `keys rotate --immediate`, verifies a token of the new key (unknown kid: refetch)", afterRotation: true},
+	{id: scDPoPCC, title: "DPoP (RFC 9449): client credentials grant with the library's DPoP handle: token_type DPoP, a token bound to the handle's key (cnf.jkt)", credentialScope: "app", dpopBound: true},
+	{id: scDPoPProfile, title: "DPoP: delegated /customer_authenticate with a proof, then POST /getprofile with the bound token and a fresh proof", credentialScope: "appUser", dpopBound: true},
+	{id: scDPoPNonce, title: "DPoP with an app that requires nonces: use_dpop_nonce answered at /customer_authenticate and at /getprofile", credentialScope: "appUser", dpopBound: true, nonceApp: true},
+	{id: scDPoPBearer, title: "DPoP refusal at /getprofile: the bound token sent as a bearer token: 401, DPoP error=\"invalid_token\""},
+	{id: scDPoPOtherKey, title: "DPoP refusal: a proof signed by another key than the token's: 401 invalid_token"},
+	{id: scDPoPReplay, title: "DPoP refusal: a proof sent a second time: 401 invalid_dpop_proof"},
+	{id: scDPoPHTU, title: "DPoP refusal: a proof for another URL (htu): 401 invalid_dpop_proof"},
+	{id: scDPoPHTM, title: "DPoP refusal: a proof for another method (htm GET): 401 invalid_dpop_proof"},
+	{id: scDPoPStale, title: "DPoP refusal: a proof signed 5 minutes ago (iat): 401 invalid_dpop_proof"},
 }
 
 func scenarioByID(id string) scenario {
@@ -90,16 +113,21 @@ type library struct {
 var (
 	clientScenarios = []string{scBasic, scPost, scPKJWTRS256, scPKJWTES256, scPKJWTEd25519, scCSJWT, scIntrospect, scRevoke}
 	verifyScenarios = []string{scVerify, scVerifyRotated}
+	dpopScenarios   = []string{scDPoPCC, scDPoPProfile, scDPoPNonce}
+	dpopRefusals    = []string{scDPoPBearer, scDPoPOtherKey, scDPoPReplay, scDPoPHTU, scDPoPHTM, scDPoPStale}
 )
 
 // libraries in the order docs/interop.md lists them.
 var libraries = []library{
 	{name: "openid-client", runner: runnerNode, role: "OAuth client (Node's built-in fetch)",
-		note:      "`discovery` uses `algorithm: 'oauth2'`; `discovery-oidc` its default. The end-user grants use a Configuration whose token endpoint is /customer_authenticate.",
-		scenarios: concat([]string{scDiscovery, scDiscoveryOIDC}, clientScenarios, []string{scDelegated, scSecureMode})},
+		note: "`discovery` uses `algorithm: 'oauth2'`; `discovery-oidc` its default. The end-user grants use a Configuration whose token endpoint is /customer_authenticate. " +
+			"DPoP: `getDPoPHandle` on `randomDPoPKeyPair()` (ES256) for the grants and `fetchProtectedResource`; the refusal rows send the token without the handle, with a handle of another key, " +
+			"a proof captured with `customFetch` a second time, and proofs changed by `modifyAssertion` before signing.",
+		scenarios: concat([]string{scDiscovery, scDiscoveryOIDC}, clientScenarios, []string{scDelegated, scSecureMode}, dpopScenarios, dpopRefusals)},
 	{name: "oauth4webapi", runner: runnerNode, role: "OAuth client (Node's built-in fetch)",
-		note:      "openid-client is built on it; set up the same way (`algorithm: 'oauth2'`, an AuthorizationServer whose token endpoint is /customer_authenticate for the end-user grants).",
-		scenarios: concat([]string{scDiscovery, scDiscoveryOIDC}, clientScenarios, []string{scDelegated, scSecureMode})},
+		note: "openid-client is built on it; set up the same way (`algorithm: 'oauth2'`, an AuthorizationServer whose token endpoint is /customer_authenticate for the end-user grants). " +
+			"DPoP: `oauth.DPoP` on `generateKeyPair('ES256')`; the caller retries a `use_dpop_nonce` answer once (`isDPoPNonceError`), as its documentation shows.",
+		scenarios: concat([]string{scDiscovery, scDiscoveryOIDC}, clientScenarios, []string{scDelegated, scSecureMode}, dpopScenarios)},
 	{name: "simple-oauth2", runner: runnerNode, role: "OAuth client (@hapi/wreck on node:http)",
 		scenarios: []string{scBasic, scPost}},
 	{name: "jose", runner: runnerNode, role: "JWT verifier (createRemoteJWKSet) and assertion signer; exchange on fetch",
@@ -134,7 +162,8 @@ var libraries = []library{
 	{name: "jwx", runner: runnerGo, role: "JWT verifier (jwk.Cache) and assertion signer; exchange on net/http",
 		scenarios: concat(verifyScenarios, []string{scSecureMode})},
 	{name: "curl", runner: runnerCurl, role: "the README's commands",
-		scenarios: []string{scDiscovery, scBasic, scPost, scIntrospect, scRevoke, scDelegated}},
+		note:      "The DPoP rows are the README's test-harness commands: `authserver customer-token --dpop-key ... --dpop-resource ... -o headers` piped into `curl -H @-`.",
+		scenarios: []string{scDiscovery, scBasic, scPost, scIntrospect, scRevoke, scDelegated, scDPoPProfile, scDPoPBearer, scDPoPReplay}},
 }
 
 func concat(lists ...[]string) []string {

@@ -26,9 +26,13 @@ type job struct {
 	// so it also signs client_secret_jwt assertions.
 	ClientSecret string `json:"client_secret"`
 	SecretID     string `json:"secret_id"`
-	Audience     string `json:"audience"`
-	Scope        string `json:"scope"`
-	CustomerID   string `json:"customer_id"`
+	// NonceClientID and NonceClientSecret are a second app's, one that
+	// requires DPoP nonces (dpop_nonce_required).
+	NonceClientID     string `json:"nonce_client_id"`
+	NonceClientSecret string `json:"nonce_client_secret"`
+	Audience          string `json:"audience"`
+	Scope             string `json:"scope"`
+	CustomerID        string `json:"customer_id"`
 	// Keys are the app's registered assertion keys as private JWKs (kid
 	// set, no alg), by the private_key_jwt scenario's algorithm: RS256,
 	// ES256, Ed25519.
@@ -77,6 +81,9 @@ type rowResult struct {
 	Detail   string         `json:"detail,omitempty"`
 	Token    string         `json:"token,omitempty"`
 	Claims   map[string]any `json:"claims,omitempty"`
+	// JKT is the RFC 7638 thumbprint of the DPoP key a dpopBound row's
+	// token must be bound to, computed apart from the library.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // runner is a running client program (node/run.mjs, python/run.py, the

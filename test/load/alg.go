@@ -39,6 +39,7 @@ type algReport struct {
 	conns    int
 	introErr error
 	profile  string
+	dpop     *dpopReport
 }
 
 // floor is F = 1/(1/H + 1/S): the time of the HTTP floor and of the
@@ -61,9 +62,13 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 		return rep, err
 	}
 	fmt.Fprintf(os.Stderr, "%s: starting authserver on %s\n", alg, dir)
+	extra := []string{"--tokens-rsa-bits", fmt.Sprint(cfg.rsaBits)}
+	if cfg.dpopReplay != "" {
+		extra = append(extra, "--dpop-replay", cfg.dpopReplay)
+	}
 	srv, err := startServer(ctx, serverOptions{
 		bin: cfg.bin, dataDir: dir, alg: alg, logLevel: cfg.logLevel, gogc: cfg.gogc, pprof: cfg.profileDir != "",
-		extra: []string{"--tokens-rsa-bits", fmt.Sprint(cfg.rsaBits)},
+		extra: extra,
 	})
 	if err != nil {
 		return rep, err
@@ -159,6 +164,10 @@ func runAlg(ctx context.Context, cfg config, alg string) (algReport, error) {
 	}
 	if cfg.phases["introspect"] {
 		rep.intro, rep.introErr = runIntrospection(ctx, cfg, srv, app, token)
+	}
+	if cfg.phases["dpop"] {
+		d := runDPoP(ctx, cfg, srv, app, func(tok string) ([]byte, error) { return verifyToken(tok, jwksBody) })
+		rep.dpop = &d
 	}
 	if rep.profile != "" {
 		top, err := pprofTop(cfg.bin, rep.profile, cfg.profileTop)
@@ -347,6 +356,9 @@ func (r algReport) print(w io.Writer) {
 		v := r.refs.verify
 		fv := rate{wall: floor(hTok.wall, v.wall), alone: floor(hTok.alone, v.alone)}
 		line(w, "introspection", r.intro, cores, ratios(pair(r.intro, cores), fv, "1/(1/H+1/V)", rate{}, ""))
+	}
+	if r.dpop != nil {
+		r.dpop.print(w)
 	}
 	fmt.Fprintf(w, "  * alone: cores / CPU time per operation (server + load generator), the rate if nothing else ran on this machine\n")
 	if r.profile != "" {

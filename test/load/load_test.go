@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authserver/authserver/test/testserver"
+	"github.com/authserver/authserver/verifier/dpop"
 )
 
 // H is only a fair reference if its bodies are exactly as large as the
@@ -174,5 +177,109 @@ func TestRunWithWrk(t *testing.T) {
 	o = run(load{name: "wrk bad", conns: 4, duration: time.Second, targets: roundRobin([]vegeta.Target{bad}, 0), wrk: wrk})
 	if o.ok != 0 || o.requests == 0 || o.errors["status above 399"] != o.requests {
 		t.Fatalf("401 answers: ok %d of %d, errors %v", o.ok, o.requests, o.errors)
+	}
+}
+
+// fakeDPoPEndpoint is a token endpoint that checks each request's DPoP
+// proof with the dpop package (one use each, iat within 60 s) and answers
+// a token bound to its key, or token_type bearer when unbinding is set.
+func fakeDPoPEndpoint(t *testing.T, unbinding bool, jkt string) *httptest.Server {
+	t.Helper()
+	v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryReplayCache(0, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := v.Verify(r.Context(), dpop.Request{Proofs: r.Header.Values("DPoP"), Method: r.Method, URI: srv.URL + r.URL.Path})
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_dpop_proof"}`))
+			return
+		}
+		bound := jkt
+		if bound == "" {
+			bound = p.JKT
+		}
+		payload := base64.RawURLEncoding.EncodeToString([]byte(`{"cnf":{"jkt":"` + bound + `"}}`))
+		typ := "DPoP"
+		if unbinding {
+			typ = "bearer"
+		}
+		_, _ = w.Write([]byte(`{"access_token":"e30.` + payload + `.c2ln","token_type":"` + typ + `","expires_in":300}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// payloadOf is the claims of a token, unverified (the fake's tokens are
+// not signed).
+func payloadOf(tok string) ([]byte, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("not a JWS")
+	}
+	return base64.RawURLEncoding.DecodeString(parts[1])
+}
+
+// The DPoP phase's proofs: one per request, each accepted once by a
+// server that checks them (a second run of the same targets is all
+// replays), for every proof algorithm, dated proofLead ahead so that they
+// outlive their making and the run.
+func TestDPoPProofTargets(t *testing.T) {
+	for _, alg := range dpopAlgs {
+		t.Run(alg, func(t *testing.T) {
+			key, err := proofKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := fakeDPoPEndpoint(t, false, "")
+			start := time.Now()
+			targets, err := makeProofTargets(srv.URL+"/token", client{ID: "a", Secret: "b"}, key, alg, 40, time.Minute)
+			if err != nil || len(targets) != 40 {
+				t.Fatalf("%d targets, %v", len(targets), err)
+			}
+			claims, _ := payloadOf(targets[7].Header.Get("DPoP"))
+			var c struct {
+				IAT int64 `json:"iat"`
+			}
+			if json.Unmarshal(claims, &c) != nil || c.IAT < start.Add(proofLead-time.Second).Unix() || c.IAT > time.Now().Add(proofLead).Unix() {
+				t.Fatalf("iat %d, want %s ahead of %d", c.IAT, proofLead, start.Unix())
+			}
+			o := run(load{name: "dpop", conns: 4, duration: time.Minute, targets: roundRobin(targets, len(targets)), check: isDPoPToken})
+			if o.requests != 40 || o.ok != 40 {
+				t.Fatalf("fresh proofs: ok %d of %d, errors %v", o.ok, o.requests, o.errors)
+			}
+			o = run(load{name: "replay", conns: 4, duration: time.Minute, targets: roundRobin(targets, len(targets)), check: isDPoPToken})
+			if o.ok != 0 || o.errors["status 400"] != 40 {
+				t.Fatalf("replayed proofs: ok %d, errors %v", o.ok, o.errors)
+			}
+		})
+	}
+	// The making stops at its budget and keeps what it made.
+	key, _ := proofKey("RS256")
+	targets, err := makeProofTargets("https://as.example/token", client{ID: "a", Secret: "b"}, key, "RS256", 1_000_000, 50*time.Millisecond)
+	if err != nil || len(targets) == 0 || len(targets) == 1_000_000 {
+		t.Fatalf("budget: %d targets, %v", len(targets), err)
+	}
+}
+
+// The phase runs only against a server that binds tokens: one that
+// answers bearer is skipped, one that binds to another key is an error.
+func TestDPoPCheckBinding(t *testing.T) {
+	key, _ := proofKey("ES256")
+	ctx := context.Background()
+	c := client{ID: "a", Secret: "b"}
+	srv := fakeDPoPEndpoint(t, false, "")
+	if err := checkBinding(ctx, srv.URL+"/token", c, key, "ES256", payloadOf); err != nil {
+		t.Fatalf("binding server: %v", err)
+	}
+	srv = fakeDPoPEndpoint(t, true, "")
+	if err := checkBinding(ctx, srv.URL+"/token", c, key, "ES256", payloadOf); !errors.Is(err, errSkipped) {
+		t.Fatalf("server answering bearer: %v", err)
+	}
+	srv = fakeDPoPEndpoint(t, false, strings.Repeat("A", 43))
+	if err := checkBinding(ctx, srv.URL+"/token", c, key, "ES256", payloadOf); err == nil || errors.Is(err, errSkipped) {
+		t.Fatalf("token bound to another key: %v", err)
 	}
 }

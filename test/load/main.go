@@ -14,7 +14,9 @@
 //   - tokens/s in a closed loop of N connections, with p50/p99/p99.9
 //     latency, errors, the server's CPU per token and peak RSS, as ratios
 //     of S and F; latency in an open loop at a fixed rate; the JWKS (200
-//     and 304); introspection once the server advertises it;
+//     and 304); introspection once the server advertises it; the token
+//     endpoint with a DPoP proof per request against without, per proof
+//     algorithm, once the server advertises DPoP;
 //   - with -apps M: M apps seeded into the store, the server's start-up
 //     time and RSS with them, and throughput spread over -spread of them.
 //
@@ -65,9 +67,15 @@ type config struct {
 	// it is "wrk" (closed loops with one request run with it).
 	generator string
 	wrk       string
+	// dpopAlgs are the proof algorithms of the DPoP phase; dpopMakeBudget
+	// bounds the time spent making one run's proofs.
+	dpopAlgs       []string
+	dpopMakeBudget time.Duration
+	// dpopReplay is the server's dpop.replay; empty: its default.
+	dpopReplay string
 }
 
-var allPhases = []string{"refs", "token", "open", "jwks", "introspect", "scale"}
+var allPhases = []string{"refs", "token", "open", "jwks", "introspect", "dpop", "scale"}
 
 func main() {
 	var (
@@ -77,6 +85,7 @@ func main() {
 		trivial    bool
 		tokenBytes int
 		jwksBytes  int
+		proofAlgs  string
 	)
 	flag.StringVar(&algs, "alg", "RS256", "signing algorithms to measure, comma-separated: RS256, ES256, EdDSA")
 	flag.IntVar(&cfg.conns, "c", 64, "connections (closed loop: requests in flight)")
@@ -97,6 +106,9 @@ func main() {
 	flag.IntVar(&cfg.profileTop, "profile-top", 30, "lines of `go tool pprof -top` to print")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary data directories and server logs")
 	flag.StringVar(&cfg.generator, "generator", "vegeta", "load generator of the closed loops of one request (H, token, JWKS, introspection): vegeta (in this process) or wrk (Debian's wrk package, on PATH); open loops and the scale run always use vegeta")
+	flag.StringVar(&proofAlgs, "dpop-algs", strings.Join(dpopAlgs, ","), "DPoP phase: proof algorithms to measure, comma-separated: ES256, EdDSA, RS256, PS256")
+	flag.DurationVar(&cfg.dpopMakeBudget, "dpop-make-budget", 40*time.Second, "DPoP phase: most time spent making one run's proofs before it (with -d, at most 100s: proofs stay valid for 110s)")
+	flag.StringVar(&cfg.dpopReplay, "dpop-replay", "", "the server's dpop.replay: memory or database (one insert per bound token); empty: the server's default (auto: memory on the embedded database)")
 	flag.BoolVar(&trivial, "trivial", false, "internal: serve the trivial reference handler (H)")
 	flag.IntVar(&tokenBytes, "trivial-token-bytes", 1000, "internal: body size of the trivial token response")
 	flag.IntVar(&jwksBytes, "trivial-jwks-bytes", 500, "internal: body size of the trivial JWKS response")
@@ -120,6 +132,19 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.algs = append(cfg.algs, a)
+	}
+	for _, a := range strings.Split(proofAlgs, ",") {
+		a = strings.TrimSpace(a)
+		if _, err := proofKey(a); err != nil {
+			fmt.Fprintln(os.Stderr, "-dpop-algs:", err)
+			os.Exit(2)
+		}
+		cfg.dpopAlgs = append(cfg.dpopAlgs, a)
+	}
+	if cfg.phases["dpop"] && cfg.dpopMakeBudget+cfg.duration > proofLead+50*time.Second {
+		fmt.Fprintf(os.Stderr, "-dpop-make-budget %s and -d %s: together at most %s, while the proofs are valid\n",
+			cfg.dpopMakeBudget, cfg.duration, proofLead+50*time.Second)
+		os.Exit(2)
 	}
 	switch cfg.generator {
 	case "vegeta":
@@ -166,7 +191,7 @@ func runAll(ctx context.Context, cfg config) error {
 	}
 	cfg.startedWith = loadAverage()
 	printMachine(cfg)
-	algPhases := cfg.phases["refs"] || cfg.phases["token"] || cfg.phases["open"] || cfg.phases["jwks"] || cfg.phases["introspect"]
+	algPhases := cfg.phases["refs"] || cfg.phases["token"] || cfg.phases["open"] || cfg.phases["jwks"] || cfg.phases["introspect"] || cfg.phases["dpop"]
 	for _, alg := range cfg.algs {
 		if !algPhases {
 			break

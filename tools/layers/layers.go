@@ -55,7 +55,7 @@ var Rules = map[string][]string{
 	"console":      {"authserver/...", "storage"},
 	"metrics":      {"storage"},
 	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier", "verifier/dpop"},
-	"cmd/...":      {"adminapi/client", "authserver/...", "server"},
+	"cmd/...":      {"adminapi/client", "authserver/...", "server", "verifier/dpop"},
 	"adminapi":     nil,
 	"adminapi/...": {"adminapi"},
 

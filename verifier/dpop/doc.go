@@ -5,7 +5,8 @@
 // bound token only with a fresh proof from that key. It verifies one proof
 // per request (RFC 9449 §4.3), remembers proof identifiers through a
 // ReplayCache the caller supplies, issues stateless server nonces (§8, §9)
-// and renders the errors and challenges of §7.1 and §12.2.
+// and renders the errors and challenges of §7.1 and §12.2. For clients and
+// test harnesses, NewProof makes a proof (§4.2) with a key they hold.
 //
 // It depends only on the standard library, never on the authorization
 // server's own packages, so that any resource server can import it. It

@@ -1,6 +1,9 @@
 package dpop_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -81,4 +84,41 @@ func Example_resource() {
 	// Output:
 	// 200
 	// 401 WWW-Authenticate: DPoP algs="ES256 EdDSA"
+}
+
+// A client makes a fresh proof for each request with its own key: at the
+// token endpoint without an access token, at a resource with the token it
+// sends as "Authorization: DPoP <token>" (the proof then carries ath).
+func ExampleNewProof() {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	token := "eyJ...the access token"
+	proof, err := dpop.NewProof(key, dpop.ProofParams{
+		Method:      "GET",
+		URI:         "https://resource.example.org/protectedresource",
+		AccessToken: token,
+		// Nonce: the last DPoP-Nonce the server sent, if any.
+	})
+	if err != nil {
+		panic(err)
+	}
+	r := httptest.NewRequest("GET", "https://resource.example.org/protectedresource", nil)
+	r.Header.Set("Authorization", "DPoP "+token)
+	r.Header.Set("DPoP", proof)
+
+	// What the resource finds: the proof is from the client's key.
+	v, err := dpop.New(dpop.Config{Replay: dpop.NewMemoryReplayCache(0, nil)})
+	if err != nil {
+		panic(err)
+	}
+	got, err := v.Verify(r.Context(), dpop.Request{
+		Proofs: r.Header.Values("DPoP"), Method: r.Method,
+		URI: "https://resource.example.org/protectedresource", AccessToken: token,
+	})
+	jkt, _ := dpop.Thumbprint(&key.PublicKey)
+	fmt.Println(err == nil, got.Algorithm, got.JKT == jkt)
+	// Output:
+	// true ES256 true
 }

@@ -146,7 +146,20 @@ func parseJWK(raw []byte, alg string) (crypto.PublicKey, error) {
 // *rsa.PublicKey; a go-jose JSONWebKey's Key field is one of these. Any
 // other type is an error.
 func Thumbprint(key crypto.PublicKey) (string, error) {
-	var members string
+	members, err := requiredMembers(key)
+	if err != nil {
+		return "", fmt.Errorf("dpop: thumbprint: %w", err)
+	}
+	sum := sha256.Sum256([]byte(members))
+	return b64.EncodeToString(sum[:]), nil
+}
+
+// requiredMembers renders a public key as the JSON object of its key
+// type's required JWK members, in lexicographic order and without
+// whitespace (RFC 7638 §3.2, §3.3): the input of its thumbprint, and a
+// valid public JWK (RFC 7517 §4) that NewProof puts in a proof's header.
+// base64url values need no escaping.
+func requiredMembers(key crypto.PublicKey) (string, error) {
 	switch k := key.(type) {
 	case *ecdsa.PublicKey:
 		var crv string
@@ -158,35 +171,31 @@ func Thumbprint(key crypto.PublicKey) (string, error) {
 		case elliptic.P521():
 			crv = "P-521"
 		default:
-			return "", errors.New("dpop: thumbprint: unsupported elliptic curve")
+			return "", errors.New("unsupported elliptic curve")
 		}
 		point, err := k.Bytes()
 		if err != nil {
-			return "", fmt.Errorf("dpop: thumbprint: %w", err)
+			return "", err
 		}
 		// point is 0x04 ‖ x ‖ y, each coordinate the curve's full size as
 		// RFC 7518 §6.2.1.2 requires.
 		size := (len(point) - 1) / 2
-		members = `{"crv":"` + crv + `","kty":"EC","x":"` + b64.EncodeToString(point[1:1+size]) +
-			`","y":"` + b64.EncodeToString(point[1+size:]) + `"}`
+		return `{"crv":"` + crv + `","kty":"EC","x":"` + b64.EncodeToString(point[1:1+size]) +
+			`","y":"` + b64.EncodeToString(point[1+size:]) + `"}`, nil
 	case ed25519.PublicKey:
 		if len(k) != ed25519.PublicKeySize {
-			return "", errors.New("dpop: thumbprint: Ed25519 key is not 32 bytes")
+			return "", errors.New("not a 32-byte Ed25519 key")
 		}
-		members = `{"crv":"Ed25519","kty":"OKP","x":"` + b64.EncodeToString(k) + `"}`
+		return `{"crv":"Ed25519","kty":"OKP","x":"` + b64.EncodeToString(k) + `"}`, nil
 	case *rsa.PublicKey:
 		if k.N == nil || k.N.Sign() <= 0 || k.E <= 0 {
-			return "", errors.New("dpop: thumbprint: invalid RSA key")
+			return "", errors.New("invalid RSA key")
 		}
-		members = `{"e":"` + b64.EncodeToString(big.NewInt(int64(k.E)).Bytes()) +
-			`","kty":"RSA","n":"` + b64.EncodeToString(k.N.Bytes()) + `"}`
+		return `{"e":"` + b64.EncodeToString(big.NewInt(int64(k.E)).Bytes()) +
+			`","kty":"RSA","n":"` + b64.EncodeToString(k.N.Bytes()) + `"}`, nil
 	default:
-		return "", fmt.Errorf("dpop: thumbprint: unsupported key type %T", key)
+		return "", fmt.Errorf("unsupported key type %T", key)
 	}
-	// The required members of the key type in lexicographic order, no
-	// whitespace (RFC 7638 §3.2, §3.3); base64url values need no escaping.
-	sum := sha256.Sum256([]byte(members))
-	return b64.EncodeToString(sum[:]), nil
 }
 
 // ConfirmationMatches reports whether a bound token's cnf.jkt (RFC 9449

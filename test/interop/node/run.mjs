@@ -120,9 +120,9 @@ function oidcConfig(job, auth) {
 
 // oidcCustomerConfig is a Configuration whose token endpoint is
 // /customer_authenticate: the end-user grants go there.
-async function oidcCustomerConfig(job, auth) {
+async function oidcCustomerConfig(job, auth, clientId = job.client_id) {
   const md = (await oidcConfig(job, auth)).serverMetadata();
-  const ca = new client.Configuration({ ...md, token_endpoint: md.customer_authenticate_endpoint }, job.client_id, {}, auth);
+  const ca = new client.Configuration({ ...md, token_endpoint: md.customer_authenticate_endpoint }, clientId, {}, auth);
   client.allowInsecureRequests(ca);
   return ca;
 }
@@ -178,6 +178,129 @@ const openidClient = {
     return { token: t.access_token };
   },
 };
+
+// --- DPoP (RFC 9449) with openid-client ------------------------------------
+// A DPoP handle (getDPoPHandle) on a key pair of the client's
+// (randomDPoPKeyPair, ES256) binds the tokens the grants obtain and signs
+// a fresh proof for every request, answering use_dpop_nonce by itself.
+// The refusal rows make the library send what a thief or a broken client
+// would: the token without its handle, a handle of another key, a proof
+// sent twice (captured with customFetch), and proofs the library is made
+// to sign for another htu or htm or 5 minutes ago (modifyAssertion).
+
+// jktOf is the RFC 7638 thumbprint of a key pair's public key, computed
+// with jose, apart from the library under test.
+async function jktOf(keyPair) {
+  return jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey));
+}
+
+// countRequests makes cfg count its requests by path.
+function countRequests(cfg) {
+  const counts = {};
+  cfg[client.customFetch] = (url, options) => {
+    const path = new URL(url).pathname;
+    counts[path] = (counts[path] || 0) + 1;
+    return fetch(url, options);
+  };
+  return counts;
+}
+
+// oidcBound gets a bound appUser token by the delegated login with a DPoP
+// handle of a fresh key pair, for the app clientId.
+async function oidcBound(job, clientId = job.client_id, secret = job.client_secret) {
+  const ca = await oidcCustomerConfig(job, client.ClientSecretBasic(secret), clientId);
+  const keyPair = await client.randomDPoPKeyPair();
+  const DPoP = client.getDPoPHandle(ca, keyPair);
+  const t = await client.genericGrantRequest(ca, DELEGATED, { customer_id: job.customer_id }, { DPoP });
+  must(t.token_type === 'dpop', `token_type ${t.token_type}, want DPoP`);
+  return { ca, keyPair, DPoP, token: t.access_token, jkt: await jktOf(keyPair) };
+}
+
+// oidcProfile calls /getprofile with the bound token and options' handle
+// (none: as a bearer token).
+function oidcProfile(job, b, options) {
+  return client.fetchProtectedResource(b.ca, b.token, new URL(job.getprofile_endpoint), 'POST', undefined,
+    new Headers({ 'X-API-Key': b.ca.clientMetadata().client_id }), options);
+}
+
+// refused expects /getprofile to refuse with 401 and a challenge of
+// scheme whose error is code; the library throws on such an answer, or
+// returns it.
+async function refused(call, scheme, code) {
+  let status; let challenges;
+  try {
+    const res = await call();
+    status = res.status;
+    challenges = res.headers.get('www-authenticate');
+  } catch (err) {
+    if (!(err instanceof client.WWWAuthenticateChallengeError)) throw err;
+    status = err.status;
+    challenges = err.cause;
+  }
+  must(status === 401, `answered ${status}, want 401`);
+  if (Array.isArray(challenges)) {
+    const c = challenges.find((x) => x.scheme === scheme.toLowerCase());
+    must(c && c.parameters.error === code, `challenges ${JSON.stringify(challenges)}, want ${scheme} error=${code}`);
+    return { detail: `401, ${scheme} error="${code}": ${c.parameters.error_description}` };
+  }
+  must(typeof challenges === 'string' && challenges.startsWith(scheme) && challenges.includes(`error="${code}"`),
+    `WWW-Authenticate ${challenges}, want ${scheme} error="${code}"`);
+  return { detail: `401, ${challenges}` };
+}
+
+// withProof runs a refusal row: a bound token, one good call (the
+// control), then the bad one, which must be refused with code.
+async function withProof(job, bad, code, scheme = 'DPoP') {
+  const b = await oidcBound(job);
+  const ok = await oidcProfile(job, b, { DPoP: b.DPoP });
+  await checkProfile(ok, b.token);
+  return refused(() => bad(b), scheme, code);
+}
+
+// skewed is a handle on b's key whose proofs modify changes before they
+// are signed.
+const skewed = (b, modify) => client.getDPoPHandle(b.ca, b.keyPair, { [client.modifyAssertion]: (_h, payload) => modify(payload) });
+
+const openidClientDPoP = {
+  async 'dpop-cc'(job) {
+    const cfg = await oidcConfig(job, client.ClientSecretBasic(job.client_secret));
+    const keyPair = await client.randomDPoPKeyPair();
+    const t = await client.clientCredentialsGrant(cfg, { scope: job.scope }, { DPoP: client.getDPoPHandle(cfg, keyPair) });
+    must(t.token_type === 'dpop', `token_type ${t.token_type}, want DPoP`);
+    return { token: t.access_token, jkt: await jktOf(keyPair) };
+  },
+  async 'dpop-getprofile'(job) {
+    const b = await oidcBound(job);
+    await checkProfile(await oidcProfile(job, b, { DPoP: b.DPoP }), b.token);
+    return { token: b.token, jkt: b.jkt };
+  },
+  async 'dpop-nonce'(job) {
+    const ca = await oidcCustomerConfig(job, client.ClientSecretBasic(job.nonce_client_secret), job.nonce_client_id);
+    const counts = countRequests(ca);
+    const keyPair = await client.randomDPoPKeyPair();
+    const DPoP = client.getDPoPHandle(ca, keyPair);
+    const t = await client.genericGrantRequest(ca, DELEGATED, { customer_id: job.customer_id }, { DPoP });
+    must(t.token_type === 'dpop', `token_type ${t.token_type}, want DPoP`);
+    const b = { ca, token: t.access_token };
+    await checkProfile(await oidcProfile(job, b, { DPoP }), b.token);
+    const ta = counts['/customer_authenticate']; const gp = counts['/getprofile'];
+    must(ta === 2 && gp === 2, `requests: ${JSON.stringify(counts)}; want each endpoint's use_dpop_nonce answered once`);
+    return { token: t.access_token, jkt: await jktOf(keyPair), detail: `use_dpop_nonce answered at /customer_authenticate and at /getprofile (${ta} and ${gp} requests)` };
+  },
+  'dpop-refused-bearer': (job) => withProof(job, (b) => oidcProfile(job, b, undefined), 'invalid_token'),
+  'dpop-refused-other-key': (job) => withProof(job, async (b) => oidcProfile(job, b, { DPoP: client.getDPoPHandle(b.ca, await client.randomDPoPKeyPair()) }), 'invalid_token'),
+  'dpop-refused-replay': (job) => withProof(job, async (b) => {
+    let sent;
+    b.ca[client.customFetch] = (url, options) => { sent = { url, options }; return fetch(url, options); };
+    await checkProfile(await oidcProfile(job, b, { DPoP: b.DPoP }), b.token);
+    delete b.ca[client.customFetch];
+    return fetch(sent.url, { method: sent.options.method, headers: sent.options.headers, body: sent.options.body });
+  }, 'invalid_dpop_proof'),
+  'dpop-refused-htu': (job) => withProof(job, (b) => oidcProfile(job, b, { DPoP: skewed(b, (p) => { p.htu = `${job.issuer}/oauth2/introspect`; }) }), 'invalid_dpop_proof'),
+  'dpop-refused-htm': (job) => withProof(job, (b) => oidcProfile(job, b, { DPoP: skewed(b, (p) => { p.htm = 'GET'; }) }), 'invalid_dpop_proof'),
+  'dpop-refused-stale': (job) => withProof(job, (b) => oidcProfile(job, b, { DPoP: skewed(b, (p) => { p.iat -= 300; }) }), 'invalid_dpop_proof'),
+};
+Object.assign(openidClient, openidClientDPoP);
 
 // --- oauth4webapi ----------------------------------------------------------
 
@@ -254,6 +377,48 @@ const oauth4webapi = {
     return { token: t.access_token };
   },
 };
+
+// oauth4webapi's DPoP: a handle (oauth.DPoP) on each request; the caller
+// retries a use_dpop_nonce answer itself, as its documentation shows
+// (isDPoPNonceError), the handle having kept the nonce.
+async function o4retry(f) {
+  try {
+    return await f();
+  } catch (err) {
+    if (!oauth.isDPoPNonceError(err)) throw err;
+    return f();
+  }
+}
+
+async function o4bound(job, clientId, secret) {
+  const as = await o4server(job);
+  const ca = { ...as, token_endpoint: as.customer_authenticate_endpoint };
+  const c = { client_id: clientId };
+  const keyPair = await oauth.generateKeyPair('ES256');
+  const DPoP = oauth.DPoP(c, keyPair);
+  const t = await o4retry(async () => oauth.processGenericTokenEndpointResponse(ca, c,
+    await oauth.genericTokenEndpointRequest(ca, c, oauth.ClientSecretBasic(secret), DELEGATED, { customer_id: job.customer_id }, { ...o4, DPoP })));
+  must(t.token_type === 'dpop', `token_type ${t.token_type}, want DPoP`);
+  const res = await o4retry(() => oauth.protectedResourceRequest(t.access_token, 'POST', new URL(job.getprofile_endpoint),
+    new Headers({ 'X-API-Key': clientId }), null, { ...o4, DPoP }));
+  await checkProfile(res, t.access_token);
+  return { token: t.access_token, jkt: await jktOf(keyPair) };
+}
+
+Object.assign(oauth4webapi, {
+  async 'dpop-cc'(job) {
+    const as = await o4server(job);
+    const c = { client_id: job.client_id };
+    const keyPair = await oauth.generateKeyPair('ES256');
+    const DPoP = oauth.DPoP(c, keyPair);
+    const t = await o4retry(async () => oauth.processClientCredentialsResponse(as, c,
+      await oauth.clientCredentialsGrantRequest(as, c, oauth.ClientSecretBasic(job.client_secret), { scope: job.scope }, { ...o4, DPoP })));
+    must(t.token_type === 'dpop', `token_type ${t.token_type}, want DPoP`);
+    return { token: t.access_token, jkt: await jktOf(keyPair) };
+  },
+  'dpop-getprofile': (job) => o4bound(job, job.client_id, job.client_secret),
+  'dpop-nonce': (job) => o4bound(job, job.nonce_client_id, job.nonce_client_secret),
+});
 
 // --- simple-oauth2 ---------------------------------------------------------
 

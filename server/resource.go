@@ -1,0 +1,33 @@
+package server
+
+import (
+	"context"
+
+	"github.com/authserver/authserver/verifier"
+)
+
+// resourceDPoP is how /getprofile checks DPoP-bound tokens (RFC 9449 §7;
+// docs/architecture.md, "End-user tokens"), with what the token endpoints
+// share (initDPoP): the algorithms and window of dpop, the replay cache
+// (a proof's record is keyed by its key, htu and jti, so the endpoints
+// never clash; with the database cache a proof used at one instance is
+// refused at every other), and the resources' own nonces, required when
+// the token's app requires nonces (dpop_nonce_required). A proof's htu is
+// the issuer's public URL followed by the path, as RFC 8414 metadata
+// names every endpoint, whatever Host a proxy sends.
+func (s *Server) resourceDPoP() verifier.DPoPConfig {
+	return verifier.DPoPConfig{
+		BaseURL:    s.cfg.Issuer,
+		Algorithms: s.DPoP.Algorithms,
+		Window:     s.DPoP.Window,
+		Replay:     s.DPoP.Replay,
+		Nonces:     s.DPoP.ResourceNonces,
+		RequireNonce: func(ctx context.Context, c *verifier.Claims) bool {
+			// The token verified, so its app was known; an app the cache
+			// cannot tell about now requires no nonce: the proof is
+			// still checked, replay included.
+			app, err := s.Clients.Get(ctx, c.ClientID)
+			return err == nil && app.App().DPoPNonceRequired
+		},
+	}
+}
