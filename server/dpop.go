@@ -37,13 +37,9 @@ const (
 	dpopReplayDatabase = "database"
 )
 
-// The purposes of the keys derived from the KEK for server nonces: the
-// token endpoints' and the resources', apart, so that a nonce of one is
-// no nonce of the other (verifier/dpop, NewNonceSource).
-const (
-	nonceInfoTokenEndpoint = "authserver dpop nonce v1: token endpoint"
-	nonceInfoResource      = "authserver dpop nonce v1: resource"
-)
+// nonceInfo is the purpose of the key derived from the KEK for the server
+// nonces of this origin (verifier/dpop, NewNonceSource).
+const nonceInfo = "authserver dpop nonce v1: token endpoint"
 
 func defaultDPoPConfig() DPoPConfig {
 	return DPoPConfig{
@@ -90,18 +86,22 @@ func (c *Config) replayInDatabase() bool {
 // bind the tokens they issue, and the resources of this server
 // (/getprofile), which take bound tokens. Build a resource's verifier
 // with dpop.New(dpop.Config{Algorithms: Algorithms, Window: Window,
-// Replay: Replay, Nonces: ResourceNonces, Now: the server's clock}).
+// Replay: Replay, Nonces: Nonces, Now: the server's clock}).
 type DPoP struct {
 	// Replay remembers accepted proofs (dpop.replay): a
 	// dpop.MemoryReplayCache, or a tokens.StoreReplayCache shared with
 	// every instance. A proof's record is keyed by its key, htu and jti,
 	// so endpoints share it without clashing.
 	Replay dpop.ReplayCache
-	// TokenNonces are the server nonces of the token endpoint and
-	// /customer_authenticate; ResourceNonces those of resources. Both
-	// are stateless, under keys derived from the KEK (kek.Keyring.Derive),
-	// so instances that share the KEK accept each other's nonces.
-	TokenNonces, ResourceNonces *dpop.NonceSource
+	// Nonces are the server nonces (RFC 9449 §8, §9) of every endpoint
+	// of this origin: the token endpoint, /customer_authenticate and
+	// /getprofile. One source, because clients keep one nonce per origin
+	// (openid-client and oauth4webapi do): a source per endpoint would
+	// cost a use_dpop_nonce round trip at every switch between them. It
+	// is stateless, under a key derived from the KEK
+	// (kek.Keyring.Derive), so instances that share the KEK accept each
+	// other's nonces.
+	Nonces *dpop.NonceSource
 	// Algorithms and Window are dpop.algorithms and dpop.window.
 	Algorithms []string
 	Window     time.Duration
@@ -116,10 +116,7 @@ func (s *Server) initDPoP() error {
 	cfg := s.cfg.DPoP
 	d := DPoP{Algorithms: cfg.Algorithms, Window: cfg.Window}
 	var err error
-	if d.TokenNonces, err = dpop.NewNonceSource(s.keyring.Derive(nonceInfoTokenEndpoint), cfg.NoncePeriod, s.now); err != nil {
-		return fmt.Errorf("dpop nonces: %w", err)
-	}
-	if d.ResourceNonces, err = dpop.NewNonceSource(s.keyring.Derive(nonceInfoResource), cfg.NoncePeriod, s.now); err != nil {
+	if d.Nonces, err = dpop.NewNonceSource(s.keyring.Derive(nonceInfo), cfg.NoncePeriod, s.now); err != nil {
 		return fmt.Errorf("dpop nonces: %w", err)
 	}
 	where := dpopReplayMemory
@@ -142,7 +139,7 @@ func (s *Server) initDPoP() error {
 func (s *Server) tokenDPoP() (*tokens.DPoP, error) {
 	d, err := tokens.NewDPoP(tokens.DPoPConfig{
 		Issuer: s.cfg.Issuer, Algorithms: s.DPoP.Algorithms, Window: s.DPoP.Window,
-		Replay: s.DPoP.Replay, Nonces: s.DPoP.TokenNonces, Now: s.now,
+		Replay: s.DPoP.Replay, Nonces: s.DPoP.Nonces, Now: s.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dpop: %w", err)

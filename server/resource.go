@@ -11,7 +11,7 @@ import (
 // share (initDPoP): the algorithms and window of dpop, the replay cache
 // (a proof's record is keyed by its key, htu and jti, so the endpoints
 // never clash; with the database cache a proof used at one instance is
-// refused at every other), and the resources' own nonces, required when
+// refused at every other), and the same nonces, required when
 // the token's app requires nonces (dpop_nonce_required). A proof's htu is
 // the issuer's public URL followed by the path, as RFC 8414 metadata
 // names every endpoint, whatever Host a proxy sends.
@@ -21,7 +21,7 @@ func (s *Server) resourceDPoP() verifier.DPoPConfig {
 		Algorithms: s.DPoP.Algorithms,
 		Window:     s.DPoP.Window,
 		Replay:     s.DPoP.Replay,
-		Nonces:     s.DPoP.ResourceNonces,
+		Nonces:     s.DPoP.Nonces,
 		RequireNonce: func(ctx context.Context, c *verifier.Claims) bool {
 			// The token verified, so its app was known; an app the cache
 			// cannot tell about now requires no nonce: the proof is

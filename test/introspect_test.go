@@ -107,6 +107,9 @@ func TestIntrospectionInactive(t *testing.T) {
 			for i := range ks.Keys {
 				if ks.Keys[i].KID == oldKID {
 					ks.Keys[i].PriorState, ks.Keys[i].State = ks.Keys[i].State, state
+					// A retired key without remove_at is past its retention:
+					// the rotation loop would remove it at its next tick.
+					ks.Keys[i].RetiredAt, ks.Keys[i].RemoveAt = in.Clock.Now().UTC(), in.Clock.Now().UTC().Add(time.Hour)
 				}
 			}
 			key.State = storage.KeyActive

@@ -72,8 +72,10 @@ type DPoPConfig struct {
 	Replay dpop.ReplayCache
 	// Nonces, if set, issues this resource's nonces (RFC 9449 §9): the
 	// DPoP-Nonce of a use_dpop_nonce refusal, and of every response
-	// Middleware lets through with a DPoP-bound token. Give it a secret of
-	// its own, not the token endpoint's.
+	// Middleware lets through with a DPoP-bound token. Clients keep one
+	// nonce per origin: a resource on its own origin has a secret of its
+	// own; one on the authorization server's origin shares the token
+	// endpoint's source, or every switch between them costs a retry.
 	Nonces *dpop.NonceSource
 	// RequireNonce, if set, reports whether the proof for a token with
 	// these claims must carry a nonce from Nonces (a per-client policy);
