@@ -245,8 +245,7 @@ func (h *secretsHandler) del(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w)
 }
 
 type accountKeysHandler struct {
@@ -281,8 +280,7 @@ func (h *accountKeysHandler) del(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w)
 }
 
 type auditHandler struct {

@@ -39,6 +39,12 @@ func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// writeNoContent answers 204, uncached like every admin answer.
+func writeNoContent(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func writeAdminError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	setErrorCode(r, code)
 	var e adminError

@@ -91,8 +91,7 @@ func (h *signingKeysHandler) remove(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w)
 }
 
 // kekStatus answers GET /admin/v1/kek: the current KEK id and how many

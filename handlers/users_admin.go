@@ -87,7 +87,7 @@ func (h *userAdminHandler) deleteUser(w http.ResponseWriter, r *http.Request) {
 		writeDomainError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w)
 }
 
 func (h *userAdminHandler) getKeys(w http.ResponseWriter, r *http.Request) {

@@ -18,31 +18,7 @@ func testDPoPProof(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	rec := storage.DPoPProof{ID: "k2vKq1bGm3yqkXn0Yk1Zp5r8dQe3sKx0b7wJ2hC4t9A", Exp: now.Add(time.Minute)}
-	const n = 8
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins, dups := 0, 0
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.ClaimDPoPProof(ctx, rec, now)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, storage.ErrDuplicate):
-				dups++
-			default:
-				t.Errorf("claim: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 || dups != n-1 {
-		t.Fatalf("%d claims won and %d were duplicates, want 1 and %d", wins, dups, n-1)
-	}
+	claimOnce(t, func() error { return s.ClaimDPoPProof(ctx, rec, now) })
 	// Still live a moment before its exp: a replay.
 	if err := s.ClaimDPoPProof(ctx, rec, rec.Exp.Add(-time.Millisecond)); !errors.Is(err, storage.ErrDuplicate) {
 		t.Fatalf("claim of a live record: got %v, want ErrDuplicate", err)
@@ -69,5 +45,36 @@ func testDPoPProof(t *testing.T, s storage.Store) {
 	}
 	if err := s.ClaimDPoPProof(ctx, again, now); !errors.Is(err, storage.ErrDuplicate) {
 		t.Fatalf("the sweep removed a live record: claim got %v, want ErrDuplicate", err)
+	}
+}
+
+// claimOnce makes eight concurrent claims of one record and fails t
+// unless exactly one wins and the others get storage.ErrDuplicate.
+func claimOnce(t *testing.T, claim func() error) {
+	t.Helper()
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, dups := 0, 0
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := claim()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, storage.ErrDuplicate):
+				dups++
+			default:
+				t.Errorf("claim: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || dups != n-1 {
+		t.Fatalf("%d claims won and %d were duplicates, want 1 and %d", wins, dups, n-1)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,31 +62,7 @@ func testAssertionJTI(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	rec := storage.AssertionJTI{ID: "app_a/j1", AppID: "app_a", Exp: now.Add(time.Minute), CreatedAt: now}
-	const n = 8
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins, dups := 0, 0
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.ClaimAssertionJTI(ctx, rec, now)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, storage.ErrDuplicate):
-				dups++
-			default:
-				t.Errorf("claim: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 || dups != n-1 {
-		t.Fatalf("%d claims won and %d were duplicates, want 1 and %d", wins, dups, n-1)
-	}
+	claimOnce(t, func() error { return s.ClaimAssertionJTI(ctx, rec, now) })
 	if seen, err := s.AssertionJTISeen(ctx, rec.ID, now); err != nil || !seen {
 		t.Fatalf("seen at now: %v %v", seen, err)
 	}

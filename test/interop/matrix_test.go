@@ -69,7 +69,7 @@ var scenarios = []scenario{
 	{id: scVerifyRotated, title: "the same verifier instance, after `keys rotate --immediate`, verifies a token of the new key (unknown kid: refetch)", afterRotation: true},
 	{id: scDPoPCC, title: "DPoP (RFC 9449): client credentials grant with the library's DPoP handle: token_type DPoP, a token bound to the handle's key (cnf.jkt)", credentialScope: "app", dpopBound: true},
 	{id: scDPoPProfile, title: "DPoP: delegated /customer_authenticate with a proof, then POST /getprofile with the bound token and a fresh proof", credentialScope: "appUser", dpopBound: true},
-	{id: scDPoPNonce, title: "DPoP with an app that requires nonces: use_dpop_nonce answered at /customer_authenticate and at /getprofile", credentialScope: "appUser", dpopBound: true, nonceApp: true},
+	{id: scDPoPNonce, title: "DPoP with an app that requires nonces: use_dpop_nonce answered at /customer_authenticate, its nonce kept for /getprofile (one nonce per origin)", credentialScope: "appUser", dpopBound: true, nonceApp: true},
 	{id: scDPoPBearer, title: "DPoP refusal at /getprofile: the bound token sent as a bearer token: 401, DPoP error=\"invalid_token\""},
 	{id: scDPoPOtherKey, title: "DPoP refusal: a proof signed by another key than the token's: 401 invalid_token"},
 	{id: scDPoPReplay, title: "DPoP refusal: a proof sent a second time: 401 invalid_dpop_proof"},
