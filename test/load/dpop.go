@@ -109,7 +109,7 @@ func proofPrimitives(alg string, key crypto.Signer) (sign func([]byte) []byte, v
 
 // makeProofTargets makes up to n token requests to tokenURL for c, each
 // with a proof of its own signed by key, on every core, for at most
-// budget. Every proof is dated at start + proofLead.
+// budget, but at least one. Every proof is dated at start + proofLead.
 func makeProofTargets(tokenURL string, c client, key crypto.Signer, alg string, n int, budget time.Duration) ([]vegeta.Target, error) {
 	start := time.Now()
 	iat := start.Add(proofLead)
@@ -123,7 +123,12 @@ func makeProofTargets(tokenURL string, c client, key crypto.Signer, alg string, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
+			for {
+				// At least one proof, however short the budget or busy
+				// the machine: a phase with no target cannot run.
+				if next.Load() > 0 && !time.Now().Before(deadline) {
+					return
+				}
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
