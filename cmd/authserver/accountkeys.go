@@ -1,10 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,10 +55,8 @@ func newAccountKeysCreateCommand(cf *clientFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Role = client.Role(role)
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateAccountKeyResponse, error) {
-				return c.CreateAccountKeyWithResponse(ctx, &client.CreateAccountKeyParams{IdempotencyKey: optional(idemKey)}, req)
-			}, func(r *client.CreateAccountKeyResponse) *client.CreatedAccountKey {
-				return cmp.Or(r.JSON201, r.JSON200)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.CreateAccountKey(ctx, &client.CreateAccountKeyParams{IdempotencyKey: optional(idemKey)}, req)
 			}, printCreatedAccountKey)
 		},
 	}
@@ -87,9 +85,9 @@ func newAccountKeysListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List account keys, masked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListAccountKeysResponse, error) {
-				return c.ListAccountKeysWithResponse(ctx)
-			}, func(r *client.ListAccountKeysResponse) *client.AccountKeyList { return r.JSON200 }, func(out io.Writer, l client.AccountKeyList) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.ListAccountKeys(ctx)
+			}, func(out io.Writer, l client.AccountKeyList) error {
 				return pageTable([]string{"KEY_ID", "NAME", "ROLE", "KEY", "CREATED", "CREATED_BY"}, func(k client.AccountKey) []string {
 					return []string{k.KeyID, k.Name, string(k.Role), k.Masked, k.CreatedAt.Format(time.RFC3339), orDash(deref(k.CreatedBy))}
 				}, l.Items, nil)(out)
@@ -104,8 +102,8 @@ func newAccountKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete an account key (the last owner key cannot be deleted)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteAccountKeyResponse, error) {
-				return c.DeleteAccountKeyWithResponse(ctx, args[0])
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DeleteAccountKey(ctx, args[0])
 			}, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		},
 	}

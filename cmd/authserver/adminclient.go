@@ -48,7 +48,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 // adminClient is the admin API's client generated from its OpenAPI
 // document (adminapi/client), with the base URL it calls.
 type adminClient struct {
-	*client.ClientWithResponses
+	*client.Client
 	base string
 }
 
@@ -68,7 +68,7 @@ func (f *clientFlags) client() (*adminClient, error) {
 		key = strings.TrimSpace(string(b))
 	}
 	base := strings.TrimSuffix(f.adminURL, "/")
-	c, err := client.NewClientWithResponses(base,
+	c, err := client.NewClient(base,
 		client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
 		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("Authorization", "Bearer "+key)
@@ -77,7 +77,7 @@ func (f *clientFlags) client() (*adminClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--admin-url %q: %w", f.adminURL, err)
 	}
-	return &adminClient{ClientWithResponses: c, base: base}, nil
+	return &adminClient{Client: c, base: base}, nil
 }
 
 // apiError is an admin API error response.
@@ -91,71 +91,87 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
-// answer is what every generated response has.
-type answer interface {
-	StatusCode() int
-	GetBody() []byte
-}
-
 // errUnexpected is the error of an answer the document does not describe.
 var errUnexpected = errors.New("admin API returned an unexpected response")
 
-// check turns a call's outcome into an error: err, the transport's or
-// the decoder's, or the admin API error an answer of 300 or more holds.
-func (c *adminClient) check(r answer, err error) error {
+// maxAnswer bounds the body of an admin API answer the CLI reads: a page
+// of 500 apps is well under it.
+const maxAnswer = 16 << 20
+
+// answer is an admin API answer, read whole.
+type answer struct {
+	status int
+	body   []byte
+}
+
+// read turns a call's outcome into its answer: err is the transport's,
+// and an answer of 300 or more becomes the admin API error it holds.
+func (c *adminClient) read(r *http.Response, err error) (answer, error) {
 	if err != nil {
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &syntax) || errors.As(err, &typ) {
-			return errUnexpected
-		}
-		return fmt.Errorf("admin API at %s: %w", c.base, err)
+		return answer{}, fmt.Errorf("admin API at %s: %w", c.base, err)
 	}
-	if r.StatusCode() < 300 {
-		return nil
+	defer r.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAnswer+1))
+	if err != nil {
+		return answer{}, fmt.Errorf("admin API at %s: read answer: %w", c.base, err)
+	}
+	if len(body) > maxAnswer {
+		return answer{}, errUnexpected
+	}
+	if r.StatusCode < 300 {
+		return answer{status: r.StatusCode, body: body}, nil
 	}
 	var e client.Error
-	if json.Unmarshal(r.GetBody(), &e) != nil || e.Error.Code == "" {
-		return &apiError{Status: r.StatusCode(), Code: "http_error", Message: strings.TrimSpace(string(r.GetBody()))}
+	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
+		return answer{}, &apiError{Status: r.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(body))}
 	}
-	return &apiError{Status: r.StatusCode(), Code: e.Error.Code, Message: e.Error.Message}
+	return answer{}, &apiError{Status: r.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+}
+
+// decode decodes a's JSON body as T; a body that is not one is
+// errUnexpected.
+func decode[T any](a answer) (T, error) {
+	var v T
+	if err := json.Unmarshal(a.body, &v); err != nil {
+		return v, errUnexpected
+	}
+	return v, nil
 }
 
 // call is one admin API operation through the generated client.
-type call[R answer] func(ctx context.Context, c *adminClient) (R, error)
+type call func(ctx context.Context, c *adminClient) (*http.Response, error)
 
 // show makes call with the command's client flags and prints its answer:
-// the admin API's JSON as it came with -o json, otherwise pick's value of
-// the decoded answer with table.
-func show[R answer, T any](cmd *cobra.Command, cf *clientFlags, do call[R], pick func(R) *T, table func(io.Writer, T) error) error {
+// the admin API's JSON as it came with -o json, otherwise the answer
+// decoded as T with table.
+func show[T any](cmd *cobra.Command, cf *clientFlags, do call, table func(io.Writer, T) error) error {
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	r, err := do(cmd.Context(), c)
-	if err := c.check(r, err); err != nil {
+	a, err := c.read(do(cmd.Context(), c))
+	if err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
 	if cf.output == "json" {
-		return printRawJSON(out, r.GetBody())
+		return printRawJSON(out, a.body)
 	}
-	v := pick(r)
-	if v == nil {
-		return errUnexpected
+	v, err := decode[T](a)
+	if err != nil {
+		return err
 	}
-	return table(out, *v)
+	return table(out, v)
 }
 
 // remove makes call, a DELETE, with the command's client flags and
 // reports it done: as asJSON with -o json, otherwise as the line text.
-func remove[R answer](cmd *cobra.Command, cf *clientFlags, do call[R], asJSON any, text string) error {
+func remove(cmd *cobra.Command, cf *clientFlags, do call, asJSON any, text string) error {
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	r, err := do(cmd.Context(), c)
-	if err := c.check(r, err); err != nil {
+	if _, err := c.read(do(cmd.Context(), c)); err != nil {
 		return err
 	}
 	if cf.output == "json" {

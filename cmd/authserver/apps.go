@@ -1,9 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -36,9 +36,9 @@ func newAppsCreateCommand(cf *clientFlags) *cobra.Command {
 			req.Environment, req.Scopes, req.Audiences, req.Origins = &env, optionalList(scopes), optionalList(audiences), optionalList(origins)
 			req.AccessTokenLifetime, req.UserTokenLifetime = optional(accessLifetime), optional(userLifetime)
 			req.DpopBoundAccessTokens, req.DpopNonceRequired = &dpopBound, &dpopNonce
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateAppResponse, error) {
-				return c.CreateAppWithResponse(ctx, &client.CreateAppParams{IdempotencyKey: optional(idemKey)}, req)
-			}, func(r *client.CreateAppResponse) *client.CreatedApp { return cmp.Or(r.JSON201, r.JSON200) }, printCreatedApp)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.CreateApp(ctx, &client.CreateAppParams{IdempotencyKey: optional(idemKey)}, req)
+			}, printCreatedApp)
 		},
 	}
 	f := cmd.Flags()
@@ -106,9 +106,9 @@ func newAppsListCommand(cf *clientFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := client.ListAppsParams{Name: optional(name)}
 			p.After, p.Limit = pf.params()
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListAppsResponse, error) {
-				return c.ListAppsWithResponse(ctx, &p)
-			}, func(r *client.ListAppsResponse) *client.AppList { return r.JSON200 }, func(out io.Writer, l client.AppList) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.ListApps(ctx, &p)
+			}, func(out io.Writer, l client.AppList) error {
 				return pageTable([]string{"APP_ID", "NAME", "ENV", "ENABLED", "SCOPES", "ACTIVE_SECRETS"}, appRow, l.Items, l.NextAfter)(out)
 			})
 		},
@@ -135,9 +135,9 @@ func newAppsGetCommand(cf *clientFlags) *cobra.Command {
 		Short: "Show an app and its masked secrets",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.GetAppResponse, error) {
-				return c.GetAppWithResponse(ctx, args[0])
-			}, func(r *client.GetAppResponse) *client.App { return r.JSON200 }, printApp)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.GetApp(ctx, args[0])
+			}, printApp)
 		},
 	}
 }
@@ -203,9 +203,9 @@ turns it on, --dpop-nonce-required=false off.`,
 			if f.Changed("dpop-nonce-required") {
 				req.DpopNonceRequired = &dpopNonce
 			}
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.UpdateAppResponse, error) {
-				return c.UpdateAppWithResponse(ctx, args[0], req)
-			}, func(r *client.UpdateAppResponse) *client.App { return r.JSON200 }, printApp)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.UpdateApp(ctx, args[0], req)
+			}, printApp)
 		},
 	}
 	f := cmd.Flags()
@@ -231,13 +231,13 @@ func newAppsEnabledCommand(cf *clientFlags, enable bool) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if enable {
-				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.EnableAppResponse, error) {
-					return c.EnableAppWithResponse(ctx, args[0], client.EnableAppJSONRequestBody{})
-				}, func(r *client.EnableAppResponse) *client.App { return r.JSON200 }, printApp)
+				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+					return c.EnableApp(ctx, args[0], client.EnableAppJSONRequestBody{})
+				}, printApp)
 			}
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DisableAppResponse, error) {
-				return c.DisableAppWithResponse(ctx, args[0], client.DisableAppJSONRequestBody{})
-			}, func(r *client.DisableAppResponse) *client.App { return r.JSON200 }, printApp)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DisableApp(ctx, args[0], client.DisableAppJSONRequestBody{})
+			}, printApp)
 		},
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -30,9 +31,9 @@ with its count in the detail.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := client.ListAuditEventsParams{App: optional(app), Actor: optional(actor), Action: optional(action)}
 			p.After, p.Limit = pf.params()
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListAuditEventsResponse, error) {
-				return c.ListAuditEventsWithResponse(ctx, &p)
-			}, func(r *client.ListAuditEventsResponse) *client.AuditEventList { return r.JSON200 }, func(out io.Writer, l client.AuditEventList) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.ListAuditEvents(ctx, &p)
+			}, func(out io.Writer, l client.AuditEventList) error {
 				return pageTable([]string{"TIME", "ACTOR", "ACTION", "TARGET", "APP", "SOURCE", "OUTCOME", "DETAIL"}, func(e client.AuditEvent) []string {
 					return []string{e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(deref(e.Target)), orDash(deref(e.AppID)),
 						orDash(deref(e.Source)), e.Outcome, formatDetail(e.Detail)}

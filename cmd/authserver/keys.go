@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strconv"
 	"time"
@@ -38,9 +39,9 @@ func newKeysListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List the signing keys and their states (never private material)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListSigningKeysResponse, error) {
-				return c.ListSigningKeysWithResponse(ctx)
-			}, func(r *client.ListSigningKeysResponse) *client.SigningKeyListing { return r.JSON200 }, func(out io.Writer, l client.SigningKeyListing) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.ListSigningKeys(ctx)
+			}, func(out io.Writer, l client.SigningKeyListing) error {
 				if err := printKeysTable(out, l.Items); err != nil {
 					return err
 				}
@@ -66,9 +67,9 @@ active key retires; verifiers that refetch the JWKS on an unknown kid, as
 they should, keep working. Discard the old key to also reject its tokens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.RotateSigningKeysResponse, error) {
-				return c.RotateSigningKeysWithResponse(ctx, client.SigningKeyRotation{Immediate: &immediate})
-			}, func(r *client.RotateSigningKeysResponse) *client.SigningKeyRotated { return r.JSON200 }, printRotateResult)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.RotateSigningKeys(ctx, client.SigningKeyRotation{Immediate: &immediate})
+			}, printRotateResult)
 		},
 	}
 	cmd.Flags().BoolVar(&immediate, "immediate", false, "sign with a fresh key at once (after a compromise) instead of after the publish-ahead overlap")
@@ -97,13 +98,13 @@ func newKeyTransitionCommand(cf *clientFlags, verb, short string) *cobra.Command
 		RunE: func(cmd *cobra.Command, args []string) error {
 			table := func(out io.Writer, k client.SigningKey) error { return printKeysTable(out, []client.SigningKey{k}) }
 			if verb == "reactivate" {
-				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ReactivateSigningKeyResponse, error) {
-					return c.ReactivateSigningKeyWithResponse(ctx, args[0])
-				}, func(r *client.ReactivateSigningKeyResponse) *client.SigningKey { return r.JSON200 }, table)
+				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+					return c.ReactivateSigningKey(ctx, args[0])
+				}, table)
 			}
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DiscardSigningKeyResponse, error) {
-				return c.DiscardSigningKeyWithResponse(ctx, args[0])
-			}, func(r *client.DiscardSigningKeyResponse) *client.SigningKey { return r.JSON200 }, table)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DiscardSigningKey(ctx, args[0])
+			}, table)
 		},
 	}
 }
@@ -118,8 +119,8 @@ func newKeysDeleteCommand(cf *clientFlags) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("deleting signing key %s is irreversible: repeat with --yes to confirm", args[0])
 			}
-			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteSigningKeyResponse, error) {
-				return c.DeleteSigningKeyWithResponse(ctx, args[0], &client.DeleteSigningKeyParams{Confirm: args[0]})
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DeleteSigningKey(ctx, args[0], &client.DeleteSigningKeyParams{Confirm: args[0]})
 			}, map[string]any{"kid": args[0], "deleted": true}, "deleted signing key "+args[0])
 		},
 	}
@@ -143,9 +144,9 @@ kek_previous.`,
 		Short: "Show the current KEK id and how many signing keys each KEK seals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.GetKEKResponse, error) {
-				return c.GetKEKWithResponse(ctx)
-			}, func(r *client.GetKEKResponse) *client.KEKStatus { return r.JSON200 }, func(out io.Writer, st client.KEKStatus) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.GetKEK(ctx)
+			}, func(out io.Writer, st client.KEKStatus) error {
 				return printKEKStatus(out, st, false)
 			})
 		},
@@ -155,9 +156,9 @@ kek_previous.`,
 		Short: "Re-seal every private signing key under the current KEK",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.RotateKEKResponse, error) {
-				return c.RotateKEKWithResponse(ctx)
-			}, func(r *client.RotateKEKResponse) *client.KEKStatus { return r.JSON200 }, func(out io.Writer, st client.KEKStatus) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.RotateKEK(ctx)
+			}, func(out io.Writer, st client.KEKStatus) error {
 				return printKEKStatus(out, st, true)
 			})
 		},

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,9 +38,9 @@ func newSecretsListCommand(cf *clientFlags) *cobra.Command {
 		Short: "List an app's secrets, masked, with status, last use and expiry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListSecretsResponse, error) {
-				return c.ListSecretsWithResponse(ctx, args[0])
-			}, func(r *client.ListSecretsResponse) *client.SecretList { return r.JSON200 }, func(out io.Writer, l client.SecretList) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.ListSecrets(ctx, args[0])
+			}, func(out io.Writer, l client.SecretList) error {
 				return printSecretsTable(out, l.Items)
 			})
 		},
@@ -71,9 +71,9 @@ func newSecretsCreateCommand(cf *clientFlags) *cobra.Command {
 		Short: "Add an active secret to an app (at most two active); prints it once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.CreateSecretResponse, error) {
-				return c.CreateSecretWithResponse(ctx, args[0], &client.CreateSecretParams{IdempotencyKey: optional(idemKey)}, client.CreateSecretJSONRequestBody{})
-			}, func(r *client.CreateSecretResponse) *client.CreatedSecret { return cmp.Or(r.JSON201, r.JSON200) }, func(out io.Writer, s client.CreatedSecret) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.CreateSecret(ctx, args[0], &client.CreateSecretParams{IdempotencyKey: optional(idemKey)}, client.CreateSecretJSONRequestBody{})
+			}, func(out io.Writer, s client.CreatedSecret) error {
 				return printCreatedSecret(out, s)
 			})
 		},
@@ -97,9 +97,9 @@ func newSecretsRotateCommand(cf *clientFlags) *cobra.Command {
 			if cmd.Flags().Changed("grace-period") {
 				req.GracePeriod = optional(grace.String())
 			}
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.RotateSecretResponse, error) {
-				return c.RotateSecretWithResponse(ctx, args[0], &client.RotateSecretParams{IdempotencyKey: optional(idemKey)}, req)
-			}, func(r *client.RotateSecretResponse) *client.RotatedSecret { return cmp.Or(r.JSON201, r.JSON200) }, printRotatedSecret)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.RotateSecret(ctx, args[0], &client.RotateSecretParams{IdempotencyKey: optional(idemKey)}, req)
+			}, printRotatedSecret)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace-period", apps.DefaultGracePeriod, "how long the rotated secret keeps working (0s stops it at once; at most 720h)")
@@ -132,13 +132,13 @@ func newSecretTransitionCommand(cf *clientFlags, action, short string) *cobra.Co
 		RunE: func(cmd *cobra.Command, args []string) error {
 			table := func(out io.Writer, s client.Secret) error { return printSecretsTable(out, []client.Secret{s}) }
 			if action == "reactivate" {
-				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ReactivateSecretResponse, error) {
-					return c.ReactivateSecretWithResponse(ctx, args[0], args[1], client.ReactivateSecretJSONRequestBody{})
-				}, func(r *client.ReactivateSecretResponse) *client.Secret { return r.JSON200 }, table)
+				return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+					return c.ReactivateSecret(ctx, args[0], args[1], client.ReactivateSecretJSONRequestBody{})
+				}, table)
 			}
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DiscardSecretResponse, error) {
-				return c.DiscardSecretWithResponse(ctx, args[0], args[1], client.DiscardSecretJSONRequestBody{})
-			}, func(r *client.DiscardSecretResponse) *client.Secret { return r.JSON200 }, table)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DiscardSecret(ctx, args[0], args[1], client.DiscardSecretJSONRequestBody{})
+			}, table)
 		},
 	}
 }
@@ -153,8 +153,8 @@ func newSecretsDeleteCommand(cf *clientFlags) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("deleting a secret cannot be undone: repeat with --yes to confirm")
 			}
-			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteSecretResponse, error) {
-				return c.DeleteSecretWithResponse(ctx, args[0], args[1], &client.DeleteSecretParams{Confirm: args[1]})
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DeleteSecret(ctx, args[0], args[1], &client.DeleteSecretParams{Confirm: args[1]})
 			}, map[string]string{"deleted": args[1]}, "deleted "+args[1])
 		},
 	}

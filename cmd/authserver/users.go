@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -86,13 +87,13 @@ func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
 				password, generated = randomPassword(), true
 			}
 			in := client.NewTestUser{Username: args[0], Password: password, CustomerID: optional(customerID)}
-			r, err := c.CreateTestUserWithResponse(cmd.Context(), appID, in)
-			if err := c.check(r, err); err != nil {
+			a, err := c.read(c.CreateTestUser(cmd.Context(), appID, in))
+			if err != nil {
 				return err
 			}
-			created := r.JSON201
-			if created == nil {
-				return errUnexpected
+			created, err := decode[client.TestUser](a)
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if cf.output == "json" {
@@ -130,9 +131,9 @@ func newUsersListCommand(cf *clientFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var p client.ListTestUsersParams
 			p.After, p.Limit = pf.params()
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.ListTestUsersResponse, error) {
-				return c.ListTestUsersWithResponse(ctx, appID, &p)
-			}, func(r *client.ListTestUsersResponse) *client.TestUserList { return r.JSON200 }, func(out io.Writer, l client.TestUserList) error {
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.ListTestUsers(ctx, appID, &p)
+			}, func(out io.Writer, l client.TestUserList) error {
 				return pageTable([]string{"USERNAME", "USER_ID", "SUBJECT", "CREATED"}, func(u client.TestUser) []string {
 					return []string{u.Username, u.UserID, u.Subject, u.CreatedAt.Format(time.RFC3339)}
 				}, l.Items, l.NextAfter)(out)
@@ -152,8 +153,8 @@ func newUsersDeleteCommand(cf *clientFlags) *cobra.Command {
 		Short: "Delete a test user (tokens already issued stay valid until they expire)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*client.DeleteTestUserResponse, error) {
-				return c.DeleteTestUserWithResponse(ctx, appID, args[0])
+			return remove(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.DeleteTestUser(ctx, appID, args[0])
 			}, map[string]string{"deleted": args[0]}, "deleted "+args[0])
 		},
 	}
@@ -173,9 +174,9 @@ func newAssertionKeysCommand() *cobra.Command {
 		Short: "Show an app's assertion keys: inline JWKS, jwks_uri, secret signing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.GetAssertionKeysResponse, error) {
-				return c.GetAssertionKeysWithResponse(ctx, args[0])
-			}, func(r *client.GetAssertionKeysResponse) *client.AssertionKeys { return r.JSON200 }, printAssertionKeys)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.GetAssertionKeys(ctx, args[0])
+			}, printAssertionKeys)
 		},
 	}
 	var jwksFile, jwksURI string
@@ -210,9 +211,9 @@ func newAssertionKeysCommand() *cobra.Command {
 				}
 				body.Jwks = &set
 			}
-			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*client.SetAssertionKeysResponse, error) {
-				return c.SetAssertionKeysWithResponse(ctx, args[0], body)
-			}, func(r *client.SetAssertionKeysResponse) *client.AssertionKeys { return r.JSON200 }, printAssertionKeys)
+			return show(cmd, cf, func(ctx context.Context, c *adminClient) (*http.Response, error) {
+				return c.SetAssertionKeys(ctx, args[0], body)
+			}, printAssertionKeys)
 		},
 	}
 	f := set.Flags()
