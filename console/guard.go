@@ -143,9 +143,10 @@ func (c *Console) page(role string, h func(*request)) http.Handler {
 }
 
 // action serves a form POST: from this console (checkSameOrigin), by a
-// signed-in operator, carrying the session's CSRF token, whose role
-// allows role. Each refusal is 403 and changes nothing; a role refusal is
-// counted in the audit log like the admin API's.
+// signed-in operator, with a body that decodes whole (formError: else
+// 400), carrying the session's CSRF token, whose role allows role. Each
+// other refusal is 403; no refusal changes anything, and a role refusal
+// is counted in the audit log like the admin API's.
 func (c *Console) action(role string, h func(*request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkSameOrigin(r); err != nil {
@@ -158,6 +159,10 @@ func (c *Console) action(role string, h func(*request)) http.Handler {
 			return
 		}
 		q := &request{w: w, r: r, sid: sid, sess: s, actor: actor}
+		if msg := formError(r); msg != "" {
+			c.badRequest(q, msg)
+			return
+		}
 		if !tokenEqual(r.PostFormValue("csrf"), s.csrf) {
 			c.forbidden(q, "The form's security token is missing or out of date. Reload the page and try again.")
 			return

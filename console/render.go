@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/accounts"
+	"github.com/authserver/authserver/httpform"
 )
 
 //go:embed templates/*.html
@@ -112,6 +114,33 @@ func (c *Console) forbidden(q *request, msg string) {
 // plainForbidden refuses a request before its session is known.
 func (c *Console) plainForbidden(w http.ResponseWriter, r *http.Request, msg string) {
 	c.render(w, http.StatusForbidden, "error", view{Title: "Forbidden", Data: errorPage{http.StatusForbidden, "Forbidden", msg}})
+}
+
+// formError reads a form POST's body strictly (httpform.Read) before
+// anything looks at it, so that a parameter that does not decode is never
+// read as absent. It returns "" or what is wrong with the body, for a 400
+// page; the console's own pages never send such a body.
+func formError(r *http.Request) string {
+	err := httpform.Read(r)
+	if err == nil {
+		return ""
+	}
+	var bad *httpform.Error
+	if errors.As(err, &bad) {
+		return bad.Description
+	}
+	return "The form could not be read."
+}
+
+// badRequest refuses a form whose body does not decode.
+func (c *Console) badRequest(q *request, msg string) {
+	c.show(q, http.StatusBadRequest, "error", "Bad request", "", errorPage{http.StatusBadRequest, "Bad request", msg})
+}
+
+// plainBadRequest refuses a form whose body does not decode, before its
+// session is known.
+func (c *Console) plainBadRequest(w http.ResponseWriter, msg string) {
+	c.render(w, http.StatusBadRequest, "error", view{Title: "Bad request", Data: errorPage{http.StatusBadRequest, "Bad request", msg}})
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {

@@ -56,6 +56,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.plainForbidden(w, r, "This form was not sent from the console's own pages.")
 		return
 	}
+	if msg := formError(r); msg != "" {
+		c.plainBadRequest(w, msg)
+		return
+	}
 	ck, err := r.Cookie(c.signInCookieName())
 	if err != nil || !tokenEqual(r.PostFormValue("csrf"), ck.Value) {
 		c.plainForbidden(w, r, "The sign-in form's security token is missing or out of date: reload the page (cookies must be enabled).")

@@ -85,6 +85,18 @@ func (c *consoleClient) post(path string, form url.Values, headers ...string) co
 	return c.do(req)
 }
 
+// postRaw sends body as it is, with the console's own Origin.
+func (c *consoleClient) postRaw(path, contentType, body string) consoleResp {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.in.AdminURL+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Origin", c.in.AdminURL)
+	return c.do(req)
+}
+
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrfIn returns the CSRF token of the first form in a page.
@@ -586,6 +598,43 @@ func TestConsoleEditApp(t *testing.T) {
 	}
 	if d := time.Until(tok.Expiry); d > 16*time.Minute {
 		t.Fatalf("a token after the lifetime change expires in %v, want 15m", d)
+	}
+}
+
+// A console form whose body does not decode is refused whole with 400,
+// never read with the bad parameter missing: an edit whose scopes do not
+// decode would otherwise save the app with no scopes at all. Nothing
+// stored changes, the sign-in form included, and the page says what was
+// wrong without echoing the body.
+func TestConsoleRefusesMalformedForms(t *testing.T) {
+	t.Parallel()
+	in := testserver.Start(t)
+	app := in.CreateApp(t, map[string]any{"name": "billing", "scopes": []string{"read", "write"}})
+	c := newConsoleClient(t, in)
+	token := c.signIn(in.AdminKey)
+	edit := "/console/apps/" + app.ClientID + "/edit"
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, path, contentType, body, want string
+	}{
+		{"bad escape in scopes", edit, form, "csrf=" + token + "&name=billing&scopes=read%zz", "must be followed by two hexadecimal digits"},
+		{"bad escape in the name", edit, form, "csrf=" + token + "&name=bil%2ling&scopes=read", "must be followed by two hexadecimal digits"},
+		{"semicolon separator", edit, form, "csrf=" + token + ";name=billing&scopes=read", "is not a parameter separator"},
+		{"multipart body", edit, "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + token + "\r\n--x--\r\n", "must be application/x-www-form-urlencoded"},
+		{"disable with a bad escape", "/console/apps/" + app.ClientID + "/disable", form, "csrf=" + token + "&x=%zz", "must be followed by two hexadecimal digits"},
+		{"sign-in with a bad escape", "/console/signin", form, "csrf=x&account_key=" + in.AdminKey + "%zz", "must be followed by two hexadecimal digits"},
+	}
+	before := in.DumpStore(t)
+	for _, tc := range tests {
+		r := c.postRaw(tc.path, tc.contentType, tc.body)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, tc.want) || strings.Contains(r.body, "%zz") || strings.Contains(r.body, in.AdminKey) {
+			t.Errorf("%s: status %d, want 400 saying %q\n%s", tc.name, r.status, tc.want, r.body)
+		}
+	}
+	assertStoreUnchanged(t, in, before)
+	// The same edit, well formed, goes through.
+	if r := c.postRaw(edit, form, "csrf="+token+"&name=billing&scopes=read"); r.status != http.StatusSeeOther {
+		t.Fatalf("the well-formed edit: %d\n%s", r.status, r.body)
 	}
 }
 

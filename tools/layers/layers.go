@@ -51,8 +51,9 @@ var Rules = map[string][]string{
 	"authserver/tokens": {"authserver", "authserver/assertion", "authserver/clientauth", "authserver/clients", "authserver/credential", "authserver/limits", "authserver/periodic", "authserver/signingkeys", "authserver/users", "storage", "verifier/dpop"},
 
 	// Above the domain: HTTP, pages, metrics, wiring, the command.
-	"handlers":     {"adminapi", "authserver/...", "verifier"},
-	"console":      {"authserver/...", "storage"},
+	"handlers":     {"adminapi", "authserver/...", "httpform", "verifier"},
+	"httpform":     nil,
+	"console":      {"authserver/...", "httpform", "storage"},
 	"metrics":      {"storage"},
 	"server":       {"authserver/...", "console", "handlers", "metrics", "storage", "storage/embedded", "storage/mongodb", "verifier", "verifier/dpop"},
 	"cmd/...":      {"adminapi/client", "authserver/...", "server", "verifier/dpop"},
