@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 
+	"github.com/authserver/authserver/storage"
 	"github.com/authserver/authserver/verifier"
 )
 
@@ -23,11 +25,16 @@ func (s *Server) resourceDPoP() verifier.DPoPConfig {
 		Replay:     s.DPoP.Replay,
 		Nonces:     s.DPoP.Nonces,
 		RequireNonce: func(ctx context.Context, c *verifier.Claims) bool {
-			// The token verified, so its app was known; an app the cache
-			// cannot tell about now requires no nonce: the proof is
-			// still checked, replay included.
 			app, err := s.Clients.Get(ctx, c.ClientID)
-			return err == nil && app.App().DPoPNonceRequired
+			if err != nil {
+				// An app deleted since: /getprofile refuses its token
+				// anyway. Any other failure (the store out of reach)
+				// requires a nonce: it costs a client one retry, where
+				// none would let a proof signed ahead of time through
+				// for an app that requires nonces.
+				return !errors.Is(err, storage.ErrNotFound)
+			}
+			return app.App().DPoPNonceRequired
 		},
 	}
 }
