@@ -102,7 +102,9 @@ func chain(router *mux.Router, log *slog.Logger, l *listener) http.Handler {
 			if p := recover(); p != nil {
 				log.Error("handler panic", "request_id", ri.id, "route", ri.route, "panic", p)
 				if sw.status == 0 {
-					http.Error(sw, `{"error":"server_error"}`, http.StatusInternalServerError)
+					// The listener's error shape, as JSON like every
+					// other answer; what went wrong is in the log only.
+					l.writeError(sw, r, http.StatusInternalServerError, "server_error", "The server failed to answer the request (request id "+ri.id+").")
 				}
 			}
 			elapsed := time.Since(start)

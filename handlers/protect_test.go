@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -48,6 +49,34 @@ func BenchmarkChain(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+}
+
+// A handler that panics gets its listener's error shape, as JSON and
+// uncached, with the request id; the panic's value stays in the log.
+func TestChainRecoversPanics(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tests := []struct {
+		name, path, want string
+		writeError       func(http.ResponseWriter, *http.Request, int, string, string)
+	}{
+		{"public", "/oauth2/token", `"error":"server_error"`, writeOAuthError},
+		{"admin", "/admin/v1/apps", `"code":"server_error"`, writeAdminError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mux.NewRouter()
+			r.HandleFunc(tc.path, func(http.ResponseWriter, *http.Request) { panic("sk_live_secret") })
+			h := chain(r, log, &listener{name: tc.name, writeError: tc.writeError})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, tc.path, nil))
+			body := rec.Body.String()
+			if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != "application/json" ||
+				rec.Header().Get("Cache-Control") != "no-store" || !strings.Contains(body, tc.want) ||
+				!strings.Contains(body, rec.Header().Get("X-Request-Id")) || strings.Contains(body, "sk_live") {
+				t.Fatalf("%d %v %s", rec.Code, rec.Header(), body)
 			}
 		})
 	}
