@@ -3,7 +3,8 @@
 // signing algorithm (RS256, ES256, EdDSA), and runs against each the OAuth
 // clients and JWT verifiers that teams already use: Node.js libraries on
 // Node's built-in fetch (node/), Python libraries from Debian's packages
-// (python/), Go libraries (goclient/) and curl. Every row of the matrix
+// (python/), the JDK's own HTTP clients and crypto (java/, JSON by
+// Debian's Jackson), Go libraries (goclient/) and curl. Every row of the matrix
 // passes, is an expected failure whose reason the suite states and whose
 // error it recognises, or fails the test; the matrix is written to
 // docs/interop.md.

@@ -29,6 +29,15 @@ import (
 // install into (another python3 on PATH, such as pyenv's, lacks them).
 const pythonBin = "/usr/bin/python3"
 
+// jacksonJars are Debian's Jackson (libjackson2-databind-java and what it
+// depends on), the Java runner's JSON: Maven Central is out of reach, so
+// the runner's classpath is what Debian installs.
+var jacksonJars = []string{
+	"/usr/share/java/jackson-databind.jar",
+	"/usr/share/java/jackson-core.jar",
+	"/usr/share/java/jackson-annotations.jar",
+}
+
 // Bounds on one runner phase: every row has its own shorter timeout in
 // the runners, and the verify-rotated rows may retry for retrySeconds.
 const (
@@ -152,6 +161,18 @@ func checkTools(t *testing.T, here string) {
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Fatalf("the Python clients are not installed (apt-get install python3-authlib python3-requests-oauthlib python3-jwt python3-jwcrypto): %v\n%s", err, out)
 	}
+	// java and javac: the source launcher that runs java/Run.java
+	// compiles it, which a JRE alone cannot.
+	for _, tool := range []string{"java", "javac"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: the Java clients need a JDK 17 or later (apt-get install default-jdk-headless)", tool)
+		}
+	}
+	for _, jar := range jacksonJars {
+		if _, err := os.Stat(jar); err != nil {
+			t.Fatalf("the Java runner's JSON library is not installed (apt-get install libjackson2-databind-java): %v", err)
+		}
+	}
 }
 
 // clientKeys are the app's assertion keys: private JWKs for the clients
@@ -237,10 +258,14 @@ func runServer(t *testing.T, alg, serverBin, goclientBin, here string, keys clie
 		runnerNode:   {"node", "run.mjs"},
 		runnerPython: {pythonBin, "run.py"},
 		runnerGo:     {goclientBin},
+		// The JDK's single-file source launcher: Run.java is compiled in
+		// memory at each start, no build step (java/Run.java says why).
+		runnerJava: {"java", "-cp", strings.Join(jacksonJars, string(filepath.ListSeparator)), "Run.java"},
 	}
-	dirs := map[string]string{runnerNode: filepath.Join(here, "node"), runnerPython: filepath.Join(here, "python"), runnerGo: here}
+	dirs := map[string]string{runnerNode: filepath.Join(here, "node"), runnerPython: filepath.Join(here, "python"), runnerGo: here,
+		runnerJava: filepath.Join(here, "java")}
 	var runners []*runner
-	for _, name := range []string{runnerNode, runnerPython, runnerGo} {
+	for _, name := range []string{runnerNode, runnerPython, runnerJava, runnerGo} {
 		rj := j
 		rj.Rows = byRunner[name]
 		r, err := startRunner(ctx, name, dirs[name], rj, argv[name]...)

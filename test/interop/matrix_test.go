@@ -93,6 +93,7 @@ const (
 	runnerPython = "python"
 	runnerGo     = "go"
 	runnerCurl   = "curl"
+	runnerJava   = "java"
 )
 
 // library is one client or verifier in the matrix.
@@ -151,6 +152,13 @@ var libraries = []library{
 	{name: "jwcrypto", runner: runnerPython, role: "JWT verifier and assertion signer; exchange on requests",
 		note:      "Has no JWKS client: its verifier rows fetch the JWKS for each token.",
 		scenarios: concat(verifyScenarios, []string{scSecureMode})},
+	{name: "java.net.http.HttpClient", runner: runnerJava, role: "plain HTTP (JDK 17's HttpClient, default builder) for the OAuth endpoints; JWT verifier on the JDK's KeyFactory and Signature",
+		note: "Its default version is HTTP_2: on the suite's http:// issuer every request carries an h2c upgrade (`Connection: Upgrade, HTTP2-Settings`, `Upgrade: h2c`, `HTTP2-Settings`). " +
+			"The verifier fetches the JWKS with HttpClient, caches the keys by kid and refetches on an unknown kid; it checks alg, typ `at+jwt`, iss, aud and exp.",
+		scenarios: concat([]string{scDiscovery, scBasic, scPost, scIntrospect, scRevoke, scDelegated}, verifyScenarios)},
+	{name: "java.net.HttpURLConnection", runner: runnerJava, role: "plain HTTP (JDK 17's HttpURLConnection) for the OAuth endpoints",
+		note:      "With its defaults: `Accept: text/html, image/gif, image/jpeg, */*; q=0.2` (JDK 17.0.15; older builds sent `*; q=.2, */*; q=.2`), `User-Agent: Java/17...`, and for a POST with a body the Content-Type it sets itself (`application/x-www-form-urlencoded`).",
+		scenarios: []string{scDiscovery, scBasic, scPost, scIntrospect, scRevoke, scDelegated}},
 	{name: "golang.org/x/oauth2", runner: runnerGo, role: "OAuth client: clientcredentials; the jwt package for secure mode",
 		scenarios: []string{scBasic, scPost, scSecureMode}},
 	{name: "go-oidc", runner: runnerGo, role: "discovery (NewProvider) and verifier (NewRemoteKeySet)",
