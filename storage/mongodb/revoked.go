@@ -65,9 +65,9 @@ func (s *Store) RevokedAfter(ctx context.Context, c storage.RevokedCursor, now t
 // SweepRevoked deletes the denylist entries whose exp is at or before
 // now: their tokens have expired. It returns how many it deleted.
 func (s *Store) SweepRevoked(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.db.Collection(colRevoked).DeleteMany(ctx, bson.D{{Key: "exp", Value: bson.D{{Key: "$lte", Value: now}}}})
+	n, err := sweepExpired(ctx, s.db.Collection(colRevoked), now)
 	if err != nil {
-		return 0, fmt.Errorf("sweep revoked tokens: %w", mapErr(err))
+		return 0, fmt.Errorf("sweep revoked tokens: %w", err)
 	}
-	return res.DeletedCount, nil
+	return n, nil
 }
