@@ -146,7 +146,7 @@ func (v *Verifier) Middleware(opts MiddlewareOptions) func(http.Handler) http.Ha
 				if claims.Confirmation.JKT != "" {
 					scheme = SchemeDPoP
 				}
-				e := &RequestError{Status: http.StatusForbidden, Code: "insufficient_scope", Scheme: scheme, algs: v.DPoPAlgorithms(),
+				e := &RequestError{Status: http.StatusForbidden, Code: "insufficient_scope", Scheme: scheme, algs: v.dpop.algs,
 					Description: "The token's credential scope (credential_scope) may not use this resource; it takes " +
 						strings.Join(opts.CredentialScopes, " and ") + " tokens."}
 				e.Write(w, realm)

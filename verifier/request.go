@@ -89,6 +89,9 @@ type dpopCheck struct {
 	baseURL      string // without a trailing slash; "" from the request
 	nonces       *dpop.NonceSource
 	requireNonce func(ctx context.Context, c *Claims) bool
+	// algs is proofs.Algorithms(), read by every refusal's challenge:
+	// kept once rather than copied per request. Never modified.
+	algs []string
 }
 
 func newDPoPCheck(cfg DPoPConfig, now func() time.Time) (dpopCheck, error) {
@@ -97,9 +100,9 @@ func newDPoPCheck(cfg DPoPConfig, now func() time.Time) (dpopCheck, error) {
 	}
 	base := ""
 	if cfg.BaseURL != "" {
-		u, err := url.Parse(cfg.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-			u.Opaque != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		// A bare "#" or "?" parses as no fragment or query, yet followed
+		// by a path it would hide the path from the htu: refused as such.
+		if strings.ContainsAny(cfg.BaseURL, "?#") || !isHTTPURI(cfg.BaseURL) {
 			return dpopCheck{}, fmt.Errorf("verifier: DPoP.BaseURL %q is not an absolute http(s) URL without userinfo, query or fragment", cfg.BaseURL)
 		}
 		base = strings.TrimRight(cfg.BaseURL, "/")
@@ -112,7 +115,7 @@ func newDPoPCheck(cfg DPoPConfig, now func() time.Time) (dpopCheck, error) {
 	if err != nil {
 		return dpopCheck{}, fmt.Errorf("verifier: DPoP: %w", err)
 	}
-	return dpopCheck{proofs: proofs, baseURL: base, nonces: cfg.Nonces, requireNonce: cfg.RequireNonce}, nil
+	return dpopCheck{proofs: proofs, baseURL: base, nonces: cfg.Nonces, requireNonce: cfg.RequireNonce, algs: proofs.Algorithms()}, nil
 }
 
 // DPoPAlgorithms returns the alg values DPoP proofs may use here: the
@@ -247,52 +250,46 @@ func (v *Verifier) requestURI(r *http.Request) string {
 // able to read a use_dpop_nonce answer). nonced reports that the proof had
 // to carry a nonce (DPoPConfig.RequireNonce).
 func (v *Verifier) present(ctx context.Context, p Presentation, anyAudience []string) (c *Claims, nonced bool, rerr *RequestError) {
-	var dpopScheme bool
+	var scheme string
 	switch {
 	case strings.EqualFold(p.Scheme, SchemeDPoP):
-		dpopScheme = true
-	case strings.EqualFold(p.Scheme, SchemeBearer):
-	default:
-		return nil, false, v.refusal(ErrNoToken, "")
-	}
-	scheme := SchemeBearer
-	if dpopScheme {
 		scheme = SchemeDPoP
+	case strings.EqualFold(p.Scheme, SchemeBearer):
+		scheme = SchemeBearer
 	}
-	if p.Token == "" {
+	if scheme == "" || p.Token == "" {
 		return nil, false, v.refusal(ErrNoToken, "")
 	}
 	c, err := v.verify(ctx, p.Token, anyAudience)
 	if err != nil {
 		return nil, false, v.refusal(err, scheme)
 	}
-	var require bool
 	bound := c.Confirmation.JKT != ""
 	switch {
-	case !bound && !dpopScheme:
+	case !bound && scheme == SchemeBearer:
 		return c, false, nil
-	case bound && !dpopScheme:
+	case bound && scheme == SchemeBearer:
 		// The client must be told to use DPoP: a DPoP challenge.
-		return c, require, v.refusal(ErrBoundToken, SchemeDPoP)
+		return c, false, v.refusal(ErrBoundToken, SchemeDPoP)
 	case !bound:
-		return c, require, v.refusal(ErrUnboundToken, SchemeDPoP)
+		return c, false, v.refusal(ErrUnboundToken, SchemeDPoP)
 	}
 	if p.Method == "" || !isHTTPURI(p.URI) {
-		return c, require, v.refusal(ErrRequestURI, SchemeDPoP)
+		return c, false, v.refusal(ErrRequestURI, SchemeDPoP)
 	}
-	require = v.dpop.requireNonce != nil && v.dpop.requireNonce(ctx, c)
-	proof, err := v.dpop.proofs.Verify(ctx, dpop.Request{
-		Proofs: p.Proofs, Method: p.Method, URI: p.URI, AccessToken: p.Token, RequireNonce: require,
+	require := v.dpop.requireNonce != nil && v.dpop.requireNonce(ctx, c)
+	_, err = v.dpop.proofs.Verify(ctx, dpop.Request{
+		Proofs: p.Proofs, Method: p.Method, URI: p.URI, AccessToken: p.Token, RequireNonce: require, JKT: c.Confirmation.JKT,
 	})
 	var proofErr *dpop.Error
 	switch {
+	case errors.Is(err, dpop.ErrKeyMismatch):
+		return c, require, v.refusal(ErrKeyBinding, SchemeDPoP)
 	case errors.As(err, &proofErr):
 		return c, require, v.refusal(fmt.Errorf("%w: %w", ErrProof, proofErr), SchemeDPoP)
 	case err != nil:
 		// The request was checked above, so this is the replay cache.
 		return c, require, v.refusal(fmt.Errorf("%w: %w", ErrProofUnavailable, err), SchemeDPoP)
-	case !dpop.ConfirmationMatches(c.Confirmation.JKT, proof.JKT):
-		return c, require, v.refusal(ErrKeyBinding, SchemeDPoP)
 	}
 	return c, require, nil
 }
@@ -315,7 +312,7 @@ func isHTTPURI(raw string) bool {
 // refusal makes the *RequestError of err for a request that used scheme
 // ("" when it presented no token).
 func (v *Verifier) refusal(err error, scheme string) *RequestError {
-	e := &RequestError{Scheme: scheme, Description: Description(err), algs: v.DPoPAlgorithms(), err: err}
+	e := &RequestError{Scheme: scheme, Description: Description(err), algs: v.dpop.algs, err: err}
 	var proofErr *dpop.Error
 	switch {
 	case errors.Is(err, ErrNoToken):

@@ -126,7 +126,7 @@ func (d *DPoP) check(ctx context.Context, request fosite.AccessRequester, app *s
 	}
 	pending := &pendingProof{}
 	proof, err := d.verifier.Verify(context.WithValue(ctx, pendingKey{}, pending), dpop.Request{
-		Proofs: proofs, Method: r.Method, URI: d.issuer + r.URL.Path, RequireNonce: app.DPoPNonceRequired,
+		Proofs: proofs, Method: r.Method, URI: d.issuer + r.URL.EscapedPath(), RequireNonce: app.DPoPNonceRequired,
 	})
 	var refused *dpop.Error
 	switch {

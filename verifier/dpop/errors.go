@@ -58,6 +58,9 @@ var (
 	// ErrAccessTokenHash: an access token was presented and the ath claim
 	// is missing or is not its hash (§4.3 item 12).
 	ErrAccessTokenHash = errors.New("dpop: ath does not match the access token")
+	// ErrKeyMismatch: Request.JKT is set and the proof's key has another
+	// thumbprint (§7.1).
+	ErrKeyMismatch = errors.New("dpop: proof key does not match cnf.jkt")
 	// ErrReplay: a proof with the same key, URI and jti was accepted
 	// before, within the window (§11.1).
 	ErrReplay = errors.New("dpop: proof replayed")

@@ -108,6 +108,11 @@ type Request struct {
 	// RequireNonce makes a nonce from Config.Nonces mandatory (RFC 9449
 	// §8, §9). When false, a nonce claim is not read.
 	RequireNonce bool
+	// JKT, when set, is the cnf.jkt of the token the proof comes with:
+	// the proof's key must have this thumbprint (§7.1), or Verify refuses
+	// it with ErrKeyMismatch before recording it, so that proofs of
+	// another key cost the replay cache nothing.
+	JKT string
 }
 
 // Proof is a verified DPoP proof.
@@ -240,6 +245,9 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 	jkt, err := Thumbprint(key)
 	if err != nil {
 		return nil, fmt.Errorf("dpop: thumbprint of a parsed key: %w", err)
+	}
+	if req.JKT != "" && !ConfirmationMatches(req.JKT, jkt) {
+		return nil, invalid(ErrKeyMismatch, "the proof's key is not the one the access token is bound to")
 	}
 	seen, err := v.replay.Seen(ctx, replayKey(jkt, uri, c.jti), iat.Add(v.window))
 	if err != nil {

@@ -551,6 +551,35 @@ func TestVerifyReplay(t *testing.T) {
 	}
 }
 
+// TestVerifyKeyBinding: with Request.JKT a proof of another key is
+// refused with ErrKeyMismatch before it is recorded, so it costs the
+// replay cache nothing; the proof of the bound key passes.
+func TestVerifyKeyBinding(t *testing.T) {
+	t.Parallel()
+	ks := testKeys()
+	clk := newClock(testNow)
+	v, cache := newVerifier(t, clk, nil)
+	ctx := context.Background()
+	bound := sign(t, ks.es256, claimsAt(testNow), nil)
+	first, err := v.Verify(ctx, dpop.Request{Proofs: []string{bound}, Method: "POST", URI: tokenURI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sign(t, ks.eddsa, with(claimsAt(testNow), "jti", "another"), nil)
+	req := dpop.Request{Proofs: []string{other}, Method: "POST", URI: tokenURI, JKT: first.JKT}
+	var e *dpop.Error
+	if _, err := v.Verify(ctx, req); !errors.Is(err, dpop.ErrKeyMismatch) || !errors.As(err, &e) || e.Code != dpop.CodeInvalidProof {
+		t.Fatalf("another key: %v, want ErrKeyMismatch", err)
+	}
+	if cache.Len() != 1 {
+		t.Fatalf("cache holds %d records after the refusal, want 1", cache.Len())
+	}
+	mine := sign(t, ks.es256, with(claimsAt(testNow), "jti", "mine"), nil)
+	if _, err := v.Verify(ctx, dpop.Request{Proofs: []string{mine}, Method: "POST", URI: tokenURI, JKT: first.JKT}); err != nil {
+		t.Fatalf("the bound key: %v", err)
+	}
+}
+
 // failingCache is a replay store that cannot be reached.
 type failingCache struct{}
 
