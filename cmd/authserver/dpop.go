@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -179,17 +180,37 @@ func (t *dpopTransport) send(req *http.Request) (*http.Response, string, error) 
 // "EC PRIVATE KEY" or PKCS #1 "RSA PRIVATE KEY"), or, when path does not
 // exist, generates a P-256 key and writes it there as PKCS #8, mode 0600,
 // saying so on stderr. A key file readable by others is used, with a
-// warning.
+// warning. Harness processes that race to create the key all end up
+// with the one that was written first. A dangling symlink at path is an
+// error, never followed to create its target.
 func loadOrCreateKey(path string, stderr io.Writer) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return createKey(path, stderr)
+	key, err := readKey(path, stderr)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return key, err
 	}
+	key, err = createKey(path, stderr)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process linked its key first, or path is a dangling
+		// symlink (then readKey fails with not-exist again).
+		return readKey(path, stderr)
+	}
+	return key, err
+}
+
+// readKey reads the key at path; its error wraps fs.ErrNotExist when there
+// is none.
+func readKey(path string, stderr io.Writer) (crypto.Signer, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("dpop key: %w", err)
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 {
 		fmt.Fprintf(stderr, "warning: the DPoP key %s is readable by others (mode %04o); whoever reads it can use your bound tokens\n", path, st.Mode().Perm())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("dpop key: %w", err)
 	}
 	key, err := parseKey(data)
 	if err != nil {
@@ -198,6 +219,10 @@ func loadOrCreateKey(path string, stderr io.Writer) (crypto.Signer, error) {
 	return key, nil
 }
 
+// createKey generates a P-256 key and puts it at path whole: written to a
+// temporary file (0600) in path's directory, then hard-linked to path,
+// which never replaces an existing file. Its error wraps fs.ErrExist when
+// path exists, a dangling symlink included.
 func createKey(path string, stderr io.Writer) (crypto.Signer, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -207,23 +232,20 @@ func createKey(path string, stderr io.Writer) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode dpop key: %w", err)
 	}
-	// O_EXCL: two harness processes racing to create the key must not
-	// overwrite each other's; the loser reads the winner's.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return loadOrCreateKey(path, stderr)
-	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".dpop-key-*")
 	if err != nil {
 		return nil, fmt.Errorf("create dpop key: %w", err)
 	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		os.Remove(path)
+	defer os.Remove(tmp.Name())
+	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("write dpop key: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
+	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("write dpop key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return nil, fmt.Errorf("create dpop key: %w", err)
 	}
 	jkt, _ := dpop.Thumbprint(&key.PublicKey)
 	fmt.Fprintf(stderr, "generated a P-256 DPoP key in %s (mode 0600, jkt %s)\n", path, jkt)

@@ -14,8 +14,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -410,5 +412,56 @@ func TestDPoPKeyFiles(t *testing.T) {
 				t.Fatalf("jkt %s (want %s), stderr %q", got, want, stderr.String())
 			}
 		})
+	}
+}
+
+// A missing key file is created once, whole and 0600: harness processes
+// that race to create it all end up with the same key, and none reads a
+// half-written file; a dangling symlink at the path is an error, not
+// followed to create its target.
+func TestDPoPKeyCreation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dpop.pem")
+	const n = 8
+	jkts := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key, err := loadOrCreateKey(path, io.Discard)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			jkts[i], errs[i] = dpop.Thumbprint(key.Public())
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || jkts[i] != jkts[0] {
+			t.Fatalf("process %d: jkt %q, %v; want %q", i, jkts[i], errs[i], jkts[0])
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", st, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".dpop-key-*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+
+	target := filepath.Join(dir, "elsewhere", "key.pem")
+	link := filepath.Join(dir, "link.pem")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if key, err := loadOrCreateKey(link, io.Discard); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("dangling symlink: %T, %v; want a not-exist error", key, err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the symlink's target was created: %v", err)
 	}
 }
