@@ -3,7 +3,6 @@ package console
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -121,15 +120,10 @@ func (c *Console) plainForbidden(w http.ResponseWriter, r *http.Request, msg str
 // read as absent. It returns "" or what is wrong with the body, for a 400
 // page; the console's own pages never send such a body.
 func formError(r *http.Request) string {
-	err := httpform.Read(r)
-	if err == nil {
-		return ""
-	}
-	var bad *httpform.Error
-	if errors.As(err, &bad) {
+	if bad := httpform.Read(r); bad != nil {
 		return bad.Description
 	}
-	return "The form could not be read."
+	return ""
 }
 
 // badRequest refuses a form whose body does not decode.

@@ -3,8 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 	"github.com/authserver/authserver/authserver/tokens"
 	"github.com/authserver/authserver/authserver/users"
 	"github.com/authserver/authserver/verifier"
+	"github.com/authserver/authserver/verifier/dpop"
 )
 
 // OriginPolicy decides which browser origins may read responses
@@ -165,8 +164,7 @@ func (h *customerAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		// yet each proof it sends with it must carry its hash (RFC 9449
 		// §4.2, ath). The hash is given instead; it tells nothing of the
 		// token, and the token is useless without the page's key.
-		sum := sha256.Sum256([]byte(resp.GetAccessToken()))
-		body["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+		body["ath"] = dpop.AccessTokenHash(resp.GetAccessToken())
 	}
 	tokens.SetDPoPNonce(w.Header(), req, nil)
 	expiresIn := req.GetSession().GetExpiresAt(fosite.AccessToken).Sub(req.GetSession().(*tokens.Session).Claims.IssuedAt)

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/authserver/authserver/httpform"
@@ -13,15 +12,9 @@ import (
 // answered with 400 invalid_request (RFC 6749 §5.2) naming the problem,
 // and readForm reports false.
 func readForm(w http.ResponseWriter, r *http.Request) bool {
-	err := httpform.Read(r)
-	if err == nil {
-		return true
+	if bad := httpform.Read(r); bad != nil {
+		writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", bad.Description)
+		return false
 	}
-	var bad *httpform.Error
-	desc := "The request body could not be read."
-	if errors.As(err, &bad) {
-		desc = bad.Description
-	}
-	writeOAuthError(w, r, http.StatusBadRequest, "invalid_request", desc)
-	return false
+	return true
 }

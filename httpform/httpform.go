@@ -38,7 +38,8 @@ func (e *Error) Error() string { return e.Description }
 
 // Read reads r's body as a form, strictly. The media type must be
 // ContentType and every byte of the body must decode; otherwise Read
-// returns an *Error and r's forms are left unset. On success r.PostForm
+// returns what is wrong (a *Error, never another error; nil on success)
+// and r's forms are left unset. On success r.PostForm
 // holds the body's parameters and r.Form those and the query's, so that
 // a later ParseForm or ParseMultipartForm (fosite calls the latter)
 // parses nothing again.
@@ -51,7 +52,7 @@ func (e *Error) Error() string { return e.Description }
 // malformed one is not refused; what of it decodes is in r.Form as
 // ParseForm would put it. A body over MaxBody or an http.MaxBytesReader's
 // limit is an *Error too.
-func Read(r *http.Request) error {
+func Read(r *http.Request) *Error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ContentType {
 		return &Error{"The body must be application/x-www-form-urlencoded."}
 	}

@@ -209,7 +209,7 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, p Presentation) (*Cla
 // cannot read, sent with a proof the page made with the ath it was
 // given), SchemeBearer otherwise.
 func (v *Verifier) presentation(r *http.Request, cookie string) (Presentation, *RequestError) {
-	p := Presentation{Proofs: r.Header.Values("DPoP"), Method: r.Method, URI: v.requestURI(r)}
+	p := Presentation{Proofs: r.Header.Values("DPoP"), Method: r.Method}
 	fields := r.Header.Values("Authorization")
 	switch {
 	case len(fields) > 1:
@@ -226,6 +226,11 @@ func (v *Verifier) presentation(r *http.Request, cookie string) (Presentation, *
 				p.Scheme = SchemeDPoP
 			}
 		}
+	}
+	// Only a proof's htu is checked against the URI: a Bearer request
+	// does not pay for forming it.
+	if strings.EqualFold(p.Scheme, SchemeDPoP) {
+		p.URI = v.requestURI(r)
 	}
 	return p, nil
 }

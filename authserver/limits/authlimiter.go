@@ -109,6 +109,13 @@ func (l *AuthLimiter) Wrap(next fosite.ClientAuthenticationStrategy) fosite.Clie
 			}
 			return nil, rateLimited(w)
 		}
+		// Checked, then counted after the answer: concurrent guesses can
+		// pass the check together, unlike the login limiter's
+		// reservations (LoginLimiter.Begin). Deliberate: reserving would
+		// put per-request state on the token endpoint's hot path, and a
+		// client credential is a 256-bit secret or a signature checked at
+		// the cost of one digest or verification, so a burst of extra
+		// guesses neither finds it nor costs what an argon2id hash does.
 		client, err := next(ctx, r, form)
 		// A request that sends no credential (the grants that may skip
 		// client authentication, which fosite still runs this for) has

@@ -70,7 +70,7 @@ func TestLoginLimiterMemoryIsBounded(t *testing.T) {
 	l := NewLoginLimiter(LoginLimitConfig{Tracked: 100, SourceBurst: 1 << 30, UserBurst: 1}, func() time.Time { return now })
 	for i := range 20_000 {
 		remote := fmt.Sprintf("10.%d.%d.%d:1234", i>>16&255, i>>8&255, i&255)
-		l.Failed(from(remote), "app_test_0000000000000000000000", fmt.Sprintf("user%d%s", i, strings.Repeat("é", 1000)))
+		failed(t, l, from(remote), "app_test_0000000000000000000000", fmt.Sprintf("user%d%s", i, strings.Repeat("é", 1000)))
 	}
 	users, sources := l.Tracked()
 	if users > 100 || sources > 100 {
@@ -82,7 +82,7 @@ func TestLoginLimiterMemoryIsBounded(t *testing.T) {
 		}
 	}
 	unknown := context.Background()
-	l.Failed(unknown, "app_test_0000000000000000000000", "tester")
+	failed(t, l, unknown, "app_test_0000000000000000000000", "tester")
 	if err := check(l, unknown, "app_test_0000000000000000000000", "other"); err != nil {
 		t.Fatalf("another user from the unknown source: %v", err)
 	}
@@ -98,8 +98,8 @@ func TestLoginLimiterRetryAfter(t *testing.T) {
 	l := NewLoginLimiter(LoginLimitConfig{UserBurst: 2, UserInterval: time.Minute, SourceBurst: 3, SourceInterval: 10 * time.Minute},
 		func() time.Time { return now })
 	a := from("192.0.2.1:1")
-	l.Failed(a, "app_test_x", "tester")
-	l.Failed(a, "app_test_x", "tester")
+	failed(t, l, a, "app_test_x", "tester")
+	failed(t, l, a, "app_test_x", "tester")
 	err := check(l, a, "app_test_x", "tester")
 	if secs, ok := RetryAfter(err); !ok || secs != 60 || fosite.ErrorToRFC6749Error(err).CodeField != http.StatusTooManyRequests {
 		t.Fatalf("exhausted user: %v, Retry-After %d", err, secs)
@@ -113,7 +113,7 @@ func TestLoginLimiterRetryAfter(t *testing.T) {
 	if err := check(l, a, "app_test_y", "tester"); err != nil {
 		t.Fatalf("the same username at another app: %v", err)
 	}
-	l.Failed(a, "app_test_x", "other")
+	failed(t, l, a, "app_test_x", "other")
 	if secs, ok := RetryAfter(check(l, a, "app_test_x", "other")); !ok || secs != 600 {
 		t.Fatalf("exhausted source: Retry-After %d %v, want 600", secs, ok)
 	}
@@ -207,6 +207,17 @@ func BenchmarkAuthLimiterSuccess(b *testing.B) {
 
 // check asks l whether a login may be evaluated and, if so, ends it as a
 // success (which gives its reservation back).
+// failed is a wrong password for username at appID from ctx's source: a
+// login begun and reported failed. The login must not be limited.
+func failed(t *testing.T, l *LoginLimiter, ctx context.Context, appID, username string) {
+	t.Helper()
+	done, err := l.Begin(ctx, appID, username)
+	if err != nil {
+		t.Fatalf("login of %s at %s: %v", username, appID, err)
+	}
+	done(true)
+}
+
 func check(l *LoginLimiter, ctx context.Context, appID, username string) error {
 	done, err := l.Begin(ctx, appID, username)
 	if err == nil {

@@ -100,14 +100,6 @@ func (l *LoginLimiter) Begin(ctx context.Context, appID, username string) (done 
 	return func(failed bool) { release(l.now(), failed) }, nil
 }
 
-// Failed counts a wrong password for username at appID from the source
-// ctx carries (SourceOf).
-func (l *LoginLimiter) Failed(ctx context.Context, appID, username string) {
-	now := l.now()
-	l.limits.failSource(now, SourceOf(ctx))
-	l.limits.failKey(now, loginKey(appID, username))
-}
-
 // Limited returns how many logins were refused, by reason.
 func (l *LoginLimiter) Limited() (bySource, byUser uint64) {
 	return l.limitedSource.Load(), l.limitedUser.Load()

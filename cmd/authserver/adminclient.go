@@ -98,41 +98,36 @@ var errUnexpected = errors.New("admin API returned an unexpected response")
 // of 500 apps is well under it.
 const maxAnswer = 16 << 20
 
-// answer is an admin API answer, read whole.
-type answer struct {
-	status int
-	body   []byte
-}
-
-// read turns a call's outcome into its answer: err is the transport's,
-// and an answer of 300 or more becomes the admin API error it holds.
-func (c *adminClient) read(r *http.Response, err error) (answer, error) {
+// read turns a call's outcome into the body of its answer, read whole:
+// err is the transport's, and an answer of 300 or more becomes the admin
+// API error it holds.
+func (c *adminClient) read(r *http.Response, err error) ([]byte, error) {
 	if err != nil {
-		return answer{}, fmt.Errorf("admin API at %s: %w", c.base, err)
+		return nil, fmt.Errorf("admin API at %s: %w", c.base, err)
 	}
 	defer r.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAnswer+1))
 	if err != nil {
-		return answer{}, fmt.Errorf("admin API at %s: read answer: %w", c.base, err)
+		return nil, fmt.Errorf("admin API at %s: read answer: %w", c.base, err)
 	}
 	if len(body) > maxAnswer {
-		return answer{}, errUnexpected
+		return nil, errUnexpected
 	}
 	if r.StatusCode < 300 {
-		return answer{status: r.StatusCode, body: body}, nil
+		return body, nil
 	}
 	var e client.Error
 	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
-		return answer{}, &apiError{Status: r.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(body))}
+		return nil, &apiError{Status: r.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(body))}
 	}
-	return answer{}, &apiError{Status: r.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	return nil, &apiError{Status: r.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 }
 
-// decode decodes a's JSON body as T; a body that is not one is
+// decode decodes body, JSON, as T; a body that is not one is
 // errUnexpected.
-func decode[T any](a answer) (T, error) {
+func decode[T any](body []byte) (T, error) {
 	var v T
-	if err := json.Unmarshal(a.body, &v); err != nil {
+	if err := json.Unmarshal(body, &v); err != nil {
 		return v, errUnexpected
 	}
 	return v, nil
@@ -149,15 +144,15 @@ func show[T any](cmd *cobra.Command, cf *clientFlags, do call, table func(io.Wri
 	if err != nil {
 		return err
 	}
-	a, err := c.read(do(cmd.Context(), c))
+	body, err := c.read(do(cmd.Context(), c))
 	if err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
 	if cf.output == "json" {
-		return printRawJSON(out, a.body)
+		return printRawJSON(out, body)
 	}
-	v, err := decode[T](a)
+	v, err := decode[T](body)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,6 @@ func (t *dpopTransport) send(req *http.Request) (*http.Response, string, error) 
 		return nil, "", fmt.Errorf("dpop proof: %w", err)
 	}
 	out := req.Clone(req.Context())
-	out.Body = req.Body
 	out.Header.Set("DPoP", proof)
 	resp, err := t.next.RoundTrip(out)
 	return resp, nonce, err
@@ -389,11 +388,11 @@ func newDPoPProofCommand() *cobra.Command {
 			if token == "" {
 				token = envOr("AUTHSERVER_ACCESS_TOKEN", "")
 			}
-			key, err := loadOrCreateKey(keyFile, cmd.ErrOrStderr())
+			s, err := newDPoPSession(&dpopFlags{keyFile: keyFile, alg: alg}, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			proof, err := dpop.NewProof(key, dpop.ProofParams{Method: method, URI: uri, AccessToken: token, Nonce: nonce, Algorithm: alg})
+			proof, err := s.proofWith(method, uri, token, nonce)
 			if err != nil {
 				return err
 			}
@@ -402,8 +401,7 @@ func newDPoPProofCommand() *cobra.Command {
 			case "proof":
 				_, err = fmt.Fprintln(out, proof)
 			case "json":
-				jkt, _ := dpop.Thumbprint(key.Public())
-				err = printJSON(out, map[string]string{"dpop_proof": proof, "dpop_jkt": jkt})
+				err = printJSON(out, map[string]string{"dpop_proof": proof, "dpop_jkt": s.jkt})
 			case "headers":
 				if token != "" {
 					_, err = fmt.Fprintf(out, "Authorization: DPoP %s\n", token)

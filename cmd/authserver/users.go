@@ -87,11 +87,11 @@ func newUsersCreateCommand(cf *clientFlags) *cobra.Command {
 				password, generated = randomPassword(), true
 			}
 			in := client.NewTestUser{Username: args[0], Password: password, CustomerID: optional(customerID)}
-			a, err := c.read(c.CreateTestUser(cmd.Context(), appID, in))
+			body, err := c.read(c.CreateTestUser(cmd.Context(), appID, in))
 			if err != nil {
 				return err
 			}
-			created, err := decode[client.TestUser](a)
+			created, err := decode[client.TestUser](body)
 			if err != nil {
 				return err
 			}

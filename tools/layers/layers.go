@@ -51,7 +51,7 @@ var Rules = map[string][]string{
 	"authserver/tokens": {"authserver", "authserver/assertion", "authserver/clientauth", "authserver/clients", "authserver/credential", "authserver/limits", "authserver/periodic", "authserver/signingkeys", "authserver/users", "storage", "verifier/dpop"},
 
 	// Above the domain: HTTP, pages, metrics, wiring, the command.
-	"handlers":     {"adminapi", "authserver/...", "httpform", "verifier"},
+	"handlers":     {"adminapi", "authserver/...", "httpform", "verifier", "verifier/dpop"},
 	"httpform":     nil,
 	"console":      {"authserver/...", "httpform", "storage"},
 	"metrics":      {"storage"},

@@ -96,8 +96,7 @@ func NewProof(key crypto.Signer, p ProofParams) (string, error) {
 	}
 	c := proofClaims{JTI: b64.EncodeToString(id[:]), HTM: p.Method, HTU: htu, IAT: now.Unix(), Nonce: p.Nonce}
 	if p.AccessToken != "" {
-		sum := sha256.Sum256([]byte(p.AccessToken))
-		c.ATH = b64.EncodeToString(sum[:])
+		c.ATH = AccessTokenHash(p.AccessToken)
 	}
 	claims, err := json.Marshal(c)
 	if err != nil {
@@ -203,4 +202,11 @@ func signProof(key crypto.Signer, alg string, input []byte) ([]byte, error) {
 	default: // RS256
 		return key.Sign(rand.Reader, sum[:], crypto.SHA256)
 	}
+}
+
+// AccessTokenHash is the ath claim for token (RFC 9449 §4.2): the
+// base64url (unpadded) SHA-256 of its ASCII bytes, 43 characters.
+func AccessTokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return b64.EncodeToString(sum[:])
 }

@@ -236,8 +236,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 		return nil, invalid(ErrIssuedAt, "iat is not within "+v.window.String()+" of the server's clock")
 	}
 	if req.AccessToken != "" {
-		sum := sha256.Sum256([]byte(req.AccessToken))
-		want := b64.EncodeToString(sum[:])
+		want := AccessTokenHash(req.AccessToken)
 		if !c.athOK || subtle.ConstantTimeCompare([]byte(c.ath), []byte(want)) != 1 {
 			return nil, invalid(ErrAccessTokenHash, "ath does not match the access token")
 		}
