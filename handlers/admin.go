@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/authserver/authserver/authserver"
 	"github.com/authserver/authserver/authserver/accounts"
 	"github.com/authserver/authserver/authserver/apps"
+	"github.com/authserver/authserver/authserver/credential"
 )
 
 // AccountAuthenticator authenticates an account key.
@@ -165,8 +167,10 @@ type appsHandler struct {
 // createAppRequest is the body of POST /admin/v1/apps. Lifetimes are
 // durations such as "15m".
 type createAppRequest struct {
-	Name                string   `json:"name"`
-	Environment         string   `json:"environment"`
+	Name string `json:"name"`
+	// Environment is nil when absent (the default, live); "" is refused
+	// as the document's enum refuses it.
+	Environment         *string  `json:"environment"`
 	Scopes              []string `json:"scopes"`
 	Audiences           []string `json:"audiences"`
 	Origins             []string `json:"origins"`
@@ -197,8 +201,16 @@ func (h *appsHandler) create(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, r, http.StatusBadRequest, "invalid_lifetime", `lifetimes are durations such as "15m" or "1h"`)
 		return
 	}
+	env := credential.EnvLive
+	if req.Environment != nil {
+		env = *req.Environment
+	}
+	if env != credential.EnvLive && env != credential.EnvTest {
+		writeAdminError(w, r, http.StatusBadRequest, "invalid_environment", fmt.Sprintf("environment must be %q or %q", credential.EnvLive, credential.EnvTest))
+		return
+	}
 	created, err := h.apps.Create(r.Context(), actorOf(r), apps.NewApp{
-		Name: req.Name, Environment: req.Environment, Scopes: req.Scopes, Audiences: req.Audiences,
+		Name: req.Name, Environment: env, Scopes: req.Scopes, Audiences: req.Audiences,
 		Origins: req.Origins, AccessTokenLifetime: at, UserTokenLifetime: ut,
 		DPoPBoundAccessTokens: req.DPoPBoundAccessTokens, DPoPNonceRequired: req.DPoPNonceRequired,
 		IdempotencyKey: r.Header.Get(idempotencyKeyHeader),

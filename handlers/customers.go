@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/netip"
@@ -277,9 +276,7 @@ func decodeResourceJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return true
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil || dec.More() {
+	if err := unmarshalJSON(body, v); err != nil {
 		resourceError(w, r, http.StatusBadRequest, "invalid_request", "The body must be a JSON object such as {\"customer\": \"...\"}.")
 		return false
 	}

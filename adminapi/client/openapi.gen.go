@@ -325,7 +325,7 @@ type AppList struct {
 	NextAfter *string `json:"next_after,omitempty"`
 }
 
-// AppUpdate The body of updateApp; at least one field. A list replaces the whole list; a field that is null or absent is left as it is.
+// AppUpdate The body of updateApp; at least one field. A list replaces the whole list; an absent field, or a list that is null, is left as it is. Null is refused for the other fields.
 type AppUpdate struct {
 	// AccessTokenLifetime A Go duration such as `15m`, `1h` or `24h0m0s`.
 	AccessTokenLifetime *Duration `json:"access_token_lifetime,omitempty"`
