@@ -107,6 +107,9 @@ func readAppForm(r *http.Request) (f appForm, at, ut time.Duration, msg string) 
 		UserTokenLifetime:   strings.TrimSpace(r.PostFormValue("user_token_lifetime")),
 		IdempotencyKey:      r.PostFormValue("idempotency_key"),
 	}
+	if f.Environment == "" {
+		f.Environment = credential.EnvLive // the form's preselected option
+	}
 	for _, l := range []struct {
 		in  string
 		out *time.Duration

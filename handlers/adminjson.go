@@ -154,8 +154,6 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "truncated JSON"
-	case errors.Is(err, errNotObject):
-		return "not a JSON object"
 	case errors.As(err, &semantic) && errors.Is(semantic.Err, errNull):
 		return fmt.Sprintf("field %s may not be null", quoteMember(string(semantic.JSONPointer)))
 	case errors.As(err, &semantic) && errors.Is(semantic.Err, jsonv2.ErrUnknownName):
@@ -166,7 +164,7 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("field %s appears twice", quoteMember(syntactic.JSONPointer.LastToken()))
 	case errors.As(err, &syntactic):
 		return fmt.Sprintf("syntax error at byte %d", syntactic.ByteOffset)
-	default:
+	default: // errNotObject, or what the library may add
 		return "not a JSON object"
 	}
 }
@@ -196,7 +194,10 @@ func kindOf(t reflect.Type) string {
 		reflect.Float32, reflect.Float64:
 		return "a number"
 	case reflect.Slice, reflect.Array:
-		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(kindOf(t.Elem()), "a "), "an ") + "s"
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
 	default:
 		return "an object"
 	}

@@ -47,7 +47,8 @@ func NewApps(store Store, clients *clients.Cache, audit *audit.Auditor, keyring 
 // NewApp is the input of Create.
 type NewApp struct {
 	Name string `json:"name"`
-	// Environment is "live" or "test" (default "live").
+	// Environment is "live" or "test"; anything else, "" included, is
+	// invalid_environment (callers apply their own default).
 	Environment string   `json:"environment"`
 	Scopes      []string `json:"scopes"`
 	Audiences   []string `json:"audiences"`
@@ -89,9 +90,6 @@ func validateNewApp(in *NewApp) error {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 200 || !utf8.ValidString(in.Name) {
 		return authserver.NewError(authserver.KindInvalid, "invalid_name", "name must be 1 to 200 characters")
-	}
-	if in.Environment == "" {
-		in.Environment = credential.EnvLive
 	}
 	if in.Environment != credential.EnvLive && in.Environment != credential.EnvTest {
 		return authserver.NewError(authserver.KindInvalid, "invalid_environment", "environment must be %q or %q", credential.EnvLive, credential.EnvTest)
